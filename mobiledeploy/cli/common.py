@@ -1,0 +1,97 @@
+"""What every command shares: one-line errors, quiet TensorFlow, warnings as single lines, JSON output."""
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+import sys
+import warnings
+
+import click
+
+from ..errors import MobiledeployError
+from ..quiet import VERBOSE_ENV, quiet_environment
+
+
+def emit_json(obj) -> None:
+    """Print one JSON document on stdout."""
+    click.echo(json.dumps(obj, indent=2, default=str))
+
+
+def _warning_line(message, category, filename, lineno, file=None, line=None):
+    click.echo(f"warning: {message}", err=True)
+
+
+def setup_logging(verbose: bool) -> None:
+    """Warnings and log records as one short line each on stderr."""
+    if verbose:
+        os.environ[VERBOSE_ENV] = "1"
+    quiet_environment()
+    warnings.showwarning = _warning_line
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    log = logging.getLogger("mobiledeploy")
+    log.handlers[:] = [handler]
+    log.setLevel(logging.DEBUG if verbose else logging.INFO)
+    log.propagate = False
+    if not verbose:
+        for name in ("tensorflow", "absl", "h5py", "PIL"):
+            logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def user_errors(fn):
+    """Turn MobiledeployError (and Ctrl-C) into one line on stderr and a non-zero exit code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except MobiledeployError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+        except KeyboardInterrupt:
+            click.echo("interrupted: nothing was published", err=True)
+            sys.exit(130)
+
+    return wrapper
+
+
+class AlphaType(click.ParamType):
+    """Width multiplier: a number in (0, 1] (larger with a warning)."""
+
+    name = "ALPHA"
+
+    def convert(self, value, param, ctx):
+        from ..model.architecture import check_alpha
+
+        try:
+            return check_alpha(value)
+        except MobiledeployError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+class ResolutionType(click.ParamType):
+    """Input side in pixels, >= 32."""
+
+    name = "PIXELS"
+
+    def convert(self, value, param, ctx):
+        from ..model.architecture import check_resolution
+
+        try:
+            return check_resolution(value)
+        except MobiledeployError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+def model_options(fn):
+    """--alpha, --res and --weights, shared by every command that builds a model."""
+    fn = click.option("--weights", default="auto", show_default=True, metavar="SPEC",
+                      help="auto (official ImageNet file if cached or downloadable, else random), "
+                           "imagenet, none, a Keras .h5 file, or a MobileNet v1 .tflite to import.")(fn)
+    fn = click.option("--res", "resolution", type=ResolutionType(), default=224, show_default=True,
+                      help="Input side in pixels (the paper's rho x 224).")(fn)
+    fn = click.option("--alpha", type=AlphaType(), default=1.0, show_default=True,
+                      help="Width multiplier: channels x alpha, cost ~ alpha^2.")(fn)
+    return fn

@@ -1,0 +1,77 @@
+"""`mobiledeploy export`: the main job."""
+from __future__ import annotations
+
+import click
+
+from ..export.formats import help_table
+from .common import emit_json, model_options, user_errors
+
+
+@click.command(epilog="\b\nFiles an artifact can hold:\n" + help_table())
+@model_options
+@click.option("--int8", is_flag=True, help="Add full-integer int8 files (calibrated).")
+@click.option("--formats", default="tflite,onnx", show_default=True, help="Comma list: tflite, onnx.")
+@click.option("--precision", "precisions", default=None, metavar="LIST",
+              help="Comma list of fp32, fp16, dynamic, int8 (fp32 is always written).")
+@click.option("--calib", type=click.Path(), default=None,
+              help="Folder of calibration images (recursive; jpg/png/bmp). Without it: data-free calibration.")
+@click.option("--calib-count", type=click.IntRange(min=1), default=200, show_default=True,
+              help="Images used for calibration (below 100 warns).")
+@click.option("--calib-method", type=click.Choice(["minmax", "entropy", "percentile"]), default="minmax",
+              show_default=True, help="ONNX int8 calibration method (TFLite always uses min/max).")
+@click.option("--verify", "verify_dir", type=click.Path(), default=None,
+              help="Folder of verification images (default: held back from --calib, else synthetic).")
+@click.option("--verify-count", type=click.IntRange(min=1), default=50, show_default=True,
+              help="Verification images at most.")
+@click.option("--io", type=click.Choice(["int8", "uint8", "float"]), default="int8", show_default=True,
+              help="Input/output type of the TFLite int8 file.")
+@click.option("--labels", type=click.Path(), default=None, help="Class names, one per line.")
+@click.option("--keep-background", is_flag=True,
+              help="Keep a background class at output 0 (Google's 1001-class TFLite models).")
+@click.option("--out", default="models", show_default=True, type=click.Path(), help="Folder for artifacts.")
+@click.option("--force", is_flag=True, help="Replace an existing artifact.")
+@click.option("--json", "as_json", is_flag=True, help='Print one JSON object (keys "artifact", "files", ...).')
+@user_errors
+def export(alpha, resolution, weights, int8, formats, precisions, calib, calib_count, calib_method, verify_dir,
+           verify_count, io, labels, keep_background, out, force, as_json):
+    """Export MobileNet v1 to a verified artifact: TFLite/ONNX files, labels.txt, manifest.json.
+
+    Every file is run (LiteRT, onnxruntime) on verification images and compared with the float Keras
+    model; the artifact folder appears only when all of it is written.
+
+    Example: mobiledeploy export --alpha 0.5 --res 128 --int8
+    """
+    from ..export.formats import select
+    from ..export.pipeline import ExportOptions
+    from ..export.pipeline import export as run_export
+
+    targets = select(formats, precisions, int8)
+    result = run_export(ExportOptions(
+        alpha=alpha, resolution=resolution, targets=targets, weights=weights, calib=calib,
+        calib_count=calib_count, calib_method=calib_method, verify_dir=verify_dir, verify_count=verify_count,
+        io=io, out=out, force=force, labels=labels, background=keep_background, quiet=as_json))
+    if as_json:
+        emit_json(result)
+        return
+    _print_summary(result)
+
+
+def _print_summary(result: dict) -> None:
+    from rich.table import Table
+
+    from ..progress import console
+
+    table = Table(title=f"{result['artifact']}  ({result['seconds']:.1f} s)")
+    table.add_column("file", no_wrap=True)
+    for col in ("size", "top1 agree", "top5 has top1", "cos min", "max err"):
+        table.add_column(col, justify="right")
+    for f in result["files"]:
+        v = f["verification"]
+        table.add_row(f["name"], f"{f['size'] / 1e6:.2f} MB", f"{v['top1_agreement']:.1%}",
+                      f"{v['top5_contains_top1']:.1%}", f"{v['cosine_min']:.5f}", f"{v['max_abs_error']:.2e}")
+    console.print(table)
+    art = result["artifact"]
+    console.print("next:\n"
+                  f"  mobiledeploy predict {art} IMAGE\n"
+                  f"  mobiledeploy eval {art} --data DIR\n"
+                  f"  mobiledeploy bench {art} --device local")

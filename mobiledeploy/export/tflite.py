@@ -1,0 +1,67 @@
+"""TFLite conversion: fp32, fp16, dynamic-range and full-integer int8 (per-channel, builtin int8 ops).
+
+The model is traced once into a SavedModel (fixed batch of 1: a dynamic batch adds shape ops and slows
+LiteRT) and every precision converts from it.
+"""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from ..quiet import import_tf
+
+IO_TYPES = ("int8", "uint8", "float")
+
+
+class Converter:
+    """Converts one Keras model to any TFLite precision; use as a context manager."""
+
+    def __init__(self, model):
+        if model.input_shape[0] != 1:
+            raise ValueError("export needs a model built with batch size 1")
+        self.tf = import_tf()
+        self._dir = tempfile.TemporaryDirectory(prefix="mobiledeploy-savedmodel-")
+        self.saved = Path(self._dir.name) / "model"
+        model.export(str(self.saved), format="tf_saved_model", verbose=False)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self._dir.cleanup()
+        return False
+
+    def convert(self, precision: str, calibration: np.ndarray | None = None, io: str = "int8") -> bytes:
+        """The flatbuffer for one precision; int8 needs calibration inputs (N x R x R x 3 float32)."""
+        tf = self.tf
+        conv = tf.lite.TFLiteConverter.from_saved_model(str(self.saved))
+        if precision == "fp16":
+            conv.optimizations = [tf.lite.Optimize.DEFAULT]
+            conv.target_spec.supported_types = [tf.float16]
+        elif precision == "dynamic":
+            conv.optimizations = [tf.lite.Optimize.DEFAULT]
+        elif precision == "int8":
+            if calibration is None or not len(calibration):
+                raise ValueError("int8 conversion needs calibration inputs")
+
+            def representative():
+                for sample in calibration:
+                    yield [sample[None].astype(np.float32)]
+
+            conv.optimizations = [tf.lite.Optimize.DEFAULT]
+            conv.representative_dataset = representative
+            conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+            dtype = {"int8": tf.int8, "uint8": tf.uint8, "float": tf.float32}[io]
+            conv.inference_input_type = dtype
+            conv.inference_output_type = dtype
+        elif precision != "fp32":
+            raise ValueError(f"unknown TFLite precision {precision}")
+        return conv.convert()
+
+
+def convert_plain(model) -> bytes:
+    """What a user gets from `TFLiteConverter.from_keras_model` alone (the benchmark's baseline)."""
+    tf = import_tf()
+    return tf.lite.TFLiteConverter.from_keras_model(model).convert()

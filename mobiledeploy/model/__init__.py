@@ -1,0 +1,1 @@
+"""MobileNet v1: architecture table, Keras builder, cost model, weight loading."""

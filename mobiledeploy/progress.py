@@ -1,0 +1,39 @@
+"""Steps and progress bars on stderr, so stdout stays clean for --json."""
+from __future__ import annotations
+
+import sys
+import time
+from contextlib import contextmanager
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+console = Console(stderr=True, highlight=False)
+
+
+class Steps:
+    """Numbered, timed steps: `with steps.step("converting"): ...` prints `[2/5] converting  1.3 s`."""
+
+    def __init__(self, total: int, quiet: bool = False):
+        self.total, self.done, self.quiet = total, 0, quiet
+        self.timings: dict[str, float] = {}
+
+    @contextmanager
+    def step(self, title: str):
+        self.done += 1
+        start = time.perf_counter()
+        yield
+        elapsed = time.perf_counter() - start
+        self.timings[title] = round(elapsed, 3)
+        if not self.quiet:
+            console.print(f"[{self.done}/{self.total}] {title}  [dim]{elapsed:.1f} s[/dim]")
+
+
+@contextmanager
+def bar(title: str, total: int, quiet: bool = False):
+    """A progress bar (only on a terminal); yields advance(n)."""
+    show = not quiet and sys.stderr.isatty()
+    with Progress(TextColumn("  {task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=console, transient=True, disable=not show) as progress:
+        task = progress.add_task(title, total=total)
+        yield lambda n=1: progress.advance(task, n)
