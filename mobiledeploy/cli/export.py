@@ -18,7 +18,7 @@ from .common import emit_json, model_options, user_errors
 @click.option("--calib-count", type=click.IntRange(min=1), default=200, show_default=True,
               help="Images used for calibration (below 100 warns).")
 @click.option("--calib-method", type=click.Choice(["minmax", "entropy", "percentile"]), default="minmax",
-              show_default=True, help="ONNX int8 calibration method (TFLite always uses min/max).")
+              show_default=True, help="ONNX int8 calibration method (the TFLite converter always uses min/max).")
 @click.option("--verify", "verify_dir", type=click.Path(), default=None,
               help="Folder of verification images (default: held back from --calib, else synthetic).")
 @click.option("--verify-count", type=click.IntRange(min=1), default=50, show_default=True,

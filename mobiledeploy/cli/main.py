@@ -7,6 +7,7 @@ from .. import __version__
 from .common import setup_logging
 from .export import export
 from .info import info
+from .run import evaluate, predict
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -27,6 +28,8 @@ def cli(verbose):
 
 cli.add_command(info)
 cli.add_command(export)
+cli.add_command(predict)
+cli.add_command(evaluate)
 
 
 def main():
@@ -42,4 +45,13 @@ def main():
         hint = f" (see {exc.ctx.command_path} --help)" if getattr(exc, "ctx", None) else ""
         click.echo(f"error: {exc.format_message()}{hint}", err=True)
         sys.exit(exc.exit_code)
+    except Exception as exc:  # a bug, not a user mistake: still one line unless --verbose
+        from ..quiet import verbose
+
+        if verbose():
+            raise
+        first = (str(exc).strip().splitlines() or [""])[0]
+        click.echo(f"error: unexpected {type(exc).__name__}: {first} (run with --verbose for the traceback "
+                   "and report it)", err=True)
+        sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)

@@ -115,7 +115,8 @@ def export(opts: ExportOptions) -> dict:
 
 def _inputs(model, spec, opts: ExportOptions, quantized: bool):
     """Calibration inputs (only when a target needs them), held-back verification inputs, and their record."""
-    info: dict = {"method": opts.calib_method}
+    info: dict = {"method": opts.calib_method, "tflite_int8": "min/max (TFLite converter)",
+                  "onnx_int8": f"onnxruntime {opts.calib_method}"}
     if opts.calib:
         calib_paths, held = calibration.split(Path(opts.calib), opts.calib_count, opts.verify_count,
                                               bool(opts.verify_dir))

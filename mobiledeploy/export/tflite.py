@@ -24,7 +24,9 @@ class Converter:
         self.tf = import_tf()
         self._dir = tempfile.TemporaryDirectory(prefix="mobiledeploy-savedmodel-")
         self.saved = Path(self._dir.name) / "model"
-        model.export(str(self.saved), format="tf_saved_model", verbose=False)
+        # Keras's export relaxes the batch to None unless told: that adds SHAPE/STRIDED_SLICE/PACK ops
+        spec = self.tf.TensorSpec([1, *model.input_shape[1:]], self.tf.float32, name="input")
+        model.export(str(self.saved), format="tf_saved_model", verbose=False, input_signature=[spec])
 
     def __enter__(self):
         return self

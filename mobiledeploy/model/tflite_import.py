@@ -32,17 +32,24 @@ class TFLiteWeights:
     labels: list[str] | None
 
 
+def layer_ops(it, path) -> list[tuple[str, dict]]:
+    """(Keras layer name, TFLite op) for every convolution, in execution order."""
+    ops = it._get_ops_details()
+    convs = [op for op in ops if op["op_name"] in CONV_OPS]
+    if len(convs) != 2 + 2 * len(arch.BLOCKS):
+        raise MobiledeployError(f"{path} is not a MobileNet v1: it has {len(convs)} convolutions, "
+                                f"MobileNet v1 has {2 + 2 * len(arch.BLOCKS)}")
+    names = ["conv1"] + [f"conv_{k}_{b}" for b in range(1, len(arch.BLOCKS) + 1) for k in ("dw", "pw")]
+    return list(zip(names + ["conv_preds"], convs))
+
+
 def read_tflite(path: Path) -> TFLiteWeights:
     """Parse a TFLite MobileNet v1 into Keras-layout float weights."""
     path = Path(path)
     it = open_interpreter(path, delegates=False)
     details = {t["index"]: t for t in it.get_tensor_details()}
-    ops = it._get_ops_details()
-    producer = {o: op for op in ops for o in op["outputs"]}
-    convs = [op for op in ops if op["op_name"] in CONV_OPS]
-    if len(convs) != 2 + 2 * len(arch.BLOCKS):
-        raise MobiledeployError(f"{path} is not a MobileNet v1: it has {len(convs)} convolutions, "
-                                f"MobileNet v1 has {2 + 2 * len(arch.BLOCKS)}")
+    producer = {o: op for op in it._get_ops_details() for o in op["outputs"]}
+    convs = layer_ops(it, path)
     inp = details[it.get_input_details()[0]["index"]]
     resolution = int(inp["shape"][1])
 
@@ -60,10 +67,8 @@ def read_tflite(path: Path) -> TFLiteWeights:
             data = (data - np.reshape(q["zero_points"], shape)) * np.reshape(q["scales"], shape)
         return data.astype(np.float32)
 
-    names = ["conv1"] + [f"conv_{k}_{b}" for b in range(1, len(arch.BLOCKS) + 1) for k in ("dw", "pw")]
-    names.append("conv_preds")
     out = {}
-    for name, op in zip(names, convs):
+    for name, op in convs:
         kernel = const(op["inputs"][1])
         bias = const(op["inputs"][2]) if len(op["inputs"]) > 2 and op["inputs"][2] >= 0 else None
         if op["op_name"] == "DEPTHWISE_CONV_2D":      # [1, kh, kw, C] -> [kh, kw, C, 1]

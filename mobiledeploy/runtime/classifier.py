@@ -1,0 +1,62 @@
+"""Classify images with one file of an artifact, fed exactly as its manifest says."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..artifact.bundle import Artifact
+from ..errors import MobiledeployError
+from .preprocess import to_float64
+from .session import Session
+
+PREFERENCE = (("tflite", "int8"), ("tflite", "fp32"), ("onnx", "int8"), ("onnx", "fp32"))
+
+
+@dataclass
+class Prediction:
+    """One class of a top-k list."""
+
+    index: int
+    label: str
+    score: float
+
+
+def default_entry(artifact: Artifact) -> dict:
+    """The file to use when none is named: int8 TFLite first (what phones and boards run)."""
+    for fmt, precision in PREFERENCE:
+        for e in artifact.manifest["files"]:
+            if e["format"] == fmt and e["precision"] == precision:
+                return e
+    return artifact.manifest["files"][0]
+
+
+class Classifier:
+    """An artifact file ready to classify RGB images."""
+
+    def __init__(self, artifact, file: str | None = None, threads: int | None = None):
+        self.artifact = artifact if isinstance(artifact, Artifact) else Artifact.load(artifact)
+        self.entry = self.artifact.entry(name=file) if file else default_entry(self.artifact)
+        self.session = Session(self.artifact.path(self.entry), threads=threads)
+        self.labels = self.artifact.labels
+        self.spec = self.artifact.manifest["input"]
+        if list(self.session.input_shape) != list(self.spec["shape"]):
+            raise MobiledeployError(f"{self.entry['name']} takes input {self.session.input_shape}, the manifest "
+                                    f"says {self.spec['shape']}: re-export the artifact")
+
+    def tensor(self, rgb: np.ndarray) -> np.ndarray:
+        """The exact tensor this file is fed for an HxWx3 uint8 RGB image."""
+        return self.session.prepare(to_float64(rgb, self.spec))
+
+    def scores(self, rgb: np.ndarray) -> np.ndarray:
+        """Float scores for every output."""
+        return self.session.dequantize(self.session.invoke(self.tensor(rgb)))[0]
+
+    def top(self, scores: np.ndarray, k: int = 5) -> list[Prediction]:
+        """Top-k by score; ties keep the lower index first (as argmax does)."""
+        order = np.argsort(-scores, kind="stable")[:k]
+        return [Prediction(int(i), self.labels[i], float(scores[i])) for i in order]
+
+    def classify(self, rgb: np.ndarray, k: int = 5) -> list[Prediction]:
+        """Top-k predictions for one image."""
+        return self.top(self.scores(rgb), k)
