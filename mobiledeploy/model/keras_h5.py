@@ -1,6 +1,8 @@
-"""Load weights from a Keras HDF5 file by layer name: the official Keras 2 layout
-(`layer_names` / `weight_names` attributes, as in mobilenet_1_0_224_tf.h5) and Keras 3
-`.weights.h5` files (`layers/<name>/vars/<i>`)."""
+"""Load weights from a Keras HDF5 file by layer name, in the official Keras 2 layout
+(`layer_names` / `weight_names` attributes, as in mobilenet_1_0_224_tf.h5).
+
+Keras 3 `.weights.h5` files key layers by class-derived names (`batch_normalization_1`), not layer
+names, so they load in order through Keras itself (see weights.py)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,8 +12,16 @@ import numpy as np
 from ..errors import MobiledeployError
 
 
+def is_keras3_layout(path: Path) -> bool:
+    """True for a Keras 3 `.weights.h5` file (a top-level `layers` group, no `layer_names`)."""
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        return "layers" in f and "layer_names" not in f.attrs and "model_weights" not in f
+
+
 def read_h5_weights(path: Path) -> dict[str, list[np.ndarray]]:
-    """Every layer's weight arrays from a Keras weights file, keyed by layer name."""
+    """Every layer's weight arrays from an official-layout Keras weights file, keyed by layer name."""
     import h5py
 
     try:
@@ -29,12 +39,6 @@ def read_h5_weights(path: Path) -> dict[str, list[np.ndarray]]:
                          for n in group.attrs.get("weight_names", [])]
                 if names:
                     out[name] = [np.asarray(group[n]) for n in names]
-            return out
-        if "layers" in root:
-            out = {}
-            for name, group in root["layers"].items():
-                if "vars" in group and len(group["vars"]):
-                    out[name] = [np.asarray(group["vars"][str(i)]) for i in range(len(group["vars"]))]
             return out
     raise MobiledeployError(f"{path} is not a Keras weights file (no layer_names attribute or layers group)")
 

@@ -42,6 +42,8 @@ def fetch(alpha: float, resolution: int) -> Path:
 
     base = os.environ.get("MOBILEDEPLOY_WEIGHTS_URL", BASE_URL)
     try:
+        # Keras falls back to /tmp/.keras when the cache folder does not exist yet
+        cache_dir().mkdir(parents=True, exist_ok=True)
         return Path(get_file(name, base.rstrip("/") + "/" + name, cache_subdir="models",
                              cache_dir=str(cache_dir().parent)))
     except Exception as exc:  # urllib and Keras raise several types for one cause

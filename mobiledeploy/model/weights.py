@@ -75,8 +75,23 @@ def build_with_weights(alpha: float, resolution: int, weights: str = "auto",
 
 
 def _from_h5(path: Path, alpha: float, resolution: int, background: bool) -> Loaded:
-    from .keras_h5 import assign_by_name, read_h5_weights
+    from .keras_h5 import assign_by_name, is_keras3_layout, read_h5_weights
     from .mobilenet import build_mobilenet_v1
+
+    origin = {"kind": "keras-h5", "path": str(path), "sha256": sha256(path)}
+    try:
+        keras3 = is_keras3_layout(path)
+    except OSError as exc:
+        raise MobiledeployError(f"cannot read Keras weights file {path}: {exc}") from None
+    if keras3:
+        model = build_mobilenet_v1(alpha, resolution, background=background)
+        try:
+            model.load_weights(str(path))
+        except (ValueError, KeyError) as exc:
+            first = (str(exc).strip().splitlines() or ["layout mismatch"])[0]
+            raise MobiledeployError(f"{path} does not fit MobileNet v1 alpha {alpha:g} res {resolution}: "
+                                    f"{first}") from None
+        return Loaded(model, origin, background=background)
 
     arrays = read_h5_weights(path)
     preds = arrays.get("conv_preds")
@@ -84,8 +99,7 @@ def _from_h5(path: Path, alpha: float, resolution: int, background: bool) -> Loa
     classes = outputs - int(background)
     model = build_mobilenet_v1(alpha, resolution, classes=classes, background=background)
     assign_by_name(model, arrays, str(path))
-    return Loaded(model, {"kind": "keras-h5", "path": str(path), "sha256": sha256(path)},
-                  background=background)
+    return Loaded(model, origin, background=background)
 
 
 def _from_tflite(path: Path, alpha: float, resolution: int, background: bool) -> Loaded:

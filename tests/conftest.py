@@ -1,0 +1,71 @@
+"""Shared fixtures: the real CLI in a subprocess, isolated caches, ../shared/data, one exported artifact."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data"
+REFERENCE = SHARED / "reference" / "mobilenet_v1_0.25_128_quant.tflite"
+SAMPLE = SHARED / "imagenet-sample"
+
+
+def shared(*parts) -> Path:
+    """A path under ../shared/data, or skip the test with the reason."""
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"needs {path} (the shared test data beside the repository; see ../shared/data/README.md)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def home(tmp_path_factory) -> Path:
+    """Isolated KERAS_HOME / MOBILEDEPLOY_HOME so no test reads or writes the user's caches."""
+    return tmp_path_factory.mktemp("home")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(home, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(home / "keras"))
+    monkeypatch.setenv("MOBILEDEPLOY_HOME", str(home / "mobiledeploy"))
+    monkeypatch.setenv("MOBILEDEPLOY_WEIGHTS_URL", "http://127.0.0.1:9/")  # closed port: no download
+
+
+def mobiledeploy(*args, check=None, env=None, cwd=None, timeout=600) -> subprocess.CompletedProcess:
+    """Run the real console script; check=True/False asserts the exit status."""
+    full_env = {**os.environ, **(env or {})}
+    exe = Path(sys.executable).with_name("mobiledeploy")
+    proc = subprocess.run([str(exe), *map(str, args)], capture_output=True, text=True, env=full_env, cwd=cwd,
+                          timeout=timeout)
+    if check is True:
+        assert proc.returncode == 0, proc.stderr
+    if check is False:
+        assert proc.returncode != 0, proc.stdout
+    return proc
+
+
+def assert_one_line_error(proc, *fragments):
+    """A user error: non-zero exit, no traceback, one `error:` line that says what is wrong."""
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr, proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, proc.stderr
+    for fragment in fragments:
+        assert fragment.lower() in errors[0].lower(), errors[0]
+    return errors[0]
+
+
+@pytest.fixture(scope="session")
+def main_job(tmp_path_factory):
+    """The README's main job, offline: export --alpha 0.5 --res 128 --int8 (data-free calibration)."""
+    out = tmp_path_factory.mktemp("models")
+    home = tmp_path_factory.mktemp("job-home")
+    proc = mobiledeploy("export", "--alpha", "0.5", "--res", "128", "--int8", "--out", out, "--json",
+                        env={"KERAS_HOME": str(home), "MOBILEDEPLOY_WEIGHTS_URL": "http://127.0.0.1:9/"})
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout), proc
