@@ -1,12 +1,13 @@
 """Data-free calibration inputs, for an export with no images at all.
 
-Two generators, chosen by what the model carries:
-- "zeroq" (Cai et al. 2020): optimise inputs so that every batch norm's input has the mean and std
-  the layer stored during training. Needs real batch-norm statistics (Keras ImageNet weights).
-- "natural-prior": images with the 1/f amplitude spectrum of natural photos and random colour
-  balance. Used when the batch norms are identities (weights imported from a TFLite file, where
-  batch norm was folded into the convolutions, so there are no statistics to match); also the
-  starting point of ZeroQ.
+Start from images with the 1/f amplitude spectrum of natural photos and random colour balance, then
+optimise them with gradient descent on two terms:
+- batch-norm statistics (ZeroQ, Cai et al. 2020): every batch norm's input should have the mean and
+  std the layer stored in training. Only when the model has such statistics: weights imported from
+  TFLite have batch norm folded into the convolutions, so their batch norms are identities.
+- class targets (the "distilled data" of ZeroQ and DeepInversion): half of the images are pushed
+  toward a random class, so the classifier's output range includes confident predictions. Without
+  them the logits' int8 range is set by unconfident inputs and real images saturate it.
 """
 from __future__ import annotations
 
@@ -46,53 +47,63 @@ def has_bn_statistics(model) -> bool:
     return False
 
 
-def synthesize(model, count: int, seed: int = 0, steps: int = 30, batch: int = 16, progress=None):
-    """(inputs, method): ZeroQ when the model has batch-norm statistics, else the natural-image prior."""
-    resolution = model.input_shape[1]
-    start = natural_prior(count, resolution, seed)
-    if not has_bn_statistics(model):
-        if progress:
-            progress(count)
-        return start, "natural-prior"
-    return _zeroq(model, start, steps, batch, progress), "zeroq"
+def synthesize(model, count: int, seed: int = 0, steps: int = 20, batch: int = 20, progress=None):
+    """(inputs, method name): `count` synthetic calibration inputs for `model`."""
+    start = natural_prior(count, model.input_shape[1], seed)
+    use_bn = has_bn_statistics(model)
+    method = ("zeroq" if use_bn else "natural-prior") + "+class-targets"
+    return _optimise(model, start, use_bn, steps, batch, seed, progress), method
 
 
-def _zeroq(model, start: np.ndarray, steps: int, batch: int, progress) -> np.ndarray:
+def _optimise(model, start: np.ndarray, use_bn: bool, steps: int, batch: int, seed: int, progress) -> np.ndarray:
     from ..quiet import import_tf
 
     tf = import_tf()
     import keras
 
-    bns = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
     # the model has a fixed batch of 1: a twin with a free batch takes the whole synthetic batch
     twin = keras.models.clone_model(model, input_tensors=keras.Input(model.input_shape[1:]))
     twin.set_weights(model.get_weights())
-    bns = [layer for layer in twin.layers if isinstance(layer, keras.layers.BatchNormalization)]
-    probe = keras.Model(twin.inputs, [bn.input for bn in bns])
+    bns = [layer for layer in twin.layers if isinstance(layer, keras.layers.BatchNormalization)] if use_bn else []
+    logits_layer = twin.get_layer("conv_preds")
+    probe = keras.Model(twin.inputs, [logits_layer.output] + [bn.input for bn in bns])
     means = [tf.constant(bn.moving_mean.numpy()) for bn in bns]
     stds = [tf.constant(np.sqrt(bn.moving_variance.numpy() + bn.epsilon)) for bn in bns]
+    classes = logits_layer.filters
+    rng = np.random.default_rng(seed + 1)
     opt = keras.optimizers.Adam(learning_rate=0.05)
 
     @tf.function
-    def step(x):
+    def step(x, targets, weights):
         with tf.GradientTape() as tape:
-            acts = probe(x, training=False)
-            loss = 0.0
-            for k, a in enumerate(acts):
+            outs = probe(x, training=False)
+            if not isinstance(outs, (list, tuple)):  # a one-output model returns the tensor itself
+                outs = [outs]
+            logits = tf.reshape(outs[0], [tf.shape(x)[0], classes])
+            ce = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=targets, logits=logits)
+            loss = tf.reduce_sum(ce * weights) / tf.maximum(tf.reduce_sum(weights), 1.0)
+            for k, a in enumerate(outs[1:]):
                 m = tf.reduce_mean(a, axis=[0, 1, 2])
                 v = tf.reduce_mean(tf.square(a - m), axis=[0, 1, 2])
                 loss += tf.reduce_mean(tf.square(m - means[k])) + \
                     tf.reduce_mean(tf.square(tf.sqrt(v + 1e-5) - stds[k]))
         opt.apply_gradients([(tape.gradient(loss, x), x)])
         x.assign(tf.clip_by_value(x, -1.0, 1.0))
-        return loss
 
+    # one variable and one trace for every chunk (a new variable would retrace the step function)
+    batch = min(batch, len(start))
+    x = tf.Variable(np.zeros((batch, *start.shape[1:]), np.float32))
+    opt.build([x])
+    weights = tf.constant((np.arange(batch) % 2 == 0).astype(np.float32))  # half class-targeted
     out = []
     for first in range(0, len(start), batch):
-        x = tf.Variable(start[first:first + batch])
+        chunk = start[first:first + batch]
+        n = len(chunk)
+        x.assign(np.concatenate([chunk, start[:batch - n]]) if n < batch else chunk)
+        targets = tf.constant(rng.integers(0, classes, batch), tf.int32)
         for _ in range(steps):
-            step(x)
-        out.append(x.numpy())
+            step(x, targets, weights)
+        out.append(x.numpy()[:n])
         if progress:
-            progress(len(out[-1]))
+            progress(n)
     return np.concatenate(out)

@@ -27,7 +27,7 @@ log = logging.getLogger("mobiledeploy")
 FLOAT_COSINE_MIN = 0.9999     # a float export that disagrees more than this with Keras fails
 INT8_AGREEMENT_WARN = 0.90    # an int8 export below this top-1 agreement warns
 DATAFREE_CALIB = 32
-DATAFREE_VERIFY = 16
+DATAFREE_VERIFY = 8
 
 
 @dataclass

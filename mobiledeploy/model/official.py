@@ -1,7 +1,9 @@
 """The official Keras ImageNet weight files for MobileNet v1, through Keras's own cache and downloader."""
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 from pathlib import Path
 
 from ..errors import MobiledeployError
@@ -44,8 +46,9 @@ def fetch(alpha: float, resolution: int) -> Path:
     try:
         # Keras falls back to /tmp/.keras when the cache folder does not exist yet
         cache_dir().mkdir(parents=True, exist_ok=True)
-        return Path(get_file(name, base.rstrip("/") + "/" + name, cache_subdir="models",
-                             cache_dir=str(cache_dir().parent)))
+        with contextlib.redirect_stdout(sys.stderr):  # Keras prints its progress; stdout is for --json
+            return Path(get_file(name, base.rstrip("/") + "/" + name, cache_subdir="models",
+                                 cache_dir=str(cache_dir().parent)))
     except Exception as exc:  # urllib and Keras raise several types for one cause
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise MobiledeployError(

@@ -1,0 +1,43 @@
+# mobiledeploy: `make install` sets up everything on a fresh machine, `make test` runs the tests.
+PYTHON ?= python3
+VENV   ?= .venv
+PY      = $(VENV)/bin/python
+
+.PHONY: install system-deps test test-fast export bench clean
+
+install: system-deps $(VENV)/.installed
+
+# System packages the tests use (OpenSSH server and client, adb). Installed when root with apt;
+# otherwise the tests that need them skip with the reason.
+system-deps:
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  missing=""; \
+	  for p in openssh-server openssh-client adb; do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	  if [ -n "$$missing" ]; then \
+	    echo "apt-get install$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  fi; \
+	else echo "not root or no apt-get: skipping system packages (openssh-server, adb)"; fi
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[dev]"
+	touch $@
+
+test: install
+	$(PY) -m pytest -q -rs
+
+test-fast: install
+	$(PY) -m pytest -q -m "not slow"
+
+# The main job on its built-in default.
+export: install
+	$(VENV)/bin/mobiledeploy export --alpha 0.5 --res 128 --int8
+
+bench: install
+	$(PY) bench/export_time.py
+	$(PY) bench/tflite_latency.py
+
+clean:
+	rm -rf $(VENV) models/mobilenet_v1_* .pytest_cache
