@@ -8,7 +8,9 @@ from contextlib import contextmanager
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-console = Console(stderr=True, highlight=False)
+# progress and steps on stderr; result tables on stdout (130 columns when piped, rather than rich's 80)
+console = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 130)
+out = Console(highlight=False, width=None if sys.stdout.isatty() else 130)
 
 
 class Steps:

@@ -59,7 +59,7 @@ def export(alpha, resolution, weights, int8, formats, precisions, calib, calib_c
 def _print_summary(result: dict) -> None:
     from rich.table import Table
 
-    from ..progress import console
+    from ..progress import out as console
 
     table = Table(title=f"{result['artifact']}  ({result['seconds']:.1f} s)")
     table.add_column("file", no_wrap=True)

@@ -25,8 +25,9 @@ def info(alpha, resolution, classes, as_json):
     if as_json:
         emit_json(s)
         return
-    from rich.console import Console
     from rich.table import Table
+
+    from ..progress import out as console
 
     table = Table(title=f"MobileNet v1 alpha {alpha:g}, {resolution}x{resolution}, {classes} classes")
     for col in ("layer", "type", "input", "output"):
@@ -38,7 +39,6 @@ def info(alpha, resolution, classes, as_json):
                       f"{row['macs']:,}", f"{row['params']:,}")
     table.add_section()
     table.add_row("total", "", "", "", f"{s['macs']:,}", f"{s['params']:,}")
-    console = Console()
     console.print(table)
     console.print(f"{s['macs'] / 1e6:.1f}M mult-adds, {s['params'] / 1e6:.3f}M parameters; 1x1 convolutions: "
                   f"{s['pointwise_macs_share']:.1%} of mult-adds, {s['pointwise_params_share']:.1%} of parameters")

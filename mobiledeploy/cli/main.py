@@ -5,6 +5,7 @@ import click
 
 from .. import __version__
 from .common import setup_logging
+from .bench import bench, devices
 from .export import export
 from .info import info
 from .run import evaluate, predict
@@ -30,6 +31,8 @@ cli.add_command(info)
 cli.add_command(export)
 cli.add_command(predict)
 cli.add_command(evaluate)
+cli.add_command(bench)
+cli.add_command(devices)
 
 
 def main():

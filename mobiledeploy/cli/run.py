@@ -77,7 +77,7 @@ def evaluate(artifact, data, wnids, files, no_keras, as_json):
         return
     from rich.table import Table
 
-    from ..progress import console
+    from ..progress import out as console
 
     table = Table(title=f"{art.folder} on {data} ({result['n']} images)")
     for col in ("file", "top-1", "top-5", "agrees with float"):

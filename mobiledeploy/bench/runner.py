@@ -1,0 +1,215 @@
+#!/usr/bin/env python3
+"""mobiledeploy's on-device latency runner: one file, copied to the target and run there.
+
+Depends on nothing but the standard library, numpy and a runtime (ai_edge_litert, else tflite_runtime,
+or onnxruntime for .onnx). Prints one JSON document on stdout; on failure {"error": ...} and exit 3.
+Runs identically on the host (in a subprocess) and on boards over SSH, so both measure the same way.
+"""
+import argparse
+import glob
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+
+RUNNER_VERSION = 1
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            info = f.read()
+    except OSError:
+        return platform.processor() or platform.machine()
+    for key in ("model name", "Model", "Hardware", "cpu model"):
+        for line in info.splitlines():
+            if line.lower().startswith(key.lower()) and ":" in line:
+                return line.split(":", 1)[1].strip()
+    return platform.machine()
+
+
+def read_first(pattern):
+    for path in sorted(glob.glob(pattern)):
+        try:
+            with open(path) as f:
+                return f.read().strip()
+        except OSError:
+            continue
+    return None
+
+
+def temperature_c():
+    temps = []
+    for path in glob.glob("/sys/class/thermal/thermal_zone*/temp"):
+        try:
+            with open(path) as f:
+                temps.append(int(f.read().strip()) / 1000.0)
+        except (OSError, ValueError):
+            pass
+    return max(temps) if temps else None
+
+
+class StderrCapture:
+    """Capture what native code writes to fd 2 (LiteRT announces its XNNPACK delegate there)."""
+
+    def __enter__(self):
+        sys.stderr.flush()
+        self.tmp = tempfile.TemporaryFile()
+        self.saved = os.dup(2)
+        os.dup2(self.tmp.fileno(), 2)
+        return self
+
+    def __exit__(self, *exc):
+        os.dup2(self.saved, 2)
+        os.close(self.saved)
+        self.tmp.seek(0)
+        self.text = self.tmp.read().decode("utf-8", "replace")
+        return False
+
+
+def load_tflite(path, threads):
+    try:
+        from ai_edge_litert import interpreter as mod
+        import ai_edge_litert as pkg
+        name = "ai-edge-litert"
+    except ImportError:
+        try:
+            from tflite_runtime import interpreter as mod
+            import tflite_runtime as pkg
+            name = "tflite-runtime"
+        except ImportError:
+            raise RuntimeError("no TFLite runtime on this device: pip install ai-edge-litert "
+                               "(or tflite-runtime)")
+    with StderrCapture() as cap:
+        it = mod.Interpreter(model_path=path, num_threads=threads)
+        it.allocate_tensors()
+    detail = it.get_input_details()[0]
+    out_index = it.get_output_details()[0]["index"]
+
+    def run(x):
+        it.set_tensor(detail["index"], x)
+        it.invoke()
+        return it.get_tensor(out_index)
+
+    return run, detail["shape"], detail["dtype"], name, getattr(pkg, "__version__", "?"), "XNNPACK" in cap.text
+
+
+def load_onnx(path, threads):
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        raise RuntimeError("no onnxruntime on this device: pip install onnxruntime")
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.log_severity_level = 3
+    sess = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
+    inp = sess.get_inputs()[0]
+    import numpy as np
+    return (lambda x: sess.run(None, {inp.name: x})[0]), inp.shape, np.float32, "onnxruntime", ort.__version__, False
+
+
+def measure(args):
+    try:
+        import numpy as np
+    except ImportError:
+        raise RuntimeError("numpy is missing on this device: pip install numpy")
+
+    if args.cpu_mask:
+        mask = int(args.cpu_mask, 16)
+        os.sched_setaffinity(0, [i for i in range(mask.bit_length()) if mask >> i & 1])
+    temp_before = temperature_c()
+    start = time.perf_counter()
+    loader = load_onnx if args.model.endswith(".onnx") else load_tflite
+    run, shape, dtype, runtime, version, xnnpack = loader(args.model, args.threads)
+    init_ms = (time.perf_counter() - start) * 1e3
+    rng = np.random.default_rng(0)
+    dtype = np.dtype(dtype)
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        x = rng.integers(info.min, info.max + 1, size=[int(d) for d in shape], dtype=dtype)
+    else:
+        x = rng.uniform(-1, 1, size=[int(d) for d in shape]).astype(dtype)
+    t = time.perf_counter()
+    run(x)
+    first_ms = (time.perf_counter() - t) * 1e3
+    warmup = []
+    for _ in range(args.warmup):
+        t = time.perf_counter()
+        run(x)
+        warmup.append((time.perf_counter() - t) * 1e3)
+    latencies = []
+    for _ in range(args.runs):
+        t = time.perf_counter()
+        run(x)
+        latencies.append((time.perf_counter() - t) * 1e3)
+        if args.cooldown:
+            time.sleep(args.cooldown)
+    return {
+        "runner_version": RUNNER_VERSION,
+        "model": os.path.basename(args.model),
+        "runtime": runtime, "runtime_version": version, "xnnpack": xnnpack,
+        "threads": args.threads, "cpu_mask": args.cpu_mask,
+        "init_ms": init_ms, "first_ms": first_ms, "warmup_ms": warmup, "latencies_ms": latencies,
+        "cpu_model": cpu_model(), "machine": platform.machine(), "cores": os.cpu_count(),
+        "governor": read_first("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor"),
+        "temperature_before_c": temp_before, "temperature_after_c": temperature_c(),
+        "python": platform.python_version(), "numpy": np.__version__,
+    }
+
+
+def main():
+    p = argparse.ArgumentParser(description="Measure inference latency of one model file.")
+    p.add_argument("model", nargs="?")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--runs", type=int, default=50)
+    p.add_argument("--warmup", type=int, default=10)
+    p.add_argument("--cooldown", type=float, default=0.0, help="seconds to sleep between runs")
+    p.add_argument("--cpu-mask", default=None, help="hex mask of the cores to run on")
+    p.add_argument("--probe", action="store_true", help="only describe the device and its runtime")
+    args = p.parse_args()
+    if not args.probe and not args.model:
+        p.error("a model file is required (or --probe)")
+    try:
+        if args.probe:
+            doc = probe()
+        else:
+            doc = measure(args)
+    except Exception as exc:  # reported to the host as data, not a traceback
+        print(json.dumps({"error": f"{type(exc).__name__}: {exc}"}))
+        sys.exit(3)
+    print(json.dumps(doc))
+
+
+def probe():
+    """What `devices check` reports: architecture, CPU, runtime, free space, temperature, governor."""
+    doc = {"machine": platform.machine(), "cpu_model": cpu_model(), "cores": os.cpu_count(),
+           "python": platform.python_version(),
+           "governor": read_first("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor"),
+           "temperature_c": temperature_c()}
+    st = os.statvfs(tempfile.gettempdir())
+    doc["free_tmp_mb"] = st.f_bavail * st.f_frsize // (1 << 20)
+    for mod, name in (("ai_edge_litert", "ai-edge-litert"), ("tflite_runtime", "tflite-runtime")):
+        try:
+            pkg = __import__(mod)
+            doc["tflite_runtime"] = name
+            doc["tflite_runtime_version"] = getattr(pkg, "__version__", "?")
+            break
+        except ImportError:
+            continue
+    try:
+        import onnxruntime
+        doc["onnxruntime_version"] = onnxruntime.__version__
+    except ImportError:
+        pass
+    try:
+        import numpy
+        doc["numpy"] = numpy.__version__
+    except ImportError:
+        doc["numpy"] = None
+    return doc
+
+
+if __name__ == "__main__":
+    main()

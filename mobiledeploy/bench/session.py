@@ -1,0 +1,71 @@
+"""Bench an artifact's files on one device: run the runner, summarize on the host, store the result."""
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from .. import __version__
+from ..artifact.bundle import Artifact
+from ..errors import MobiledeployError
+from . import devices, stats, store
+from .targets import open_target
+
+
+def latest_artifact(models: Path = Path("models")) -> Path:
+    """The most recently written artifact under models/ (what `bench --device X` measures by default)."""
+    found = sorted((p for p in models.glob("*/manifest.json")), key=lambda p: p.stat().st_mtime)
+    if not found:
+        raise MobiledeployError(f"no artifact in {models}/: run mobiledeploy export first, or name one")
+    return found[-1].parent
+
+
+def runnable(entries: list[dict], kind: str, probe: dict) -> list[dict]:
+    """The files a device can run: TFLite when it has a TFLite runtime; ONNX when it has onnxruntime."""
+    out = []
+    for e in entries:
+        if e["format"] == "tflite" and (kind in ("adb", "local") or probe.get("tflite_runtime")):
+            out.append(e)
+        elif e["format"] == "onnx" and kind != "adb" and probe.get("onnxruntime_version"):
+            out.append(e)
+    return out
+
+
+def run(artifact_path, device: str, file: str | None, settings: dict, insecure: bool = False,
+        progress=None) -> list[dict]:
+    """Measure each chosen file; every complete result is appended to the store and returned."""
+    artifact = Artifact.load(artifact_path)
+    entry = devices.get(device)
+    target = open_target(device, entry, insecure)
+    try:
+        probe = target.probe()
+        if file:
+            chosen = [artifact.entry(name=file)]
+        else:
+            chosen = runnable(artifact.manifest["files"], entry["kind"], probe)
+            if not chosen:
+                raise MobiledeployError(f"{device} can run none of {artifact.folder}'s files: it has no TFLite "
+                                        "runtime (pip install ai-edge-litert on the device)")
+        results = []
+        for e in chosen:
+            raw = target.run(artifact.path(e), settings)
+            results.append(_record(artifact, device, e, settings, raw))
+            store.append(results[-1])
+            if progress:
+                progress(1)
+        return results
+    finally:
+        target.close()
+
+
+def _record(artifact: Artifact, device: str, e: dict, settings: dict, raw: dict) -> dict:
+    summary = stats.summarize(raw["latencies_ms"], raw.get("temperature_before_c"), raw.get("temperature_after_c"))
+    return {
+        "device": device, "artifact": str(artifact.folder), "artifact_name": artifact.manifest["name"],
+        "file": e["name"], "format": e["format"], "precision": e["precision"], "sha256": e["sha256"],
+        "settings": settings, **summary,
+        **{k: raw.get(k) for k in ("runtime", "runtime_version", "xnnpack", "cpu_model", "machine", "cores",
+                                   "governor", "temperature_before_c", "temperature_after_c", "init_ms",
+                                   "first_ms", "memory_mb")},
+        "latencies_ms": raw["latencies_ms"], "op_profile": raw.get("op_profile"),
+        "time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "mobiledeploy": __version__,
+    }

@@ -1,0 +1,181 @@
+"""`mobiledeploy bench` and `mobiledeploy devices`: latency on the device that matters."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from .common import emit_json, user_errors
+
+
+@click.command()
+@click.argument("artifact", required=False, type=click.Path())
+@click.option("--device", default="local", show_default=True, help="Device name (see mobiledeploy devices list).")
+@click.option("--file", "file_name", default=None, help="One model file (default: every file the device can run).")
+@click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--runs", type=click.IntRange(min=2), default=50, show_default=True, help="Measured inferences.")
+@click.option("--warmup", type=click.IntRange(min=0), default=10, show_default=True)
+@click.option("--cpu-mask", default=None, metavar="HEX", help="Cores to run on, e.g. f0 for cores 4-7.")
+@click.option("--cooldown", type=click.FloatRange(min=0), default=0.0, help="Seconds to sleep between runs.")
+@click.option("--insecure", is_flag=True, help="Accept an unknown SSH host key (explicit opt-in).")
+@click.option("--history", is_flag=True, help="Show past results side by side instead of measuring.")
+@click.option("--json", "as_json", is_flag=True,
+              help='One JSON object with --file (keys device, file, runs, median_ms, mean_ms, p90_ms, std_ms, '
+                   '...), else a list of them.')
+@user_errors
+def bench(artifact, device, file_name, threads, runs, warmup, cpu_mask, cooldown, insecure, history, as_json):
+    """Measure inference latency of ARTIFACT's files on a device (default ARTIFACT: newest in models/).
+
+    The same runner runs locally (in a subprocess), on boards over SSH and, through TensorFlow's
+    benchmark_model, on Android phones over adb. Results are kept; --history shows them.
+
+    \b
+    Examples:
+      mobiledeploy bench models/mobilenet_v1_0.50_128 --device local --threads 2
+      mobiledeploy bench --device pixel
+    """
+    from pathlib import Path
+
+    from ..bench import session, store
+    from ..errors import MobiledeployError
+    from ..progress import bar
+
+    if history:
+        rows = [r for r in store.history() if (not artifact or Path(r["artifact"]) == Path(artifact))
+                and (device == "local" or r["device"] == device)]
+        if as_json:
+            emit_json(rows)
+        else:
+            _table(rows, "bench history", history=True)
+        return
+    if cpu_mask:
+        try:
+            if int(cpu_mask, 16) <= 0:
+                raise ValueError
+        except ValueError:
+            raise MobiledeployError(f"--cpu-mask takes a hex mask of cores such as f0, got {cpu_mask!r}") from None
+    path = Path(artifact) if artifact else session.latest_artifact()
+    settings = {"threads": threads, "runs": runs, "warmup": warmup, "cpu_mask": cpu_mask, "cooldown": cooldown}
+    with bar(f"benchmarking on {device}", 1 if file_name else 4, as_json) as advance:
+        results = session.run(path, device, file_name, settings, insecure, advance)
+    if as_json:
+        slim = [{k: v for k, v in r.items() if k != "latencies_ms"} | {"latencies_ms": r["latencies_ms"]}
+                for r in results]
+        emit_json(slim[0] if file_name else slim)
+        return
+    _table(results, f"{path} on {device}")
+
+
+def _table(rows, title, history=False):
+    from rich.table import Table
+
+    from ..progress import out as console
+
+    table = Table(title=title)
+    cols = (["time", "device", "artifact"] if history else []) + \
+        ["file", "thr", "median ms", "p90 ms", "std ms", "CV", "runtime", "flags"]
+    for col in cols:
+        table.add_column(col, justify="right" if "ms" in col or col in ("CV", "thr") else "left",
+                         no_wrap=col != "flags")
+    for r in rows:
+        flags = [f for f, on in (("unstable", r.get("unstable")), ("throttled", r.get("throttled")),
+                                 ("no-xnnpack", r["format"] == "tflite" and not r.get("xnnpack"))) if on]
+        cells = [r["time"][5:16].replace("T", " "), r["device"], r["artifact_name"]] if history else []
+        cells += [r["file"], str(r["settings"]["threads"]), f"{r['median_ms']:.2f}", f"{r['p90_ms']:.2f}",
+                  f"{r['std_ms']:.2f}", f"{r['cv']:.1%}", f"{r.get('runtime')} {r.get('runtime_version')}",
+                  " ".join(flags)]
+        table.add_row(*cells)
+    console.print(table)
+
+
+@click.group()
+def devices():
+    """Devices to benchmark on: local (always), boards over SSH, phones over adb."""
+
+
+@devices.command("add")
+@click.argument("name")
+@click.option("--ssh", "ssh_spec", metavar="USER@HOST[:PORT]", help="A Linux board reached over SSH.")
+@click.option("--adb", "serial", metavar="SERIAL", help="An Android device (serial from `adb devices`).")
+@click.option("--key", type=click.Path(), help="SSH private key.")
+@click.option("--known-hosts", type=click.Path(), help="known_hosts file (default ~/.ssh/known_hosts).")
+@click.option("--python", "python", help="Python on the board (default python3).")
+@click.option("--workdir", help="Folder for the per-run temporary folder on the board (default /tmp).")
+@click.option("--insecure", is_flag=True, help="Never check this board's host key (not recommended).")
+@click.option("--benchmark-binary", type=click.Path(), help="adb: local path of TensorFlow's benchmark_model.")
+@user_errors
+def devices_add(name, ssh_spec, serial, key, known_hosts, python, workdir, insecure, benchmark_binary):
+    """Add or replace device NAME: --ssh USER@HOST[:PORT] or --adb SERIAL."""
+    from ..bench import devices as dev
+    from ..errors import MobiledeployError
+
+    if bool(ssh_spec) == bool(serial):
+        raise MobiledeployError("give exactly one of --ssh USER@HOST[:PORT] or --adb SERIAL")
+    if ssh_spec:
+        entry = {"kind": "ssh", **dev.parse_ssh(ssh_spec)}
+        for k, v in (("key", key), ("known_hosts", known_hosts), ("python", python), ("workdir", workdir)):
+            if v:
+                entry[k] = str(Path(v).expanduser().resolve()) if k in ("key", "known_hosts") else v
+        if insecure:
+            entry["insecure"] = True
+    else:
+        entry = {"kind": "adb", "serial": serial}
+        if benchmark_binary:
+            entry["benchmark_binary"] = str(Path(benchmark_binary).resolve())
+    dev.add(name, entry)
+    click.echo(f"added {name} to {dev.config_path()}; check it with: mobiledeploy devices check {name}")
+
+
+@devices.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@user_errors
+def devices_list(as_json):
+    """List configured devices."""
+    from ..bench import devices as dev
+
+    entries = dev.load()
+    if as_json:
+        emit_json(entries)
+        return
+    for name, e in entries.items():
+        where = {"local": "this machine", "ssh": f"{e.get('user')}@{e.get('host')}:{e.get('port', 22)}",
+                 "adb": f"adb serial {e.get('serial')}"}.get(e.get("kind"), "?")
+        click.echo(f"{name:<16} {e.get('kind'):<6} {where}")
+
+
+@devices.command("remove")
+@click.argument("name")
+@user_errors
+def devices_remove(name):
+    """Remove device NAME."""
+    from ..bench import devices as dev
+
+    dev.remove(name)
+    click.echo(f"removed {name}")
+
+
+@devices.command("check")
+@click.argument("name")
+@click.option("--insecure", is_flag=True, help="Accept an unknown SSH host key.")
+@click.option("--json", "as_json", is_flag=True)
+@user_errors
+def devices_check(name, insecure, as_json):
+    """Reach device NAME and report architecture, CPU, runtime, free space, temperature, governor."""
+    from ..bench import devices as dev
+    from ..bench.targets import open_target
+
+    target = open_target(name, dev.get(name), insecure)
+    try:
+        info = {"device": name, "reachable": True, **target.probe()}
+    finally:
+        target.close()
+    runtime = info.get("tflite_runtime")
+    version = info.get("tflite_runtime_version", "")
+    if runtime == "tflite-runtime" and str(version).startswith("2.14"):
+        info["int8_xnnpack"] = False
+        info["note"] = "tflite-runtime 2.14 has no XNNPACK for int8: int8 runs slower than fp32; use ai-edge-litert"
+    if as_json:
+        emit_json(info)
+        return
+    for k, v in info.items():
+        click.echo(f"{k:<24} {v}")

@@ -1,0 +1,99 @@
+"""bench over SSH against a real OpenSSH server on loopback, running the real runner and LiteRT."""
+import json
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import assert_one_line_error, mobiledeploy
+from sshd import Sshd
+
+PY = sys.executable  # the "board's" python: this venv, which has ai-edge-litert and numpy
+
+
+@pytest.fixture
+def sshd(tmp_path):
+    server = Sshd(tmp_path).start()
+    yield server
+    server.stop()
+
+
+def add_board(sshd, name="board", *extra, python=PY, key=None, known=None):
+    mobiledeploy("devices", "add", name, "--ssh", f"root@127.0.0.1:{sshd.port}", "--key", key or sshd.client_key,
+                 "--known-hosts", known or sshd.known_hosts, "--python", python, *extra, check=True)
+
+
+def leftovers():
+    return set(Path("/tmp").glob("mobiledeploy.*"))
+
+
+def test_bench_over_ssh_with_real_runner(sshd, main_job):
+    add_board(sshd)
+    before = leftovers()
+    proc = mobiledeploy("bench", main_job[0]["artifact"], "--device", "board", "--file", "model_int8.tflite",
+                        "--runs", "20", "--json", check=True)
+    doc = json.loads(proc.stdout)
+    for key in ("device", "file", "runs", "median_ms", "mean_ms", "p90_ms", "std_ms"):
+        assert key in doc
+    assert doc["device"] == "board" and doc["runs"] == 20 and len(doc["latencies_ms"]) == 20
+    assert doc["runtime"] == "ai-edge-litert" and doc["median_ms"] > 0
+    assert leftovers() == before  # the per-run folder was removed
+    history = json.loads(mobiledeploy("bench", "--history", "--device", "board", "--json", check=True).stdout)
+    assert history and history[-1]["sha256"] == doc["sha256"]
+
+
+def test_devices_check_over_ssh(sshd):
+    add_board(sshd)
+    info = json.loads(mobiledeploy("devices", "check", "board", "--json", check=True).stdout)
+    assert info["reachable"] and info["tflite_runtime"] == "ai-edge-litert" and info["cores"] >= 1
+
+
+def test_wrong_key(sshd, tmp_path):
+    from sshd import keygen
+
+    keygen(tmp_path / "other")
+    add_board(sshd, key=tmp_path / "other")
+    assert_one_line_error(mobiledeploy("devices", "check", "board"), "authentication")
+
+
+def test_unknown_host_key_refused_unless_insecure(sshd, tmp_path):
+    (tmp_path / "empty_known_hosts").write_text("")
+    add_board(sshd, known=tmp_path / "empty_known_hosts")
+    assert_one_line_error(mobiledeploy("devices", "check", "board"), "host key", "--insecure")
+    mobiledeploy("devices", "check", "board", "--insecure", check=True)
+
+
+def test_remote_without_tflite_runtime(sshd, main_job, tmp_path):
+    block = tmp_path / "block"
+    block.mkdir()
+    for mod in ("ai_edge_litert", "tflite_runtime"):
+        (block / f"{mod}.py").write_text("raise ImportError('not installed on this board')\n")
+    wrapper = tmp_path / "python-without-litert"
+    wrapper.write_text(f"#!/bin/sh\nPYTHONPATH={block} exec {PY} \"$@\"\n")
+    wrapper.chmod(0o755)
+    add_board(sshd, python=str(wrapper))
+    art = main_job[0]["artifact"]
+    assert_one_line_error(mobiledeploy("bench", art, "--device", "board", "--file", "model_int8.tflite"),
+                          "no tflite runtime")
+
+
+def test_remote_temp_folder_not_writable_and_no_injection(sshd, main_job):
+    add_board(sshd, "board", "--workdir", "/nonexistent; touch /tmp/mobiledeploy-pwned")
+    proc = mobiledeploy("bench", main_job[0]["artifact"], "--device", "board", "--file", "model_int8.tflite")
+    assert_one_line_error(proc, "temporary folder")
+    assert not Path("/tmp/mobiledeploy-pwned").exists()
+
+
+def test_sshd_killed_mid_run_stores_nothing(sshd, main_job, home):
+    add_board(sshd)
+    store = home / "mobiledeploy" / "results.jsonl"
+    before = store.read_text() if store.exists() else ""
+    killer = threading.Timer(4.0, sshd.descendants_kill)
+    killer.start()
+    proc = mobiledeploy("bench", main_job[0]["artifact"], "--device", "board", "--file", "model_fp32.tflite",
+                        "--runs", "400", "--cooldown", "0.05")
+    killer.join()
+    assert_one_line_error(proc, "lost")
+    assert (store.read_text() if store.exists() else "") == before
