@@ -25,7 +25,7 @@ def runnable(entries: list[dict], kind: str, probe: dict) -> list[dict]:
     for e in entries:
         if e["format"] == "tflite" and (kind in ("adb", "local") or probe.get("tflite_runtime")):
             out.append(e)
-        elif e["format"] == "onnx" and kind != "adb" and probe.get("onnxruntime_version"):
+        elif e["format"] == "onnx" and kind not in ("adb",) and (kind == "local" or probe.get("onnxruntime_version")):
             out.append(e)
     return out
 
@@ -58,7 +58,8 @@ def run(artifact_path, device: str, file: str | None, settings: dict, insecure: 
 
 
 def _record(artifact: Artifact, device: str, e: dict, settings: dict, raw: dict) -> dict:
-    summary = stats.summarize(raw["latencies_ms"], raw.get("temperature_before_c"), raw.get("temperature_after_c"))
+    summary = raw.get("summary") or stats.summarize(raw["latencies_ms"], raw.get("temperature_before_c"),
+                                                    raw.get("temperature_after_c"))
     return {
         "device": device, "artifact": str(artifact.folder), "artifact_name": artifact.manifest["name"],
         "file": e["name"], "format": e["format"], "precision": e["precision"], "sha256": e["sha256"],

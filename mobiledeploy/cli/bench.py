@@ -18,12 +18,17 @@ from .common import emit_json, user_errors
 @click.option("--cpu-mask", default=None, metavar="HEX", help="Cores to run on, e.g. f0 for cores 4-7.")
 @click.option("--cooldown", type=click.FloatRange(min=0), default=0.0, help="Seconds to sleep between runs.")
 @click.option("--insecure", is_flag=True, help="Accept an unknown SSH host key (explicit opt-in).")
+@click.option("--use-gpu", is_flag=True, help="adb: benchmark_model with the GPU delegate.")
+@click.option("--use-nnapi", is_flag=True, help="adb: benchmark_model with the NNAPI delegate.")
+@click.option("--op-profiling", is_flag=True, help="adb: per-op timing table (--enable_op_profiling).")
+@click.option("--benchmark-binary", type=click.Path(), help="adb: local benchmark_model (overrides the device's).")
 @click.option("--history", is_flag=True, help="Show past results side by side instead of measuring.")
 @click.option("--json", "as_json", is_flag=True,
               help='One JSON object with --file (keys device, file, runs, median_ms, mean_ms, p90_ms, std_ms, '
                    '...), else a list of them.')
 @user_errors
-def bench(artifact, device, file_name, threads, runs, warmup, cpu_mask, cooldown, insecure, history, as_json):
+def bench(artifact, device, file_name, threads, runs, warmup, cpu_mask, cooldown, insecure, use_gpu, use_nnapi,
+          op_profiling, benchmark_binary, history, as_json):
     """Measure inference latency of ARTIFACT's files on a device (default ARTIFACT: newest in models/).
 
     The same runner runs locally (in a subprocess), on boards over SSH and, through TensorFlow's
@@ -56,6 +61,13 @@ def bench(artifact, device, file_name, threads, runs, warmup, cpu_mask, cooldown
             raise MobiledeployError(f"--cpu-mask takes a hex mask of cores such as f0, got {cpu_mask!r}") from None
     path = Path(artifact) if artifact else session.latest_artifact()
     settings = {"threads": threads, "runs": runs, "warmup": warmup, "cpu_mask": cpu_mask, "cooldown": cooldown}
+    if use_gpu or use_nnapi or op_profiling or benchmark_binary:
+        from ..bench import devices as dev
+
+        if dev.get(device).get("kind") != "adb":
+            raise MobiledeployError("--use-gpu, --use-nnapi, --op-profiling and --benchmark-binary are for adb devices")
+        settings.update(delegate="gpu" if use_gpu else "nnapi" if use_nnapi else None, op_profiling=op_profiling,
+                        benchmark_binary=str(Path(benchmark_binary).resolve()) if benchmark_binary else None)
     with bar(f"benchmarking on {device}", 1 if file_name else 4, as_json) as advance:
         results = session.run(path, device, file_name, settings, insecure, advance)
     if as_json:
@@ -81,7 +93,8 @@ def _table(rows, title, history=False):
         flags = [f for f, on in (("unstable", r.get("unstable")), ("throttled", r.get("throttled")),
                                  ("no-xnnpack", r["format"] == "tflite" and not r.get("xnnpack"))) if on]
         cells = [r["time"][5:16].replace("T", " "), r["device"], r["artifact_name"]] if history else []
-        cells += [r["file"], str(r["settings"]["threads"]), f"{r['median_ms']:.2f}", f"{r['p90_ms']:.2f}",
+        p90 = f"{r['p90_ms']:.2f}" if r.get("p90_ms") is not None else "-"
+        cells += [r["file"], str(r["settings"]["threads"]), f"{r['median_ms']:.2f}", p90,
                   f"{r['std_ms']:.2f}", f"{r['cv']:.1%}", f"{r.get('runtime')} {r.get('runtime_version')}",
                   " ".join(flags)]
         table.add_row(*cells)
