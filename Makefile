@@ -38,6 +38,8 @@ export: install
 bench: install
 	$(PY) bench/export_time.py
 	$(PY) bench/tflite_latency.py
+	$(PY) bench/runner_overhead.py
+	$(PY) bench/ssh_vs_local.py
 
 clean:
 	rm -rf $(VENV) models/mobilenet_v1_* .pytest_cache

@@ -47,12 +47,23 @@ def has_bn_statistics(model) -> bool:
     return False
 
 
-def synthesize(model, count: int, seed: int = 0, steps: int = 20, batch: int = 20, progress=None):
+SYNTH_MAX_SIDE = 128  # optimise at most at this side, then resize up: 3x less work at 224
+
+
+def synthesize(model, count: int, seed: int = 0, steps: int = 15, batch: int = 20, progress=None):
     """(inputs, method name): `count` synthetic calibration inputs for `model`."""
-    start = natural_prior(count, model.input_shape[1], seed)
+    resolution = model.input_shape[1]
+    side = min(resolution, SYNTH_MAX_SIDE)
+    start = natural_prior(count, side, seed)
     use_bn = has_bn_statistics(model)
     method = ("zeroq" if use_bn else "natural-prior") + "+class-targets"
-    return _optimise(model, start, use_bn, steps, batch, seed, progress), method
+    images = _optimise(model, start, use_bn, steps, batch, seed, progress)
+    if side != resolution:
+        from ..runtime.preprocess import resize_bilinear
+
+        images = np.stack([resize_bilinear(img, resolution, resolution) for img in images]).astype(np.float32)
+        method += f" (optimised at {side}x{side}, resized)"
+    return images, method
 
 
 def _optimise(model, start: np.ndarray, use_bn: bool, steps: int, batch: int, seed: int, progress) -> np.ndarray:
@@ -61,8 +72,9 @@ def _optimise(model, start: np.ndarray, use_bn: bool, steps: int, batch: int, se
     tf = import_tf()
     import keras
 
-    # the model has a fixed batch of 1: a twin with a free batch takes the whole synthetic batch
-    twin = keras.models.clone_model(model, input_tensors=keras.Input(model.input_shape[1:]))
+    # the model has a fixed batch of 1 and side: a twin with a free batch and side (the network is
+    # convolutional up to global pooling) takes the whole synthetic batch at the synthesis side
+    twin = keras.models.clone_model(model, input_tensors=keras.Input((None, None, 3)))
     twin.set_weights(model.get_weights())
     bns = [layer for layer in twin.layers if isinstance(layer, keras.layers.BatchNormalization)] if use_bn else []
     logits_layer = twin.get_layer("conv_preds")
