@@ -7,12 +7,12 @@ PY      = $(VENV)/bin/python
 
 install: system-deps $(VENV)/.installed
 
-# System packages the tests use (OpenSSH server and client, adb). Installed when root with apt;
+# System packages the tests use (OpenSSH server and client, adb, Chromium and its WebDriver). Installed when root with apt;
 # otherwise the tests that need them skip with the reason.
 system-deps:
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	  missing=""; \
-	  for p in openssh-server openssh-client adb; do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	  for p in openssh-server openssh-client adb chromium chromium-driver; do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	  if [ -n "$$missing" ]; then \
 	    echo "apt-get install$$missing"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \

@@ -69,3 +69,15 @@ def main_job(tmp_path_factory):
                         env={"KERAS_HOME": str(home), "MOBILEDEPLOY_WEIGHTS_URL": "http://127.0.0.1:9/"})
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout), proc
+
+
+@pytest.fixture(scope="session")
+def reference_artifact(tmp_path_factory):
+    """Google's 0.25-128 weights imported, calibrated on the 300 ImageNet photos (needs ../shared/data)."""
+    sample = shared("imagenet-sample")
+    shared("reference", REFERENCE.name)
+    out = tmp_path_factory.mktemp("reference-artifact")
+    proc = mobiledeploy("export", "--alpha", "0.25", "--res", "128", "--int8", "--weights", REFERENCE,
+                        "--calib", sample, "--out", out, "--json")
+    assert proc.returncode == 0, proc.stderr
+    return Path(json.loads(proc.stdout)["artifact"])

@@ -1,0 +1,209 @@
+"""Frame sources behind one interface: every source yields HxWx3 uint8 **RGB** frames.
+
+OpenCV decodes to BGR; the conversion happens here, once, so the model never sees BGR (TensorFlow's Pi
+example feeds BGR to an RGB model). picamera2 is asked for RGB888-ordered buffers directly.
+"""
+from __future__ import annotations
+
+import glob
+import os
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+
+from mobiledeploy.errors import MobiledeployError
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
+
+
+class Source:
+    """Iterate to get RGB frames; `close()` releases the device."""
+
+    name = "source"
+
+    def __iter__(self):
+        raise NotImplementedError
+
+    def close(self):
+        pass
+
+
+def _cv2():
+    try:
+        import cv2
+    except ImportError:
+        raise MobiledeployError("OpenCV is missing: sudo apt install python3-opencv "
+                                "(or pip install opencv-python-headless)") from None
+    return cv2
+
+
+class OpenCVSource(Source):
+    """A video file, or a V4L2/USB camera by index or /dev/videoN, through OpenCV."""
+
+    def __init__(self, target, loop: bool = False, width: int | None = None, height: int | None = None):
+        cv2 = _cv2()
+        self.cv2, self.target, self.loop = cv2, target, loop
+        self.name = f"camera {target}" if isinstance(target, int) or str(target).startswith("/dev/") else f"video {target}"
+        if isinstance(target, str) and not target.startswith("/dev/") and not Path(target).is_file():
+            raise MobiledeployError(f"video file not found: {target}")
+        self.cap = cv2.VideoCapture(target, cv2.CAP_V4L2) if self.name.startswith("camera") else cv2.VideoCapture(target)
+        if width and height and self.name.startswith("camera"):
+            self.cap.set(cv2.CAP_PROP_FRAME_WIDTH, width)
+            self.cap.set(cv2.CAP_PROP_FRAME_HEIGHT, height)
+        ok, first = self.cap.read() if self.cap.isOpened() else (False, None)
+        if not ok:
+            self.cap.release()
+            raise MobiledeployError(f"cannot read frames from {self.name}: not a readable video or camera")
+        self.first = first
+        self.fps = self.cap.get(cv2.CAP_PROP_FPS) or None
+        self.live = self.name.startswith("camera")
+
+    def __iter__(self):
+        frame, cv2 = self.first, self.cv2
+        while True:
+            while frame is not None:
+                yield cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+                ok, frame = self.cap.read()
+                if not ok:
+                    frame = None
+            if not self.loop or self.name.startswith("camera"):
+                return
+            self.cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
+            ok, frame = self.cap.read()
+            if not ok:
+                return
+
+    def close(self):
+        self.cap.release()
+
+
+class FolderSource(Source):
+    """Every image of a folder, in name order (a slideshow; handy on a desk without a camera)."""
+
+    def __init__(self, folder, loop: bool = False):
+        self.paths = sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not self.paths:
+            raise MobiledeployError(f"no images (jpg, png, bmp) in {folder}")
+        self.name, self.loop = f"folder {folder}", loop
+
+    def __iter__(self):
+        from mobiledeploy.runtime.images import load_rgb
+
+        while True:
+            for path in self.paths:
+                yield load_rgb(path)
+            if not self.loop:
+                return
+
+
+class MJPEGSource(Source):
+    """An HTTP multipart MJPEG stream (IP cameras, another Pi's web view): JPEGs cut at SOI/EOI markers."""
+
+    live = True
+
+    def __init__(self, url: str, timeout: float = 10.0):
+        self.name, self.url = f"stream {url}", url
+        try:
+            self.response = urllib.request.urlopen(url, timeout=timeout)
+        except (OSError, ValueError) as exc:
+            raise MobiledeployError(f"cannot open MJPEG stream {url}: {getattr(exc, 'reason', exc)}") from None
+        kind = self.response.headers.get("Content-Type", "")
+        if "multipart" not in kind and "jpeg" not in kind:
+            raise MobiledeployError(f"{url} is not an MJPEG stream (Content-Type {kind or 'missing'})")
+
+    def __iter__(self):
+        cv2 = _cv2()
+        buf = b""
+        while True:
+            chunk = self.response.read(16384)
+            if not chunk:
+                return
+            buf += chunk
+            while True:
+                start = buf.find(b"\xff\xd8")
+                end = buf.find(b"\xff\xd9", start + 2)
+                if start < 0 or end < 0:
+                    break
+                jpeg, buf = buf[start:end + 2], buf[end + 2:]
+                frame = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+                if frame is not None:
+                    yield cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+
+    def close(self):
+        self.response.close()
+
+
+class Picamera2Source(Source):
+    """A Pi camera module through libcamera (picamera2's documented API: configure, start, capture_array).
+
+    Tested here for import errors only: there is no camera module on the CI machine.
+    """
+
+    def __init__(self, width: int = 640, height: int = 480):
+        try:
+            from picamera2 import Picamera2
+        except ImportError:
+            raise MobiledeployError("picamera2 is not installed: sudo apt install python3-picamera2 (and create the "
+                                    "virtual environment with --system-site-packages)") from None
+        try:
+            self.cam = Picamera2()
+            # "RGB888" in libcamera's naming is B,G,R in memory; "BGR888" gives R,G,B order (picamera2 manual)
+            config = self.cam.create_video_configuration(main={"size": (width, height), "format": "BGR888"})
+            self.cam.configure(config)
+            self.cam.start()
+        except (RuntimeError, IndexError) as exc:
+            raise MobiledeployError(f"cannot start the Pi camera: {exc}") from None
+        self.name, self.live = "picamera2", True
+
+    def __iter__(self):
+        while True:
+            yield self.cam.capture_array("main")[..., :3]
+
+    def close(self):
+        self.cam.stop()
+        self.cam.close()
+
+
+def available() -> list[str]:
+    """Sources that exist on this machine, for the "no camera" message."""
+    found = sorted(glob.glob("/dev/video*"))
+    try:
+        import picamera2  # noqa: F401
+        found.insert(0, "picamera2 (python3-picamera2 installed)")
+    except ImportError:
+        pass
+    return found
+
+
+def open_source(spec: str, loop: bool = False, width: int = 640, height: int = 480) -> Source:
+    """`camera` (picamera2, else the first V4L2 camera), `picamera2`, `/dev/videoN` or an index, a video file,
+    an image folder, or an http(s) MJPEG URL."""
+    if spec.startswith(("http://", "https://")):
+        return MJPEGSource(spec)
+    if spec == "picamera2":
+        return Picamera2Source(width, height)
+    if spec == "camera":
+        try:
+            return Picamera2Source(width, height)
+        except MobiledeployError:
+            pass
+        devices = sorted(glob.glob("/dev/video*"))
+        for dev in devices:
+            try:
+                return OpenCVSource(dev, width=width, height=height)
+            except MobiledeployError:
+                continue
+        found = available()
+        raise MobiledeployError("no camera found (no picamera2 camera, no readable /dev/video*); sources here: "
+                                f"{', '.join(found) if found else 'none'}; or use --source VIDEO, FOLDER or URL")
+    if spec.isdigit() or spec.startswith("/dev/video"):
+        return OpenCVSource(int(spec) if spec.isdigit() else spec, width=width, height=height)
+    path = Path(spec)
+    if path.is_dir():
+        return FolderSource(path, loop)
+    if path.is_file():
+        return OpenCVSource(str(path), loop)
+    raise MobiledeployError(f"source not found: {spec} (camera, picamera2, /dev/videoN, a video file, a folder of "
+                            "images, or an http:// MJPEG URL)")
