@@ -53,12 +53,19 @@ def resize_bilinear(img: np.ndarray, height: int, width: int) -> np.ndarray:
     """Bilinear resize with half-pixel centres, no antialias; returns float64 HxWxC."""
     y0, y1, wy = _axis(img.shape[0], height)
     x0, x1, wx = _axis(img.shape[1], width)
-    src = img.astype(np.float64)
-    rows0, rows1 = src[y0], src[y1]
+    # one gather of the four neighbours (p00, p01, p10, p11) while still uint8, then float64 in place
+    p = img[np.stack([y0, y0, y1, y1])[:, :, None], np.stack([x0, x1, x0, x1])[:, None, :]].astype(np.float64)
     wx = wx[None, :, None]
-    top = rows0[:, x0] + (rows0[:, x1] - rows0[:, x0]) * wx
-    bottom = rows1[:, x0] + (rows1[:, x1] - rows1[:, x0]) * wx
-    return top + (bottom - top) * wy[:, None, None]
+    top = p[1] - p[0]
+    top *= wx
+    top += p[0]                      # top = p00 + (p01 - p00) * wx
+    bottom = p[3] - p[2]
+    bottom *= wx
+    bottom += p[2]                   # bottom = p10 + (p11 - p10) * wx
+    bottom -= top
+    bottom *= wy[:, None, None]
+    bottom += top                    # value = top + (bottom - top) * wy
+    return bottom
 
 
 def to_float64(rgb: np.ndarray, spec: dict) -> np.ndarray:

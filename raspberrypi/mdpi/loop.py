@@ -2,9 +2,13 @@
 from __future__ import annotations
 
 import json
+import queue
 import sys
+import threading
 import time
 from dataclasses import dataclass
+
+_END = object()
 
 
 @dataclass
@@ -29,22 +33,47 @@ def run(classifier, source, outputs: Outputs, frames: int | None = None, top_k: 
     draw_needed = outputs.window or outputs.view or outputs.recorder
     totals = {"capture": 0.0, "preprocess": 0.0, "inference": 0.0, "draw": 0.0}
     last_draw = 0.0
-    it = iter(source)
+    # two stages: a thread captures and preprocesses the next frame while this one infers and draws
+    # (OpenCV decoding, numpy and LiteRT's invoke release the GIL; a Pi has four cores)
+    ready: queue.Queue = queue.Queue(maxsize=2)
+    stop = threading.Event()
+    errors: list = []
+
+    def produce():
+        it, n = iter(source), 0
+        try:
+            while not stop.is_set() and (frames is None or n < frames):
+                if pace_fps and n:
+                    time.sleep(max(0.0, start + n / pace_fps - time.perf_counter()))
+                t0 = time.perf_counter()
+                rgb = next(it, None)
+                if rgb is None:
+                    break
+                t1 = time.perf_counter()
+                tensor = classifier.tensor(rgb)
+                t2 = time.perf_counter()
+                ready.put((rgb, tensor, (t1 - t0) * 1e3, (t2 - t1) * 1e3))
+                n += 1
+        except Exception as exc:  # handed to the main thread, which reports it
+            errors.append(exc)
+        finally:
+            ready.put(_END)
+
+    producer = threading.Thread(target=produce, daemon=True)
+    producer.start()
     try:
-        while frames is None or count < frames:
-            if pace_fps and count:
-                time.sleep(max(0.0, start + count / pace_fps - time.perf_counter()))
-            t0 = time.perf_counter()
-            rgb = next(it, None)
-            if rgb is None:
+        while True:
+            item = ready.get()
+            if item is _END:
+                if errors:
+                    raise errors[0]
                 break
-            t1 = time.perf_counter()
-            tensor = classifier.tensor(rgb)
+            rgb, tensor, capture_ms, preprocess_ms = item
             t2 = time.perf_counter()
             scores = session.dequantize(session.invoke(tensor))[0]
             t3 = time.perf_counter()
             preds = [p for p in classifier.top(scores, top_k) if p.score >= threshold]
-            timings = {"capture": (t1 - t0) * 1e3, "preprocess": (t2 - t1) * 1e3, "inference": (t3 - t2) * 1e3,
+            timings = {"capture": capture_ms, "preprocess": preprocess_ms, "inference": (t3 - t2) * 1e3,
                        "draw": 0.0}
             count += 1
             elapsed = time.perf_counter() - start
@@ -79,6 +108,13 @@ def run(classifier, source, outputs: Outputs, frames: int | None = None, top_k: 
                       file=sys.stderr, flush=True)
     except KeyboardInterrupt:
         pass
+    finally:
+        stop.set()
+        while producer.is_alive():  # unblock a producer waiting on a full queue
+            try:
+                ready.get_nowait()
+            except queue.Empty:
+                producer.join(0.05)
     elapsed = time.perf_counter() - start
     summary = {"frames": count, "fps": count / elapsed if elapsed > 0 else 0.0, "seconds": elapsed,
                **{f"mean_{k}_ms": (v / count if count else 0.0) for k, v in totals.items()}}
