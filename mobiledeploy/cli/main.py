@@ -8,7 +8,7 @@ from .common import setup_logging
 from .bench import bench, devices
 from .export import export
 from .info import info
-from .run import evaluate, predict
+from .run import evaluate, predict, testvectors
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -33,6 +33,7 @@ cli.add_command(predict)
 cli.add_command(evaluate)
 cli.add_command(bench)
 cli.add_command(devices)
+cli.add_command(testvectors)
 
 
 def main():

@@ -86,3 +86,21 @@ def evaluate(artifact, data, wnids, files, no_keras, as_json):
         table.add_row(r["file"], f"{r['top1']:.1%}", f"{r['top5']:.1%}",
                       f"{r['agreement_with_float']:.1%}" if "agreement_with_float" in r else "")
     console.print(table)
+
+
+@click.command()
+@click.argument("artifact", type=click.Path())
+@click.option("--images", required=True, type=click.Path(), help="Folder of real images (jpg, png, bmp).")
+@click.option("--out", required=True, type=click.Path(), help="Folder for the vectors (one subfolder per file).")
+@user_errors
+def testvectors(artifact, images, out):
+    """Write test vectors for other implementations of ARTIFACT's preprocessing (the Android app).
+
+    For each TFLite file: raw RGB images, the exact input tensors the Python runtime makes, LiteRT's raw
+    outputs and top-5, and a copy of the manifest. Example:
+    mobiledeploy testvectors models/mobilenet_v1_0.50_128 --images photos/ --out android_demo/testvectors
+    """
+    from ..artifact.testvectors import images_from, write
+
+    for folder in write(artifact, images_from(images), Path(out)):
+        click.echo(str(folder))

@@ -1,0 +1,132 @@
+package dev.mobiledeploy.processing;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import org.json.JSONArray;
+import org.json.JSONObject;
+
+/** The parts of an artifact's manifest.json that the app needs: preprocessing rules and each file's I/O. */
+public final class Manifest {
+    /** How to turn an RGB image into the model's input (the manifest's "input" section). */
+    public static final class Input {
+        public final int height;
+        public final int width;
+        /** Central crop fraction of each side, or 1.0 for no crop. */
+        public final double cropFraction;
+        public final double[] mean;
+        public final double[] std;
+
+        Input(JSONObject o) {
+            JSONArray shape = o.getJSONArray("shape");
+            height = shape.getInt(1);
+            width = shape.getInt(2);
+            JSONObject crop = o.getJSONObject("crop");
+            cropFraction = "central".equals(crop.getString("kind")) ? crop.getDouble("fraction") : 1.0;
+            JSONObject resize = o.getJSONObject("resize");
+            if (!"bilinear".equals(resize.getString("method")) || !resize.getBoolean("half_pixel_centers")
+                    || resize.getBoolean("antialias")) {
+                throw new IllegalArgumentException("unsupported resize rule " + resize);
+            }
+            if (!"RGB".equals(o.getString("color")) || !"NHWC".equals(o.getString("layout"))) {
+                throw new IllegalArgumentException("unsupported colour order or layout");
+            }
+            mean = doubles(o.getJSONArray("mean"));
+            std = doubles(o.getJSONArray("std"));
+        }
+    }
+
+    /** A tensor's dtype and, when quantized, scale and zero point. */
+    public static final class Tensor {
+        public final String dtype;
+        public final boolean quantized;
+        public final double scale;
+        public final int zeroPoint;
+
+        Tensor(JSONObject o) {
+            dtype = o.getString("dtype");
+            quantized = !o.isNull("quantization");
+            scale = quantized ? o.getJSONObject("quantization").getDouble("scale") : 1.0;
+            zeroPoint = quantized ? o.getJSONObject("quantization").getInt("zero_point") : 0;
+        }
+    }
+
+    /** One model file of the artifact. */
+    public static final class File {
+        public final String name;
+        public final String format;
+        public final String precision;
+        public final Tensor input;
+        public final Tensor output;
+
+        File(JSONObject o) {
+            name = o.getString("name");
+            format = o.getString("format");
+            precision = o.getString("precision");
+            input = new Tensor(o.getJSONObject("input"));
+            output = new Tensor(o.getJSONObject("output"));
+        }
+    }
+
+    public final String name;
+    public final double alpha;
+    public final int resolution;
+    public final int outputs;
+    public final boolean background;
+    public final String labelsFile;
+    public final Input input;
+    public final List<File> files;
+
+    private Manifest(JSONObject o) {
+        if (o.getInt("manifest_version") != 1) {
+            throw new IllegalArgumentException("manifest_version " + o.get("manifest_version") + " is not 1");
+        }
+        name = o.getString("name");
+        JSONObject model = o.getJSONObject("model");
+        alpha = model.getDouble("alpha");
+        resolution = model.getInt("resolution");
+        outputs = model.getInt("outputs");
+        background = model.getBoolean("background");
+        labelsFile = o.getJSONObject("labels").getString("file");
+        input = new Input(o.getJSONObject("input"));
+        List<File> list = new ArrayList<>();
+        JSONArray arr = o.getJSONArray("files");
+        for (int i = 0; i < arr.length(); i++) {
+            list.add(new File(arr.getJSONObject(i)));
+        }
+        files = Collections.unmodifiableList(list);
+    }
+
+    /** Parse manifest.json text. */
+    public static Manifest parse(String json) {
+        return new Manifest(new JSONObject(json));
+    }
+
+    /** The file entry with this name. */
+    public File file(String name) {
+        for (File f : files) {
+            if (f.name.equals(name)) {
+                return f;
+            }
+        }
+        throw new IllegalArgumentException("no file " + name + " in " + this.name);
+    }
+
+    /** The TFLite files, int8 first (what the app prefers). */
+    public List<File> tfliteFiles() {
+        List<File> out = new ArrayList<>();
+        for (File f : files) {
+            if ("tflite".equals(f.format) && "int8".equals(f.precision)) out.add(f);
+        }
+        for (File f : files) {
+            if ("tflite".equals(f.format) && !"int8".equals(f.precision)) out.add(f);
+        }
+        return out;
+    }
+
+    private static double[] doubles(JSONArray a) {
+        double[] out = new double[a.length()];
+        for (int i = 0; i < out.length; i++) out[i] = a.getDouble(i);
+        return out;
+    }
+}

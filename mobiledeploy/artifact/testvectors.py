@@ -1,0 +1,68 @@
+"""Test vectors: real images, the exact tensors the Python runtime feeds each file, and LiteRT's outputs.
+
+Other implementations of the preprocessing (the Android app's Java module) must reproduce them:
+for every TFLite file of the artifact, a folder `<out>/<file stem>/` holds `manifest.json` (a copy: the
+other side reads its rules from it), `vectors.json`, and per image `NAME.rgb` (H*W*3 bytes, RGB, row
+major), `NAME.input.bin` (the input tensor in the file's dtype), `NAME.input_f32.bin` (the normalised
+float values before quantization, float32 little-endian), `NAME.output.bin` (the raw output tensor).
+"""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import MobiledeployError
+from ..runtime.classifier import Classifier
+from ..runtime.images import find_images, load_rgb
+from ..runtime.preprocess import to_float64
+from .bundle import Artifact
+
+
+def write(artifact_path, images: list[Path], out: Path, k: int = 5) -> list[Path]:
+    """Write vectors for every TFLite file of the artifact; returns the folders written."""
+    artifact = Artifact.load(artifact_path)
+    if not images:
+        raise MobiledeployError("no images for test vectors: pass --images DIR with jpg/png/bmp files")
+    written = []
+    for entry in artifact.manifest["files"]:
+        if entry["format"] != "tflite":
+            continue
+        clf = Classifier(artifact, entry["name"])
+        folder = Path(out) / Path(entry["name"]).stem
+        if folder.exists():
+            shutil.rmtree(folder)
+        folder.mkdir(parents=True)
+        shutil.copy(artifact.folder / "manifest.json", folder / "manifest.json")
+        cases = []
+        for path in images:
+            rgb = load_rgb(path)
+            name = path.stem
+            values = to_float64(rgb, clf.spec)
+            tensor = clf.session.prepare(values)
+            raw = clf.session.invoke(tensor)
+            scores = clf.session.dequantize(raw)[0]
+            (folder / f"{name}.rgb").write_bytes(np.ascontiguousarray(rgb).tobytes())
+            (folder / f"{name}.input.bin").write_bytes(tensor.astype(tensor.dtype.newbyteorder("<")).tobytes())
+            (folder / f"{name}.input_f32.bin").write_bytes(values.astype("<f4").tobytes())
+            (folder / f"{name}.output.bin").write_bytes(raw.astype(raw.dtype.newbyteorder("<")).tobytes())
+            cases.append({"name": name, "source": path.name, "width": int(rgb.shape[1]), "height": int(rgb.shape[0]),
+                          "top": [{"index": p.index, "score": p.score, "label": p.label} for p in clf.top(scores, k)]})
+        doc = {"artifact": artifact.manifest["name"], "file": entry["name"], "sha256": entry["sha256"],
+               "input": {"dtype": str(clf.session.input_dtype), "shape": clf.session.input_shape,
+                         "quantization": entry["input"]["quantization"]},
+               "output": {"dtype": str(clf.session.output_dtype), "quantization": entry["output"]["quantization"],
+                          "size": int(artifact.manifest["model"]["outputs"])},
+               "k": k, "cases": cases}
+        (folder / "vectors.json").write_text(json.dumps(doc, indent=2) + "\n")
+        written.append(folder)
+    if not written:
+        raise MobiledeployError(f"{artifact.folder} has no TFLite file to write vectors for")
+    return written
+
+
+def images_from(folder) -> list[Path]:
+    """The images of a folder, for vectors."""
+    return find_images(folder)
