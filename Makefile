@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY      = $(VENV)/bin/python
 
-.PHONY: install system-deps test test-fast export bench clean
+.PHONY: install system-deps board-deps test test-board test-fast export bench clean
 
 install: system-deps $(VENV)/.installed
 
@@ -26,7 +26,22 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 test: install
-	$(PY) -m pytest -q -rs
+	$(PY) -m pytest -q -rs -m "not board"
+
+# The board tier: an arm64 Debian root under qemu-user with its own sshd in a network namespace
+# (tests/board.py). Needs root, binfmt_misc and network namespaces; skips with the reason otherwise.
+board-deps:
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  missing=""; \
+	  for p in qemu-user-static mmdebstrap; do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	  if [ -n "$$missing" ]; then \
+	    echo "apt-get install$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  fi; \
+	fi
+
+test-board: install board-deps
+	$(PY) -m pytest -q -rs -s -m board tests/test_board.py
 
 test-fast: install
 	$(PY) -m pytest -q -m "not slow"
