@@ -185,3 +185,14 @@ def test_predict_json_and_eval_json_keys(main_job, tmp_path):
     for r in doc["results"]:
         assert {"file", "format", "precision", "n", "top1", "top5"} <= set(r) and r["n"] == 2
         assert 0.0 <= r["top1"] <= r["top5"] <= 1.0
+
+
+@pytest.mark.parametrize("method", ["entropy", "percentile"])
+def test_onnx_int8_calibration_methods(tmp_path, method):
+    proc = mobiledeploy("export", "--alpha", "0.25", "--res", "96", "--int8", "--formats", "onnx", "--weights", "none",
+                        "--calib-method", method, "--out", tmp_path, "--json", check=True)
+    result = json.loads(proc.stdout)
+    manifest = json.loads((Path(result["artifact"]) / "manifest.json").read_text())
+    assert manifest["calibration"]["onnx_int8"] == f"onnxruntime {method}"
+    int8 = next(f for f in result["files"] if f["name"] == "model_int8.onnx")
+    assert int8["size"] < 0.5 * next(f for f in result["files"] if f["name"] == "model_fp32.onnx")["size"]

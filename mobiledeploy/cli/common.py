@@ -57,32 +57,26 @@ def user_errors(fn):
     return wrapper
 
 
-class AlphaType(click.ParamType):
-    """Width multiplier: a number in (0, 1] (larger with a warning)."""
+def _checked(name: str, checker_name: str, doc: str):
+    """A click parameter type that validates with one of model.architecture's checks."""
 
-    name = "ALPHA"
+    class Checked(click.ParamType):
+        __doc__ = doc
 
-    def convert(self, value, param, ctx):
-        from ..model.architecture import check_alpha
+        def convert(self, value, param, ctx):
+            from ..model import architecture
 
-        try:
-            return check_alpha(value)
-        except MobiledeployError as exc:
-            self.fail(str(exc), param, ctx)
+            try:
+                return getattr(architecture, checker_name)(value)
+            except MobiledeployError as exc:
+                self.fail(str(exc), param, ctx)
+
+    Checked.name = name
+    return Checked
 
 
-class ResolutionType(click.ParamType):
-    """Input side in pixels, >= 32."""
-
-    name = "PIXELS"
-
-    def convert(self, value, param, ctx):
-        from ..model.architecture import check_resolution
-
-        try:
-            return check_resolution(value)
-        except MobiledeployError as exc:
-            self.fail(str(exc), param, ctx)
+AlphaType = _checked("ALPHA", "check_alpha", "Width multiplier: a number in (0, 1] (larger with a warning).")
+ResolutionType = _checked("PIXELS", "check_resolution", "Input side in pixels, >= 32.")
 
 
 def model_options(fn):

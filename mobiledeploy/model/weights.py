@@ -1,11 +1,11 @@
 """Resolve `--weights` (auto, imagenet, none, a Keras .h5 file, a TFLite model) into a built Keras model."""
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..artifact.bundle import file_sha256 as sha256
 from ..errors import MobiledeployError
 from . import architecture as arch
 from . import official
@@ -23,15 +23,6 @@ class Loaded:
     origin: dict
     labels: list[str] | None = field(default=None)
     background: bool = False
-
-
-def sha256(path: Path) -> str:
-    """Hex sha256 of a file."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def build_with_weights(alpha: float, resolution: int, weights: str = "auto",
