@@ -23,6 +23,7 @@ def cli(verbose):
       mobiledeploy export --alpha 0.5 --res 128 --int8     # artifact in models/
       mobiledeploy predict models/mobilenet_v1_0.50_128 photo.jpg
       mobiledeploy eval models/mobilenet_v1_0.50_128 --data DIR
+      mobiledeploy bench models/mobilenet_v1_0.50_128 --device local   # or a board / phone
     """
     setup_logging(verbose)
 
