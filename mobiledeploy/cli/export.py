@@ -70,6 +70,10 @@ def _print_summary(result: dict) -> None:
         table.add_row(f["name"], f"{f['size'] / 1e6:.2f} MB", f"{v['top1_agreement']:.1%}",
                       f"{v['top5_contains_top1']:.1%}", f"{v['cosine_min']:.5f}", f"{v['max_abs_error']:.2e}")
     console.print(table)
+    if result.get("weights") == "random":
+        console.print("note: the weights are random (no ImageNet weights were available), so every class scores "
+                      "about the same; int8 outputs step by 1/256 and round those scores to zero, which makes the "
+                      "int8 cosine meaningless. Export real weights with --weights imagenet or --weights FILE.tflite.")
     art = result["artifact"]
     console.print("next:\n"
                   f"  mobiledeploy predict {art} IMAGE\n"

@@ -5,7 +5,6 @@ from pathlib import Path
 
 import numpy as np
 
-METHODS = ("minmax", "entropy", "percentile")
 # Tried: pinning every activation scale/zero point to the TFLite int8 file (TensorQuantOverrides) and
 # quantizing from its weights. Top-1 agreement between the two int8 files did not improve (94% vs 95%
 # on 300 ImageNet images): what differs is requantization rounding, not calibration.

@@ -110,6 +110,7 @@ def export(opts: ExportOptions) -> dict:
 
             (pub.tmp / mf.MANIFEST).write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
     return {"artifact": str(target_dir), "files": entries, "manifest": str(target_dir / mf.MANIFEST),
+            "weights": loaded.origin["kind"], "calibration": calib_info["source"],
             "seconds": round(sum(steps.timings.values()), 2), "timings": steps.timings}
 
 

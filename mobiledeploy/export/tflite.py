@@ -12,9 +12,6 @@ import numpy as np
 
 from ..quiet import import_tf
 
-IO_TYPES = ("int8", "uint8", "float")
-
-
 class Converter:
     """Converts one Keras model to any TFLite precision; use as a context manager."""
 
@@ -61,9 +58,3 @@ class Converter:
         elif precision != "fp32":
             raise ValueError(f"unknown TFLite precision {precision}")
         return conv.convert()
-
-
-def convert_plain(model) -> bytes:
-    """What a user gets from `TFLiteConverter.from_keras_model` alone (the benchmark's baseline)."""
-    tf = import_tf()
-    return tf.lite.TFLiteConverter.from_keras_model(model).convert()
