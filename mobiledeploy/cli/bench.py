@@ -23,12 +23,14 @@ from .common import emit_json, user_errors
 @click.option("--op-profiling", is_flag=True, help="adb: per-op timing table (--enable_op_profiling).")
 @click.option("--benchmark-binary", type=click.Path(), help="adb: local benchmark_model (overrides the device's).")
 @click.option("--history", is_flag=True, help="Show past results side by side instead of measuring.")
+@click.option("--plot", type=click.Path(), default=None,
+              help="With --history: also draw latency against multiply-adds into this PNG file.")
 @click.option("--json", "as_json", is_flag=True,
               help='One JSON object with --file (keys device, file, runs, median_ms, mean_ms, p90_ms, std_ms, '
                    '...), else a list of them.')
 @user_errors
 def bench(artifact, device, file_name, threads, runs, warmup, cpu_mask, cooldown, insecure, use_gpu, use_nnapi,
-          op_profiling, benchmark_binary, history, as_json):
+          op_profiling, benchmark_binary, history, plot, as_json):
     """Measure inference latency of ARTIFACT's files on a device (default ARTIFACT: newest in models/).
 
     The same runner runs locally (in a subprocess), on boards over SSH and, through TensorFlow's
@@ -48,6 +50,10 @@ def bench(artifact, device, file_name, threads, runs, warmup, cpu_mask, cooldown
     if history:
         rows = [r for r in store.history() if (not artifact or Path(r["artifact"]) == Path(artifact))
                 and (device == "local" or r["device"] == device)]
+        if plot:
+            from ..report import latency_plot
+
+            click.echo(f"plot: {latency_plot(rows, Path(plot))}", err=True)
         if as_json:
             emit_json(rows)
         else:

@@ -1,0 +1,56 @@
+"""Plots of stored bench results: latency against multiply-adds, one series per device and file kind."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .errors import MobiledeployError
+from .model.cost import summary
+
+
+def _macs(row: dict) -> int:
+    """Multiply-adds of a result's artifact, from its name (mobilenet_v1_<alpha>_<res>)."""
+    try:
+        _, _, alpha, res = row["artifact_name"].split("_")
+        return summary(float(alpha), int(res))["macs"]
+    except (KeyError, ValueError):
+        return 0
+
+
+def latency_plot(rows: list[dict], path: Path) -> Path:
+    """Median latency (with p90 whisker) against mult-adds; the newest result per (device, artifact, file, threads)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise MobiledeployError("plots need matplotlib: pip install matplotlib") from None
+    latest = {}
+    for r in rows:
+        latest[(r["device"], r["artifact_name"], r["file"], r["settings"].get("threads"))] = r
+    if not latest:
+        raise MobiledeployError("no bench results to plot: run mobiledeploy bench first")
+    series: dict[str, list] = {}
+    for (device, name, file, threads), r in sorted(latest.items()):
+        series.setdefault(f"{device}: {file} ({threads} thr)", []).append(
+            (_macs(r) / 1e6, r["median_ms"], r.get("p90_ms"), name.replace("mobilenet_v1_", "")))
+    fig, ax = plt.subplots(figsize=(8, 5), dpi=120)
+    for label, points in series.items():
+        points.sort()
+        xs, ys = [p[0] for p in points], [p[1] for p in points]
+        err = [[0] * len(points), [max(0.0, (p[2] or p[1]) - p[1]) for p in points]]
+        ax.errorbar(xs, ys, yerr=err, marker="o", capsize=3, label=label)
+        for x, y, _, name in points:
+            ax.annotate(name, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
+    ax.set_xlabel("multiply-adds (millions)")
+    ax.set_ylabel("median latency (ms); whisker to p90")
+    ax.set_title("MobileNet v1: latency against cost")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp)
+    plt.close(fig)
+    tmp.replace(path)
+    return path
