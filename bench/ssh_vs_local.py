@@ -4,7 +4,6 @@ Starts a real OpenSSH server on loopback (tests/sshd.py; needs root and openssh-
 int8 and fp32 TFLite files both ways, alternating, and compares medians.
 """
 import json
-import os
 import sys
 import tempfile
 from pathlib import Path

@@ -5,7 +5,6 @@ The plain baseline is what a user gets from keras.applications.MobileNet (batch 
 converter's defaults (fp32), or the converter's documented int8 recipe (int8). Issue 3: ours must not be
 slower. Measured with 1 and 2 threads.
 """
-import json
 import sys
 import tempfile
 from pathlib import Path

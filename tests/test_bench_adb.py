@@ -96,7 +96,8 @@ def test_no_device(adb):
 
 
 def test_several_devices_none_chosen_then_android_serial(adb, monkeypatch):
-    first, second = adb(), adb()
+    adb()
+    second = adb()
     mobiledeploy("devices", "add", "pixel", "--adb", "auto", check=True)
     assert_one_line_error(mobiledeploy("devices", "check", "pixel"), "several", "ANDROID_SERIAL")
     info = json.loads(mobiledeploy("devices", "check", "pixel", "--json",

@@ -1,6 +1,5 @@
 """The main job and its promises: files, manifest, verification, atomic publishing, bad inputs."""
 import json
-import os
 import signal
 import subprocess
 import sys

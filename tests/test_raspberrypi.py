@@ -2,7 +2,6 @@
 
 picamera2 is written against its documented API and tested for its import error only.
 """
-import functools
 import http.server
 import json
 import os
@@ -14,10 +13,9 @@ import threading
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from conftest import ROOT, SHARED, assert_one_line_error, mobiledeploy, shared
+from conftest import ROOT, SHARED, mobiledeploy, shared
 
 cv2 = pytest.importorskip("cv2")
 CLASSIFY = ROOT / "raspberrypi" / "classify.py"

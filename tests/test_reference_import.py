@@ -2,12 +2,10 @@
 
 Needs ../shared/data; skips with the reason otherwise.
 """
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-from conftest import REFERENCE, SAMPLE, assert_one_line_error, mobiledeploy, shared
+from conftest import REFERENCE, assert_one_line_error, mobiledeploy, shared
 from mobiledeploy.runtime.images import find_images, load_rgb
 from mobiledeploy.runtime.preprocess import input_spec, to_float64
 from mobiledeploy.runtime.session import Session

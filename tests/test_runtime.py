@@ -3,7 +3,6 @@ import subprocess
 import sys
 
 import numpy as np
-import pytest
 
 from mobiledeploy.runtime.preprocess import central_crop, input_spec, quantize, resize_bilinear, to_float64
 

@@ -6,8 +6,6 @@ example feeds BGR to an RGB model). picamera2 is asked for RGB888-ordered buffer
 from __future__ import annotations
 
 import glob
-import os
-import time
 import urllib.request
 from pathlib import Path
 
