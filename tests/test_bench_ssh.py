@@ -2,6 +2,7 @@
 import json
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -89,7 +90,22 @@ def test_sshd_killed_mid_run_stores_nothing(sshd, main_job, home):
     add_board(sshd)
     store = home / "mobiledeploy" / "results.jsonl"
     before = store.read_text() if store.exists() else ""
-    killer = threading.Timer(4.0, sshd.descendants_kill)
+    def kill_once_the_runner_runs():
+        # wait for the runner (not the upload) to be under way, so the cut lands mid-measurement
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+                try:
+                    args = cmdline.read_bytes().split(b"\0")
+                except OSError:
+                    continue
+                if any(a.endswith(b"/runner.py") for a in args) and b"--runs" in args:
+                    time.sleep(1.0)
+                    sshd.descendants_kill()
+                    return
+            time.sleep(0.2)
+
+    killer = threading.Thread(target=kill_once_the_runner_runs)
     killer.start()
     proc = mobiledeploy("bench", main_job[0]["artifact"], "--device", "board", "--file", "model_fp32.tflite",
                         "--runs", "400", "--cooldown", "0.05")
