@@ -16,11 +16,15 @@ log = logging.getLogger("mobiledeploy")
 WNID = re.compile(r"^(n\d{8})")
 
 
-def label_index(path: Path, root: Path, labels: list[str], wnids: list[str] | None, offset: int) -> int | None:
+def label_index(path: Path, root: Path, labels: list[str], wnids: list[str] | None, offset: int,
+                by_name: dict[str, int] | None = None) -> int | None:
     """Class index of an image from its folder (index, label or WordNet id) or a file name starting with a wnid.
 
-    `offset` is 1 when output 0 is background (a 1000-class wnid list then maps i -> i + 1).
+    `offset` is 1 when output 0 is background (a 1000-class wnid list then maps i -> i + 1); `by_name` maps
+    lower-cased labels to indices (built once by the caller).
     """
+    if by_name is None:
+        by_name = {label.lower(): i for i, label in reversed(list(enumerate(labels)))}
     rel = path.relative_to(root)
     candidates = [rel.parts[0]] if len(rel.parts) > 1 else []
     match = WNID.match(path.name)
@@ -31,9 +35,8 @@ def label_index(path: Path, root: Path, labels: list[str], wnids: list[str] | No
             return int(name)
         if wnids and name in wnids:
             return wnids.index(name) + offset
-        lowered = [label.lower() for label in labels]
-        if name.lower() in lowered:
-            return lowered.index(name.lower())
+        if name.lower() in by_name:
+            return by_name[name.lower()]
     return None
 
 
@@ -42,7 +45,8 @@ def labelled_images(root: Path, labels: list[str], wnids: list[str] | None, offs
     images = find_images(root)
     if not images:
         raise MobiledeployError(f"no images in {root}")
-    pairs = [(p, label_index(p, root, labels, wnids, offset)) for p in images]
+    by_name = {label.lower(): i for i, label in reversed(list(enumerate(labels)))}  # first wins, like list.index
+    pairs = [(p, label_index(p, root, labels, wnids, offset, by_name)) for p in images]
     known = [(p, i) for p, i in pairs if i is not None]
     if not known:
         hint = "" if wnids else " (file names with WordNet ids need --wnids FILE)"

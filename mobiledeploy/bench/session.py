@@ -21,13 +21,11 @@ def latest_artifact(models: Path = Path("models")) -> Path:
 
 def runnable(entries: list[dict], kind: str, probe: dict) -> list[dict]:
     """The files a device can run: TFLite when it has a TFLite runtime; ONNX when it has onnxruntime."""
-    out = []
-    for e in entries:
-        if e["format"] == "tflite" and (kind in ("adb", "local") or probe.get("tflite_runtime")):
-            out.append(e)
-        elif e["format"] == "onnx" and kind not in ("adb",) and (kind == "local" or probe.get("onnxruntime_version")):
-            out.append(e)
-    return out
+    can = {
+        "tflite": kind in ("adb", "local") or bool(probe.get("tflite_runtime")),
+        "onnx": kind == "local" or (kind == "ssh" and bool(probe.get("onnxruntime_version"))),
+    }
+    return [e for e in entries if can.get(e["format"], False)]
 
 
 def run(artifact_path, device: str, file: str | None, settings: dict, insecure: bool = False,

@@ -77,9 +77,7 @@ def bench(artifact, device, file_name, threads, runs, warmup, cpu_mask, cooldown
     with bar(f"benchmarking on {device}", 1 if file_name else 4, as_json) as advance:
         results = session.run(path, device, file_name, settings, insecure, advance)
     if as_json:
-        slim = [{k: v for k, v in r.items() if k != "latencies_ms"} | {"latencies_ms": r["latencies_ms"]}
-                for r in results]
-        emit_json(slim[0] if file_name else slim)
+        emit_json(results[0] if file_name else results)
         return
     _table(results, f"{path} on {device}")
 

@@ -63,9 +63,9 @@ def evaluate(artifact, data, wnids, files, no_keras, as_json):
     wnid_list = read_labels(Path(wnids)) if wnids else None
     keras = not no_keras
     if keras:
-        try:
-            import tensorflow  # noqa: F401  (only to know whether the float model can be rebuilt)
-        except ImportError:
+        import importlib.util
+
+        if importlib.util.find_spec("tensorflow") is None:  # looked up, not imported (imports take seconds)
             click.echo("warning: TensorFlow is not installed: the float Keras row is skipped", err=True)
             keras = False
     total = len([e for e in art.manifest["files"] if not files or e["name"] in files]) + int(keras)

@@ -126,20 +126,14 @@ def _inputs(model, spec, opts: ExportOptions, quantized: bool):
         calibration.warn_if_few(len(calib_set.inputs))
         info.update(source="images", path=str(opts.calib), count=len(calib_set.inputs),
                     skipped=len(calib_set.skipped))
-        if opts.verify_dir:
-            held = calibration.find_images(Path(opts.verify_dir))[:opts.verify_count]
-        verify_set = calibration.read_images(held, spec)
-        verify_inputs = verify_set.inputs
+        verify_inputs = _verify_folder(opts, spec) if opts.verify_dir else calibration.read_images(held, spec).inputs
         info["verification"] = {"source": str(opts.verify_dir or f"held back from {opts.calib}"),
                                 "count": len(verify_inputs)}
         if not len(verify_inputs):
             raise MobiledeployError("no verification images: pass --verify DIR or a larger --calib folder")
         return calib_set.inputs, verify_inputs, info
     if opts.verify_dir:
-        verify_inputs = calibration.read_images(calibration.find_images(Path(opts.verify_dir))[:opts.verify_count],
-                                                spec).inputs
-        if not len(verify_inputs):
-            raise MobiledeployError(f"no readable image in --verify {opts.verify_dir}")
+        verify_inputs = _verify_folder(opts, spec)
         verify_info = {"source": str(opts.verify_dir), "count": len(verify_inputs)}
     else:
         verify_inputs = None
@@ -153,6 +147,14 @@ def _inputs(model, spec, opts: ExportOptions, quantized: bool):
         verify_info = {"source": f"data-free ({method}), held back", "count": extra}
     info["verification"] = verify_info
     return synthetic[:count], verify_inputs, info
+
+
+def _verify_folder(opts: ExportOptions, spec: dict):
+    """Inputs from --verify DIR (at most --verify-count); an error when none is readable."""
+    inputs = calibration.read_images(calibration.find_images(Path(opts.verify_dir))[:opts.verify_count], spec).inputs
+    if not len(inputs):
+        raise MobiledeployError(f"no readable image in --verify {opts.verify_dir}")
+    return inputs
 
 
 def _write_target(model, target: Target, folder: Path, calib_inputs, verify_inputs, reference, opts,

@@ -43,11 +43,12 @@ class OpenCVSource(Source):
     def __init__(self, target, loop: bool = False, width: int | None = None, height: int | None = None):
         cv2 = _cv2()
         self.cv2, self.target, self.loop = cv2, target, loop
-        self.name = f"camera {target}" if isinstance(target, int) or str(target).startswith("/dev/") else f"video {target}"
-        if isinstance(target, str) and not target.startswith("/dev/") and not Path(target).is_file():
+        self.live = isinstance(target, int) or str(target).startswith("/dev/")  # a camera, not a file
+        self.name = f"camera {target}" if self.live else f"video {target}"
+        if not self.live and not Path(target).is_file():
             raise MobiledeployError(f"video file not found: {target}")
-        self.cap = cv2.VideoCapture(target, cv2.CAP_V4L2) if self.name.startswith("camera") else cv2.VideoCapture(target)
-        if width and height and self.name.startswith("camera"):
+        self.cap = cv2.VideoCapture(target, cv2.CAP_V4L2) if self.live else cv2.VideoCapture(target)
+        if width and height and self.live:
             self.cap.set(cv2.CAP_PROP_FRAME_WIDTH, width)
             self.cap.set(cv2.CAP_PROP_FRAME_HEIGHT, height)
         ok, first = self.cap.read() if self.cap.isOpened() else (False, None)
@@ -56,7 +57,6 @@ class OpenCVSource(Source):
             raise MobiledeployError(f"cannot read frames from {self.name}: not a readable video or camera")
         self.first = first
         self.fps = self.cap.get(cv2.CAP_PROP_FPS) or None
-        self.live = self.name.startswith("camera")
 
     def __iter__(self):
         frame, cv2 = self.first, self.cv2
@@ -66,7 +66,7 @@ class OpenCVSource(Source):
                 ok, frame = self.cap.read()
                 if not ok:
                     frame = None
-            if not self.loop or self.name.startswith("camera"):
+            if not self.loop or self.live:
                 return
             self.cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
             ok, frame = self.cap.read()
