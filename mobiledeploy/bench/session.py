@@ -8,7 +8,7 @@ from .. import __version__
 from ..artifact.bundle import Artifact
 from ..errors import MobiledeployError
 from . import devices, stats, store
-from .targets import open_target
+from .targets import check_cpu_mask, open_target
 
 
 def latest_artifact(models: Path = Path("models")) -> Path:
@@ -36,6 +36,7 @@ def run(artifact_path, device: str, file: str | None, settings: dict, insecure: 
     target = open_target(device, entry, insecure)
     try:
         probe = target.probe()
+        check_cpu_mask(settings.get("cpu_mask"), probe, device)
         if file:
             chosen = [artifact.entry(name=file)]
         else:
