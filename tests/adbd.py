@@ -192,6 +192,7 @@ class FakeDevice:
     def __init__(self, root: Path, mode: str = "device"):
         self.root, self.mode = root, mode
         self.commands: list[str] = []
+        self.connections: list[Connection] = []
         (root / DEVICE_PREFIX.lstrip("/")).mkdir(parents=True, exist_ok=True)
         bin_dir = root / "bin"
         bin_dir.mkdir(exist_ok=True)
@@ -213,7 +214,19 @@ class FakeDevice:
                 sock, _ = self.server.accept()
             except OSError:
                 return
-            Connection(self, sock).start()
+            conn = Connection(self, sock)
+            self.connections.append(conn)
+            conn.start()
+
+    def drop(self):
+        """Vanish, as an unplugged phone does: stop listening and cut every connection."""
+        self.server.close()
+        for conn in self.connections:
+            try:
+                conn.sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            conn.sock.close()
 
     def close(self):
         self.server.close()

@@ -75,15 +75,42 @@ def private_key(path: str):
         raise MobiledeployError(f"SSH key {p} is not a file: {fix}")
     try:
         return paramiko.PKey.from_path(p)
-    except paramiko.PasswordRequiredException:
-        raise MobiledeployError(f"SSH key {p} is protected by a passphrase, which mobiledeploy cannot ask for: "
-                                "use a key without one, or load it into ssh-agent and configure no --key") from None
-    except OSError as exc:
-        raise MobiledeployError(f"cannot read SSH key {p}: {exc.strerror or exc} ({fix})") from None
     except Exception as exc:  # paramiko's parsers raise many types on a file that is not a key
+        if isinstance(exc, paramiko.PasswordRequiredException) or "password" in str(exc).lower():
+            raise MobiledeployError(f"SSH key {p} is protected by a passphrase, which mobiledeploy cannot ask for: "
+                                    "use a key without one, or load it into ssh-agent and configure no "
+                                    "--key") from None
+        if isinstance(exc, OSError):
+            raise MobiledeployError(f"cannot read SSH key {p}: {exc.strerror or exc} ({fix})") from None
         detail = " ".join(str(exc).split())[:80] or type(exc).__name__
         raise MobiledeployError(f"{p} is not a private key mobiledeploy can use ({detail}): give the private "
                                 "key, not the .pub file") from None
+
+
+class _WatchedSocket(socket.socket):
+    """A TCP socket that counts what the server sent: tells a silent server from one that speaks another protocol."""
+
+    received = 0
+
+    def recv(self, size, *flags):
+        data = super().recv(size, *flags)
+        self.received += len(data)
+        return data
+
+
+def _open_socket(host: str, port: int, timeout: float) -> _WatchedSocket:
+    """Connect to host:port (every address it resolves to, in order); OSErrors are the caller's to explain."""
+    last = None
+    for family, kind, proto, _, address in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM):
+        sock = _WatchedSocket(family, kind, proto)
+        sock.settimeout(timeout)
+        try:
+            sock.connect(address)
+            return sock
+        except OSError as exc:
+            sock.close()
+            last = exc
+    raise last or OSError(f"no address for {host}")
 
 
 class _HostKeyPolicy:
@@ -186,18 +213,24 @@ class SSHTarget:
         self.trust = known_hosts.load(paths, required=bool(known), into=client.get_host_keys())
         client.set_missing_host_key_policy(_HostKeyPolicy(self, self.trust))
         host, t = self.entry["host"], self.connect_timeout
+        sock = None
         try:
-            client.connect(host, port=self.port, username=self.entry["user"], pkey=pkey,
-                           look_for_keys=pkey is None, allow_agent=pkey is None, timeout=t, banner_timeout=t,
+            sock = _open_socket(host, self.port, t)
+            # the greeting must come within t; the handshake as a whole gets a little longer, so that the
+            # greeting's own timeout is the one that reports a silent server
+            client.connect(host, port=self.port, username=self.entry["user"], pkey=pkey, sock=sock,
+                           look_for_keys=pkey is None, allow_agent=pkey is None, timeout=t + 5, banner_timeout=t,
                            auth_timeout=t, channel_timeout=t)
             return client
         except BaseException as exc:
             client.close()
+            if sock is not None:
+                sock.close()
             if isinstance(exc, Exception) and not isinstance(exc, MobiledeployError):
-                raise self._connect_error(exc) from None
+                raise self._connect_error(exc, sock.received if sock is not None else 0) from None
             raise
 
-    def _connect_error(self, exc: Exception) -> MobiledeployError:
+    def _connect_error(self, exc: Exception, received: int) -> MobiledeployError:
         import paramiko
 
         where, t = self.where, self.connect_timeout
@@ -217,6 +250,9 @@ class SSHTarget:
             text = str(exc)
             if "protocol banner" in text:
                 cause = exc.__context__
+                if isinstance(cause, (socket.timeout, TimeoutError)) and received:
+                    return MobiledeployError(f"{where} does not speak SSH (it sent {received} bytes but no SSH "
+                                             f"greeting within {t:g} s): {port_fix}")
                 if isinstance(cause, (socket.timeout, TimeoutError)):
                     return MobiledeployError(f"{where} accepted the connection but did not answer SSH within {t:g} s "
                                              f"(is an SSH server on port {self.port}? a slow board: raise the "
@@ -226,6 +262,9 @@ class SSHTarget:
                                              f"on port {self.port}? {port_fix}")
                 return MobiledeployError(f"{where} does not speak SSH (what it sent is not an SSH greeting): "
                                          f"{port_fix}")
+            if "No existing session" in text or "Negotiation failed" in text:
+                return MobiledeployError(f"{where} did not complete the SSH handshake within {t:g} s (a slow or "
+                                         "overloaded board: raise the device's connect_timeout)")
             first = " ".join(text.split())[:120] or type(exc).__name__
             return MobiledeployError(f"SSH to {where} failed: {first} ({port_fix})")
         if isinstance(exc, socket.gaierror):
