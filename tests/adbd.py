@@ -41,15 +41,18 @@ class Stream:
         threading.Thread(target=self._writer, daemon=True).start()
 
     def _writer(self):
-        while True:
-            item = self.out.get()
-            if item is None:
-                self.conn.send(pack(CLSE, self.local_id, self.remote_id))
-                return
-            for i in range(0, len(item), 4096):
-                self.conn.send(pack(WRTE, self.local_id, self.remote_id, item[i:i + 4096]))
-                if self.acks.get(timeout=60) is None:
+        try:
+            while True:
+                item = self.out.get()
+                if item is None:
+                    self.conn.send(pack(CLSE, self.local_id, self.remote_id))
                     return
+                for i in range(0, len(item), 4096):
+                    self.conn.send(pack(WRTE, self.local_id, self.remote_id, item[i:i + 4096]))
+                    if self.acks.get(timeout=60) is None:
+                        return
+        except OSError:  # the connection was cut (FakeDevice.drop): the phone is gone
+            return
 
     def write(self, data: bytes):
         self.out.put(data)

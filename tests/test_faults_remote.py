@@ -520,7 +520,7 @@ def test_adb_device_vanishes_mid_run(adb, main_job, tmp_path):
             bench.kill()
         for pid in board_processes(remote / "benchmark_model"):
             os.kill(pid, signal.SIGKILL)
-    assert_one_line_error(subprocess.CompletedProcess([], bench.returncode, "", stderr), "no longer connected",
+    assert_one_line_error(subprocess.CompletedProcess([], bench.returncode, "", stderr), "disconnected during the benchmark",
                           "nothing was stored")
     assert bench.returncode == 2
 

@@ -113,9 +113,9 @@ class AdbTarget:
             states = {}
         state = states.get(self.serial)
         if state != "device":
-            now = "is no longer connected" if state is None else f"went {state}"
-            return MobiledeployError(f"Android device {self.serial} {now} during {what}: nothing was stored; "
-                                     "reconnect it (adb devices) and retry")
+            now = "gone from adb devices" if state is None else f"adb now reports it {state}"
+            return MobiledeployError(f"Android device {self.serial} disconnected during {what} ({now}): nothing "
+                                     "was stored; reconnect it (adb devices) and retry")
         return MobiledeployError(f"the adb connection to {self.serial} broke during {what} ({_last_line(said)}): "
                                  "nothing was stored")
 
