@@ -539,3 +539,143 @@ def test_adb_without_benchmark_binary(adb, main_job):
     proc = mobiledeploy("bench", main_job[0]["artifact"], "--device", "pixel", "--file", "model_int8.tflite")
     assert_one_line_error(proc, "no benchmark_model binary", "--benchmark-binary")
     assert proc.returncode == 2
+
+
+# -- fuzzing: devices.toml and known_hosts loading never raise anything but MobiledeployError --------------
+
+def _fuzz_strategies():
+    from hypothesis import strategies as st
+
+    from mobiledeploy.bench.devices import FIELDS
+
+    names = sorted({f for fields in FIELDS.values() for f in fields} | {"kind"})
+    scalars = st.one_of(st.none(), st.booleans(), st.integers(-2**70, 2**70), st.floats(allow_nan=True),
+                        st.text(max_size=30), st.sampled_from(["ssh", "adb", "local", "/tmp", "22", ""]))
+    values = st.recursive(scalars.filter(lambda v: v is not None),
+                          lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner,
+                                                                                       max_size=3), max_leaves=4)
+    entry = st.dictionaries(st.sampled_from(names) | st.text(max_size=10), values, max_size=8)
+    device_names = st.sampled_from(["b", "rpi4", "local", "a b", "x" * 70, "é"]) | st.text(max_size=12)
+    doc = st.one_of(
+        st.fixed_dictionaries({"devices": st.dictionaries(device_names, entry | values, max_size=3)}),
+        st.dictionaries(st.text(max_size=10), values, max_size=3))
+    return st, doc
+
+
+def test_fuzz_devices_toml_loading():
+    import tomli_w
+    from hypothesis import HealthCheck, given, settings
+
+    from mobiledeploy.bench import devices
+    from mobiledeploy.errors import MobiledeployError
+
+    st, doc = _fuzz_strategies()
+
+    def check(data: bytes):
+        try:
+            loaded = devices.parse(data, "devices.toml")
+        except MobiledeployError as exc:
+            assert "\n" not in str(exc) and "devices.toml" in str(exc)
+            return
+        for name, entry in loaded.items():  # what loads is usable as it is
+            assert devices.check_entry(name, entry) is entry
+            if entry["kind"] == "ssh":
+                assert isinstance(entry["host"], str) and type(entry.get("port", 22)) is int
+
+    @settings(max_examples=1500, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(doc)
+    def structured(d):
+        try:
+            data = tomli_w.dumps(d).encode()
+        except (TypeError, ValueError):
+            return  # not representable in TOML (e.g. NaN keys, mixed nesting tomli_w refuses)
+        check(data)
+
+    @settings(max_examples=800, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(st.binary(max_size=300) | st.text(max_size=300).map(str.encode))
+    def raw(data):
+        check(data)
+
+    structured()
+    raw()
+
+
+def test_fuzz_known_hosts_parsing():
+    import paramiko
+    from hypothesis import HealthCheck, given, settings, strategies as st
+
+    from mobiledeploy.bench import known_hosts
+
+    real = "AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
+    pieces = st.sampled_from(["@revoked", "@cert-authority", "@other", "|1|abc|def", "[h]:22", "h,1.2.3.4",
+                              "ssh-ed25519", "ssh-rsa", "ecdsa-sha2-nistp256", real, "#", "*", "!x", "\t", " "])
+    line = st.lists(pieces | st.text(max_size=12), max_size=5).map(" ".join)
+
+    @settings(max_examples=1000, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(st.lists(line, max_size=6).map("\n".join))
+    def fuzz(text):
+        trust = known_hosts.Trust(paramiko.HostKeys())
+        known_hosts.parse(text, "known_hosts", trust)
+        for host in ("[127.0.0.1]:2222", "h", "1.2.3.4"):  # matching (hashed names too) must not fail
+            trust.keys.lookup(host)
+
+    fuzz()
+
+
+# -- results.jsonl: lines that are not records are skipped with one warning; nothing else is lost ---------
+
+def _record(i):
+    return {"device": "local", "artifact": "/m/a", "artifact_name": "mobilenet_v1_0.50_128", "file": f"f{i}.tflite",
+            "format": "tflite", "precision": "int8", "settings": {"threads": 1}, "median_ms": 1.0 + i,
+            "p90_ms": 2.0, "std_ms": 0.1, "cv": 0.01, "runtime": "x", "runtime_version": "1", "xnnpack": True,
+            "time": "2026-01-01T00:00:00+00:00"}
+
+
+BAD_LINES = {
+    "garbage": b"this is not json",
+    "json-list": b"[1, 2, 3]",
+    "json-number": b"42",
+    "missing-fields": b'{"device": "local", "file": "x"}',
+    "wrong-types": b'{"device": 1, "artifact": [], "artifact_name": "n", "file": "f", "format": "tflite", '
+                   b'"time": "t", "median_ms": "fast", "std_ms": 0, "cv": 0, "settings": {"threads": 1}}',
+    "not-utf8": b'{"device": "\xff\xfe"}',
+    "half-a-record": b'{"device": "local", "artifact": "/m/a", "artifact_na',
+    "deep-nesting": b"[" * 100000 + b"]" * 100000,
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_LINES))
+def test_history_skips_lines_that_are_not_records(case, home):
+    import json
+
+    store = home / "mobiledeploy" / "results.jsonl"
+    store.parent.mkdir(parents=True, exist_ok=True)
+    old = store.read_bytes() if store.exists() else None
+    try:
+        good = [json.dumps(_record(i)).encode() for i in range(3)]
+        store.write_bytes(b"\n".join([good[0], BAD_LINES[case], good[1], BAD_LINES[case], good[2]]) + b"\n")
+        proc = mobiledeploy("bench", "--history", "--json", check=True)
+        rows = json.loads(proc.stdout)
+        assert [r["file"] for r in rows] == ["f0.tflite", "f1.tflite", "f2.tflite"]
+        warnings = [line for line in proc.stderr.splitlines() if "not bench records" in line]
+        assert len(warnings) == 1 and "skipped 2 lines" in warnings[0] and "Traceback" not in proc.stderr
+        table = mobiledeploy("bench", "--history", check=True)
+        assert "f2.tflite" in table.stdout
+    finally:
+        if old is None:
+            store.unlink()
+        else:
+            store.write_bytes(old)
+
+
+def test_append_after_a_cut_line_stays_whole(tmp_path, monkeypatch):
+    import json
+
+    from mobiledeploy.bench import store
+
+    monkeypatch.setenv("MOBILEDEPLOY_HOME", str(tmp_path))
+    store.path().write_bytes(json.dumps(_record(0)).encode() + b"\n" + b'{"device": "loc')  # a crash mid-line
+    store.append(_record(1))
+    lines = store.path().read_bytes().splitlines()
+    assert len(lines) == 3 and json.loads(lines[-1])["file"] == "f1.tflite"
+    assert [r["file"] for r in store.history()] == ["f0.tflite", "f1.tflite"]

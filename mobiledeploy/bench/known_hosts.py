@@ -44,9 +44,24 @@ def _entry(line: str):
     import paramiko
 
     try:
-        return paramiko.hostkeys.HostKeyEntry.from_line(line)
-    except (paramiko.SSHException, ValueError, TypeError, IndexError, AssertionError):
+        entry = paramiko.hostkeys.HostKeyEntry.from_line(line)
+    except (paramiko.SSHException, paramiko.hostkeys.InvalidHostKey, ValueError, TypeError, IndexError,
+            AssertionError):
         return None
+    if entry is not None and not all(_name_ok(name) for name in entry.hostnames):
+        return None  # a hashed name paramiko would choke on when matching (bad base64)
+    return entry
+
+
+def _name_ok(name: str) -> bool:
+    if not name.startswith("|1|"):
+        return bool(name)
+    parts = name.split("|")
+    try:
+        return len(parts) == 4 and len(base64.b64decode(parts[2], validate=True)) > 0 and \
+            len(base64.b64decode(parts[3], validate=True)) == 20
+    except ValueError:
+        return False
 
 
 def parse(text: str, source: str, trust: Trust) -> None:
