@@ -439,8 +439,6 @@ def test_live_folders_of_other_runs_are_kept(sshd, home):
 
 @pytest.mark.parametrize("sig,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["ctrl-c", "sigterm"])
 def test_interrupt_stops_the_remote_runner(sshd, main_job, home, sig, code):
-    if sig == signal.SIGTERM:
-        pytest.importorskip("mobiledeploy.signals", reason="SIGTERM unwinds only with mobiledeploy.signals")
     add_board(sshd)
     bench = start_bench(main_job[0]["artifact"])
     try:

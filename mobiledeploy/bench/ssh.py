@@ -133,6 +133,68 @@ class _HostKeyPolicy:
                     "no known_hosts file is changed", t.where, known_hosts.fingerprint(key))
 
 
+class _DeferredSignals:
+    """Ctrl-C, SIGTERM and SIGHUP wait for a safe point during a remote run.
+
+    Raised inside a paramiko call, KeyboardInterrupt can leave a lock or a half-sent packet behind and
+    the clean-up on the board then hangs; here the handler only notes the signal, and `check()` (called
+    between reads, and between the chunks of an upload) raises what the previous handler would have:
+    KeyboardInterrupt, mobiledeploy's own SIGTERM exception, or exit 128+N. A second signal during the
+    clean-up is ignored, so the runner is always stopped and its folder removed.
+    """
+
+    def __enter__(self):
+        import signal
+
+        self.pending, self.raised, self.saved = None, False, {}
+        if threading.current_thread() is threading.main_thread():
+            for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+                sig = getattr(signal, name, None)
+                if sig is None:
+                    continue
+                previous = signal.getsignal(sig)
+                if previous in (signal.SIG_IGN, None):
+                    continue  # ignored by whoever started us (nohup, a background job): keep it so
+                self.saved[sig] = previous
+                signal.signal(sig, self._note)
+        return self
+
+    def _note(self, signum, frame):
+        if self.pending is None:
+            self.pending = signum
+
+    def check(self) -> None:
+        import signal
+
+        if self.pending is None or self.raised:
+            return
+        self.raised = True
+        signum, previous = self.pending, self.saved.get(self.pending)
+        if callable(previous):
+            previous(signum, None)  # raises: KeyboardInterrupt, or the CLI's exception for SIGTERM/SIGHUP
+        if signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        raise SystemExit(128 + signum)
+
+    def __exit__(self, *exc):
+        import signal
+
+        for sig, previous in self.saved.items():
+            signal.signal(sig, previous)
+        return False
+
+
+class _NoSignals:
+    """Outside a run: signals act as usual."""
+
+    @staticmethod
+    def check() -> None:
+        pass
+
+
+_NO_SIGNALS = _NoSignals()
+
+
 class _Watchdog(threading.Thread):
     """Keepalive requests the server must answer; no answer for `dead_after` s closes the connection.
 
@@ -183,6 +245,7 @@ class SSHTarget:
         self.dead_timeout = float(entry.get("dead_timeout", DEAD_TIMEOUT))
         self.keepalive = float(entry.get("keepalive", min(KEEPALIVE, self.dead_timeout / 2)))
         self.trust = None
+        self.signals = _NO_SIGNALS
         self.client = self._connect()
         self.transport = self.client.get_transport()
         self.watchdog = _Watchdog(self.transport, self.keepalive, self.dead_timeout)
@@ -305,6 +368,7 @@ class SSHTarget:
         out, err = bytearray(), bytearray()
         deadline = time.monotonic() + timeout
         while True:
+            self.signals.check()
             try:
                 chunk = chan.recv(65536)
             except (socket.timeout, TimeoutError):
@@ -390,7 +454,7 @@ class SSHTarget:
         try:
             with self.client.open_sftp() as sftp:
                 sftp.get_channel().settimeout(self.dead_timeout)
-                sftp.put(str(local), remote)
+                sftp.put(str(local), remote, callback=lambda done, total: self.signals.check())
         except (OSError, EOFError, paramiko.SSHException) as exc:
             if self.watchdog.dead or not self.transport.is_active():
                 raise self.lost(f"copying {local.name}") from None
@@ -403,6 +467,13 @@ class SSHTarget:
             raise MobiledeployError(f"copying {local.name} to {self.where}:{remote} failed: {detail}") from None
 
     def _with_runner(self, uploads: list[Path], argv_for) -> dict:
+        with _DeferredSignals() as self.signals:
+            try:
+                return self._run_in_folder(uploads, argv_for)
+            finally:
+                self.signals = _NO_SIGNALS
+
+    def _run_in_folder(self, uploads: list[Path], argv_for) -> dict:
         need = sum(p.stat().st_size for p in uploads) + RUNNER.stat().st_size
         free = self._free_kb(self.workdir)
         if free is not None and free * 1024 < need + 64 * 1024:  # margin: the owner/pid files, block rounding
