@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import re
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -13,6 +14,7 @@ from .runtime.images import find_images, load_rgb
 from .runtime.preprocess import to_float64
 
 log = logging.getLogger("mobiledeploy")
+KERAS_ROW = SimpleNamespace(name="keras", format="keras", precision="fp32")  # the float model, as a file row
 WNID = re.compile(r"^(n\d{8})")
 
 
@@ -67,9 +69,9 @@ def keras_float_model(artifact: Artifact):
     """The float Keras model rebuilt from the artifact's fp32 TFLite file (verified equal at export)."""
     from .model.weights import build_with_weights
 
-    entry = artifact.entry(precision="fp32", fmt="tflite")
-    m = artifact.manifest["model"]
-    return build_with_weights(m["alpha"], m["resolution"], str(artifact.path(entry)), m["background"]).model
+    entry = artifact.manifest.file("tflite", "fp32")
+    m = artifact.manifest.model
+    return build_with_weights(m.alpha, m.resolution, str(artifact.path(entry)), m.background).model
 
 
 def evaluate(artifact: Artifact, data: Path, wnids: list[str] | None = None, files: list[str] | None = None,
@@ -78,21 +80,21 @@ def evaluate(artifact: Artifact, data: Path, wnids: list[str] | None = None, fil
     from .runtime.session import Session
 
     labels = artifact.labels
-    offset = int(artifact.manifest["model"]["background"])
+    offset = int(artifact.manifest.model.background)
     pairs = labelled_images(Path(data), labels, wnids, offset)
-    spec = artifact.manifest["input"]
+    spec = artifact.manifest.input
     inputs = np.concatenate([to_float64(load_rgb(p), spec) for p, _ in pairs])
     truth = np.array([i for _, i in pairs])
-    entries = [e for e in artifact.manifest["files"] if not files or e["name"] in files]
+    entries = [e for e in artifact.manifest.files if not files or e.name in files]
     outputs = {}
     for e in entries:
         session = Session(artifact.path(e))
-        outputs[e["name"]] = (e, np.concatenate([session.run(x[None]) for x in inputs]))
+        outputs[e.name] = (e, np.concatenate([session.run(x[None]) for x in inputs]))
         if progress:
             progress(1)
     if keras:
         model = keras_float_model(artifact)
-        outputs["keras"] = ({"name": "keras", "format": "keras", "precision": "fp32"},
+        outputs["keras"] = (KERAS_ROW,
                             model.predict(inputs.astype(np.float32), batch_size=16, verbose=0))
         if progress:
             progress(1)
@@ -100,7 +102,7 @@ def evaluate(artifact: Artifact, data: Path, wnids: list[str] | None = None, fil
     results = []
     for name, (e, scores) in outputs.items():
         top1, top5 = accuracy(scores, truth)
-        row = {"file": e["name"], "format": e["format"], "precision": e["precision"], "n": len(truth),
+        row = {"file": e.name, "format": e.format, "precision": e.precision, "n": len(truth),
                "top1": top1, "top5": top5}
         if reference is not None:
             row["agreement_with_float"] = float((scores.argmax(1) == reference.argmax(1)).mean())

@@ -43,7 +43,7 @@ def top1(result, name):
 def test_int8_tflite_close_to_float_and_reference(results):
     sample = shared("imagenet-sample")
     ref = Session(REFERENCE)
-    spec = results["calibrated"].manifest["input"]
+    spec = results["calibrated"].manifest.input
     paths = find_images(sample)
     truth = np.array([results["wnids"].index(p.name.split("_")[0]) for p in paths])
     ref_top1 = np.array([ref.run(to_float64(load_rgb(p), spec))[0, 1:].argmax() for p in paths])
@@ -60,7 +60,7 @@ def test_int8_tflite_and_onnx_agree(results):
     strict = tie_aware = 0
     paths = find_images(shared("imagenet-sample"))
     for p in paths:
-        x = to_float64(load_rgb(p), art.manifest["input"])
+        x = to_float64(load_rgb(p), art.manifest.input)
         t, o = st.run(x)[0], so.run(x)[0]
         strict += int(t.argmax() == o.argmax())
         # int8 softmax outputs step by 1/256 and often tie at the top; argmax then picks the lowest index
@@ -72,9 +72,9 @@ def test_int8_tflite_and_onnx_agree(results):
 
 
 def test_float_files_match_keras(results):
-    for entry in results["calibrated"].manifest["files"]:
-        if entry["precision"] == "fp32":
-            assert entry["verification"]["cosine_min"] >= 0.9999, entry
+    for entry in results["calibrated"].manifest.files:
+        if entry.precision == "fp32":
+            assert entry.verification["cosine_min"] >= 0.9999, entry
     for row in results["eval"]["results"]:
         if row["precision"] == "fp32":
             assert row["agreement_with_float"] == 1.0

@@ -14,7 +14,7 @@ def test_history_plot(main_job, tmp_path, home):
         mobiledeploy("bench", art, "--device", "local", "--file", "model_int8.tflite", "--runs", "5", "--threads",
                      threads, "--json", env=env, check=True)
     rows = json.loads(mobiledeploy("bench", "--history", "--json", "--plot", tmp_path / "p.png", env=env,
-                                   check=True).stdout)
+                                   check=True).stdout)["results"]
     assert len(rows) == 2
     with Image.open(tmp_path / "p.png") as img:
         assert img.format == "PNG" and img.size[0] >= 600

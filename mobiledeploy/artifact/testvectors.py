@@ -27,11 +27,11 @@ def write(artifact_path, images: list[Path], out: Path, k: int = 5) -> list[Path
     if not images:
         raise MobiledeployError("no images for test vectors: pass --images DIR with jpg/png/bmp files")
     written = []
-    for entry in artifact.manifest["files"]:
-        if entry["format"] != "tflite":
+    for entry in artifact.manifest.files:
+        if entry.format != "tflite":
             continue
-        clf = Classifier(artifact, entry["name"])
-        folder = Path(out) / Path(entry["name"]).stem
+        clf = Classifier(artifact, entry.name)
+        folder = Path(out) / Path(entry.name).stem
         if folder.exists():
             shutil.rmtree(folder)
         folder.mkdir(parents=True)
@@ -50,11 +50,11 @@ def write(artifact_path, images: list[Path], out: Path, k: int = 5) -> list[Path
             (folder / f"{name}.output.bin").write_bytes(raw.astype(raw.dtype.newbyteorder("<")).tobytes())
             cases.append({"name": name, "source": path.name, "width": int(rgb.shape[1]), "height": int(rgb.shape[0]),
                           "top": [{"index": p.index, "score": p.score, "label": p.label} for p in clf.top(scores, k)]})
-        doc = {"artifact": artifact.manifest["name"], "file": entry["name"], "sha256": entry["sha256"],
+        doc = {"artifact": artifact.manifest.name, "file": entry.name, "sha256": entry.sha256,
                "input": {"dtype": str(clf.session.input_dtype), "shape": clf.session.input_shape,
-                         "quantization": entry["input"]["quantization"]},
-               "output": {"dtype": str(clf.session.output_dtype), "quantization": entry["output"]["quantization"],
-                          "size": int(artifact.manifest["model"]["outputs"])},
+                         "quantization": entry.input.to_dict()["quantization"]},
+               "output": {"dtype": str(clf.session.output_dtype), "quantization": entry.output.to_dict()["quantization"],
+                          "size": int(artifact.manifest.model.outputs)},
                "k": k, "cases": cases}
         (folder / "vectors.json").write_text(json.dumps(doc, indent=2) + "\n")
         written.append(folder)

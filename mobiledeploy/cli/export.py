@@ -45,9 +45,9 @@ def export(alpha, resolution, weights, int8, formats, precisions, calib, calib_c
     from ..export.pipeline import ExportOptions
     from ..export.pipeline import export as run_export
 
-    targets = select(formats, precisions, int8)
+    kinds = select(formats, precisions, int8)
     result = run_export(ExportOptions(
-        alpha=alpha, resolution=resolution, targets=targets, weights=weights, calib=calib,
+        alpha=alpha, resolution=resolution, kinds=kinds, weights=weights, calib=calib,
         calib_count=calib_count, calib_method=calib_method, verify_dir=verify_dir, verify_count=verify_count,
         io=io, out=out, force=force, labels=labels, background=keep_background, quiet=as_json))
     if as_json:

@@ -39,6 +39,11 @@ def same_pads(size: int, kernel: int, stride: int) -> tuple[int, int]:
     return total // 2, total - total // 2
 
 
+def alpha_text(alpha: float) -> str:
+    """Alpha as names show it, losslessly: the shortest text that reads back as the same float (0.25, 1.0)."""
+    return repr(float(alpha))
+
+
 def check_alpha(alpha) -> float:
     """Validate the width multiplier; larger than 1 is allowed with a warning."""
     try:
