@@ -81,3 +81,13 @@ def reference_artifact(tmp_path_factory):
                         "--calib", sample, "--out", out, "--json")
     assert proc.returncode == 0, proc.stderr
     return Path(json.loads(proc.stdout)["artifact"])
+
+
+@pytest.fixture(scope="session")
+def tiny_artifact(tmp_path_factory):
+    """The smallest real artifact (alpha 0.25 at 32 px, TFLite fp32 + int8, data-free): for fault tests."""
+    out = tmp_path_factory.mktemp("tiny")
+    proc = mobiledeploy("export", "--alpha", "0.25", "--res", "32", "--int8", "--formats", "tflite", "--weights",
+                        "none", "--out", out, "--json")
+    assert proc.returncode == 0, proc.stderr
+    return Path(json.loads(proc.stdout)["artifact"])
