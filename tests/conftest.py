@@ -15,6 +15,20 @@ REFERENCE = SHARED / "reference" / "mobilenet_v1_0.25_128_quant.tflite"
 SAMPLE = SHARED / "imagenet-sample"
 
 
+SLOW_FIXTURES = {"main_job", "reference_artifact", "tiny_artifact", "results"}   # each runs real exports
+DATA_FIXTURES = {"reference_artifact", "results"}                                 # each needs ../shared/data
+
+
+def pytest_collection_modifyitems(config, items):
+    """`slow` and `data` follow from the fixtures a test uses, so `make test-fast` stays fast as tests are added."""
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        if names & SLOW_FIXTURES:
+            item.add_marker(pytest.mark.slow)
+        if names & DATA_FIXTURES:
+            item.add_marker(pytest.mark.data)
+
+
 def shared(*parts) -> Path:
     """A path under ../shared/data, or skip the test with the reason."""
     path = SHARED.joinpath(*parts)

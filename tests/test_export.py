@@ -14,6 +14,8 @@ from conftest import assert_one_line_error, mobiledeploy
 from mobiledeploy.artifact.bundle import Artifact, file_sha256
 from mobiledeploy.artifact.manifest import Manifest
 
+pytestmark = pytest.mark.slow  # nearly every test here runs an export
+
 
 def test_main_job_offline_writes_four_verified_files(main_job):
     result, proc = main_job

@@ -15,6 +15,8 @@ from mobiledeploy.runtime.images import find_images, load_rgb
 from mobiledeploy.runtime.preprocess import to_float64
 from mobiledeploy.runtime.session import Session
 
+pytestmark = [pytest.mark.slow, pytest.mark.data]
+
 
 def export(out: Path, *extra) -> Artifact:
     proc = mobiledeploy("export", "--alpha", "0.25", "--res", "128", "--int8", "--weights", REFERENCE,
