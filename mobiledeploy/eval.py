@@ -98,7 +98,8 @@ def evaluate(artifact: Artifact, data: Path, wnids: list[str] | None = None, fil
                             model.predict(inputs.astype(np.float32), batch_size=16, verbose=0))
         if progress:
             progress(1)
-    reference = outputs.get("keras", outputs.get("model_fp32.tflite", (None, None)))[1]
+    fp32 = next((e.name for e in artifact.manifest.files if (e.format, e.precision) == ("tflite", "fp32")), None)
+    reference = outputs.get("keras", outputs.get(fp32, (None, None)))[1]
     results = []
     for name, (e, scores) in outputs.items():
         top1, top5 = accuracy(scores, truth)

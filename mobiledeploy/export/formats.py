@@ -41,6 +41,14 @@ FORMATS = tuple(dict.fromkeys(k.format for k in FILE_KINDS))
 PRECISIONS = tuple(dict.fromkeys(k.precision for k in FILE_KINDS))
 
 
+def kind(format: str, precision: str) -> FileKind:
+    """The table's row for a format and precision."""
+    for k in FILE_KINDS:
+        if k.format == format and k.precision == precision:
+            return k
+    raise KeyError((format, precision))
+
+
 def _parse_list(text: str, allowed: tuple, what: str) -> list[str]:
     items = [i.strip().lower() for i in text.split(",") if i.strip()]
     for item in items:

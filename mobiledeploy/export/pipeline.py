@@ -20,6 +20,7 @@ from ..runtime.session import Session
 from ..quiet import native_output_captured
 from . import calibration, datafree, verify
 from .formats import FileKind
+from .formats import kind as kind_of
 
 log = logging.getLogger("mobiledeploy")
 FLOAT_COSINE_MIN = 0.9999     # a float export that disagrees more than this with Keras fails
@@ -181,7 +182,7 @@ def _write_onnx(job: _Job, kind: FileKind) -> Path:
 
     from .onnx_writer import keras_to_onnx
 
-    fp32 = job.folder / "model_fp32.onnx"
+    fp32 = job.folder / kind_of("onnx", "fp32").filename
     if not fp32.exists():
         onnx.save(keras_to_onnx(job.model, job.opts.alpha, job.opts.resolution), str(fp32))
     path = job.folder / kind.filename
