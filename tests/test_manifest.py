@@ -108,6 +108,8 @@ def _paths(doc, prefix=()):
 PATHS = [p for p in _paths(valid_doc()) if p]
 
 
+@pytest.mark.slow
+@pytest.mark.faults
 @settings(max_examples=2500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.sampled_from(PATHS), _json_values(), st.booleans())
 def test_fuzz_manifest_fields(path, value, delete):
@@ -125,6 +127,8 @@ def test_fuzz_manifest_fields(path, value, delete):
         pass
 
 
+@pytest.mark.slow
+@pytest.mark.faults
 @settings(max_examples=1500, deadline=None)
 @given(st.binary(max_size=300) | st.text(max_size=300).map(str.encode))
 def test_fuzz_manifest_bytes(raw):

@@ -1,6 +1,8 @@
 """bench --history --plot: latency against multiply-adds from stored results."""
 import json
 
+import pytest
+
 from PIL import Image
 
 from conftest import assert_one_line_error, mobiledeploy
@@ -20,6 +22,7 @@ def test_history_plot(main_job, tmp_path, home):
         assert img.format == "PNG" and img.size[0] >= 600
 
 
+@pytest.mark.slow
 def test_plot_reads_cost_from_facts_not_names(tmp_path):
     """An alpha-0.125 artifact in a folder of any name plots at 0.125's multiply-adds (not 0.12's, not 0)."""
     from mobiledeploy.model.cost import summary
