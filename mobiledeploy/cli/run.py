@@ -55,12 +55,13 @@ def evaluate(artifact, data, wnids, files, no_keras, as_json):
     Example: mobiledeploy eval models/mobilenet_v1_0.50_128 --data imagenet-val/
     """
     from ..artifact.bundle import Artifact
-    from ..artifact.labels import read_labels
     from ..eval import evaluate as run_eval
+    from ..eval import read_wnids, select_entries
     from ..progress import bar
 
     art = Artifact.load(artifact)
-    wnid_list = read_labels(Path(wnids)) if wnids else None
+    entries = select_entries(art, list(files))  # a file the artifact lacks fails before any work
+    wnid_list = read_wnids(Path(wnids), int(art.manifest["model"]["classes"])) if wnids else None
     keras = not no_keras
     if keras:
         import importlib.util
@@ -68,7 +69,7 @@ def evaluate(artifact, data, wnids, files, no_keras, as_json):
         if importlib.util.find_spec("tensorflow") is None:  # looked up, not imported (imports take seconds)
             click.echo("warning: TensorFlow is not installed: the float Keras row is skipped", err=True)
             keras = False
-    total = len([e for e in art.manifest["files"] if not files or e["name"] in files]) + int(keras)
+    total = len(entries) + int(keras)
     with bar("evaluating", total, as_json) as advance:
         result = run_eval(art, Path(data), wnid_list, list(files), keras, advance)
     if as_json:
