@@ -11,7 +11,7 @@ from .common import AlphaType, ResolutionType, emit_json, user_errors
 @click.option("--alpha", type=AlphaType(), default=1.0, show_default=True, help="Width multiplier.")
 @click.option("--res", "resolution", type=ResolutionType(), default=224, show_default=True,
               help="Input side in pixels.")
-@click.option("--classes", type=click.IntRange(min=1), default=1000, show_default=True,
+@click.option("--classes", type=click.IntRange(1, 1_000_000), default=1000, show_default=True,
               help="Classifier outputs.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (keys macs, params, layers, ...).")
 @user_errors

@@ -13,7 +13,7 @@ from .common import emit_json, user_errors
 @click.argument("images", nargs=-1, required=True, type=click.Path())
 @click.option("--file", "file_name", default=None, help="Model file of the artifact (default: int8 TFLite).")
 @click.option("--top", type=click.IntRange(1, 100), default=5, show_default=True, help="Classes to show.")
-@click.option("--threads", type=click.IntRange(min=1), default=None, help="Inference threads.")
+@click.option("--threads", type=click.IntRange(1, 1024), default=None, help="Inference threads (1 to 1024).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per run (key \"images\").")
 @user_errors
 def predict(artifact, images, file_name, top, threads, as_json):
