@@ -8,9 +8,15 @@ The estimate, fitted to peak RSS measured with /usr/bin/time -v (alpha 1, --weig
 exact commands in README "Memory"):
     peak = BASE + PER_BYTE * (float32 activations of every layer at batch 1 + float32 inputs held)
            + WEIGHT_COPIES * float32 weights
-Measured: res 224/448/896 tflite --int8 data-free (40 inputs): 1.08 / 1.18 / 2.35 GB; onnx fp32
-(8 inputs): 0.86 / 0.92 / 1.62 GB. BASE and PER_BYTE fit the 224 and 896 points (the converter and
-its calibrator hold every activation and the inputs about twice) and are rounded up for margin.
+Measured (estimate in brackets):
+    tflite --int8, data-free, 40 inputs:  res 224 1.08 GB (1.33), 448 1.18 (1.53), 896 2.35 (2.90)
+    onnx fp32, 8 inputs:                  res 224 0.86 (1.18), 448 0.92 (1.30), 896 1.62 (1.94)
+    tflite --int8 --calib (300 images, 200 + 50 held): res 448 2.04 GB (2.82)
+    tflite fp32, 8 inputs:                res 1344 2.62 GB (3.37)
+    onnx --int8 --calib-method entropy, 200 images: res 224 10.08 GB (11.30): onnxruntime's histogram
+      calibrators keep every activation of every calibration image (the `kept` term)
+BASE and PER_BYTE fit the 224 and 896 data-free points (the converter and its calibrator hold every
+activation and the inputs about twice) and are rounded up for margin; the other rows check them.
 """
 from __future__ import annotations
 
