@@ -75,8 +75,8 @@ def _checked(name: str, checker_name: str, doc: str):
     return Checked
 
 
-AlphaType = _checked("ALPHA", "check_alpha", "Width multiplier: a number in (0, 1] (larger with a warning).")
-ResolutionType = _checked("PIXELS", "check_resolution", "Input side in pixels, >= 32.")
+AlphaType = _checked("ALPHA", "check_alpha", "Width multiplier: 1/32 to 16 (above 1 with a warning).")
+ResolutionType = _checked("PIXELS", "check_resolution", "Input side in pixels, 32 to 16384.")
 
 
 def shape_options(fn):

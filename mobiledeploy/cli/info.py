@@ -9,7 +9,7 @@ from .common import emit_json, json_option, shape_options, user_errors
 
 @click.command()
 @shape_options
-@click.option("--classes", type=click.IntRange(min=1), default=1000, show_default=True,
+@click.option("--classes", type=click.IntRange(1, 1_000_000), default=1000, show_default=True,
               help="Classifier outputs.")
 @json_option("keys macs, params, layers, pointwise_macs_share, ...")
 @user_errors

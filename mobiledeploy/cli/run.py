@@ -15,7 +15,7 @@ from .common import emit_json, json_option, pick, renamed, user_errors
               help="Model file of the artifact (default: the manifest's default, int8 TFLite first).")
 @click.option("--top-k", "top_k", type=click.IntRange(1, 100), default=None, help="Classes to show [default: 5].")
 @renamed("--top", "--top-k", "top_k", type=click.IntRange(1, 100))
-@click.option("--threads", type=click.IntRange(min=1), default=None, help="Inference threads.")
+@click.option("--threads", type=click.IntRange(1, 1024), default=None, help="Inference threads (1 to 1024).")
 @json_option('keys "artifact", "file", "images": [{"image", "top": [{"index", "label", "score"}]}]')
 @user_errors
 def predict(artifact, images, file_name, top_k, top_k_old, threads, as_json):
@@ -59,12 +59,13 @@ def evaluate(artifact, data, wnids, files, no_keras, as_json):
     Example: mobiledeploy eval models/mobilenet_v1_0.5_128 --data imagenet-val/
     """
     from ..artifact.bundle import Artifact
-    from ..artifact.labels import read_labels
     from ..eval import evaluate as run_eval
+    from ..eval import read_wnids, select_entries
     from ..progress import bar
 
     art = Artifact.load(artifact)
-    wnid_list = read_labels(Path(wnids)) if wnids else None
+    entries = select_entries(art, list(files))  # a file the artifact lacks fails before any work
+    wnid_list = read_wnids(Path(wnids), art.manifest.model.classes) if wnids else None
     keras = not no_keras
     if keras:
         import importlib.util
@@ -72,7 +73,7 @@ def evaluate(artifact, data, wnids, files, no_keras, as_json):
         if importlib.util.find_spec("tensorflow") is None:  # looked up, not imported (imports take seconds)
             click.echo("warning: TensorFlow is not installed: the float Keras row is skipped", err=True)
             keras = False
-    total = len([e for e in art.manifest.files if not files or e.name in files]) + int(keras)
+    total = len(entries) + int(keras)
     with bar("evaluating", total, as_json) as advance:
         result = run_eval(art, Path(data), wnid_list, list(files), keras, advance)
     if as_json:

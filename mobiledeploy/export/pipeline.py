@@ -18,7 +18,7 @@ from ..progress import Steps, bar
 from ..runtime.preprocess import input_spec
 from ..runtime.session import Session
 from ..quiet import native_output_captured
-from . import calibration, datafree, verify
+from . import calibration, datafree, memory, verify
 from .formats import FileKind
 from .formats import kind as kind_of
 
@@ -52,6 +52,9 @@ def export(opts: ExportOptions) -> dict:
     """Write one artifact; returns {"artifact", "files", "manifest", "seconds"}."""
     target_dir = Path(opts.out) / artifact_name(opts.alpha, opts.resolution)
     quantized = any(k.quantized for k in opts.kinds)
+    histograms = opts.calib_method != "minmax" and any(k.format == "onnx" and k.quantized for k in opts.kinds)
+    kept = min(opts.calib_count, DATAFREE_CALIB if not opts.calib else opts.calib_count) if histograms else 0
+    memory.check(opts.alpha, opts.resolution, _held_inputs(opts, quantized), kept=kept)  # before anything is written
     steps = Steps(4 + len(opts.kinds), opts.quiet)
     spec = input_spec(opts.resolution)
     with Publisher(target_dir, opts.force) as pub:
@@ -94,6 +97,14 @@ def export(opts: ExportOptions) -> dict:
             "manifest": str(target_dir / manifest_path.name),
             "weights": loaded.origin["kind"], "calibration": calib_info["source"],
             "seconds": round(sum(steps.timings.values()), 2), "timings": steps.timings}
+
+
+def _held_inputs(opts: ExportOptions, quantized: bool) -> int:
+    """How many preprocessed images the export holds at once, at most (for the memory estimate)."""
+    verify_count = opts.verify_count if opts.verify_dir or opts.calib else DATAFREE_VERIFY
+    if opts.calib:
+        return opts.calib_count + verify_count
+    return (DATAFREE_CALIB if quantized else 0) + verify_count
 
 
 def _inputs(model, spec, opts: ExportOptions, quantized: bool):
