@@ -8,7 +8,7 @@ from .. import __version__
 from ..artifact.bundle import Artifact
 from ..errors import MobiledeployError
 from . import devices, stats, store
-from .targets import open_target
+from .targets import check_cpu_mask, open_target
 
 
 def latest_artifact(models: Path = Path("models")) -> Path:
@@ -37,6 +37,7 @@ def run(artifact, device: str, files: list[str], settings: dict, insecure: bool 
     target = open_target(device, entry, insecure)
     try:
         probe = target.probe()
+        check_cpu_mask(settings.get("cpu_mask"), probe, device)
         if files:
             chosen = [artifact.entry(name) for name in files]
         else:

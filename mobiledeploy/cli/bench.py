@@ -18,7 +18,8 @@ from .common import emit_json, json_option, user_errors
 @click.option("--warmup", type=click.IntRange(min=0), default=10, show_default=True)
 @click.option("--cpu-mask", default=None, metavar="HEX", help="Cores to run on, e.g. f0 for cores 4-7.")
 @click.option("--cooldown", type=click.FloatRange(min=0), default=0.0, help="Seconds to sleep between runs.")
-@click.option("--insecure", is_flag=True, help="Accept an unknown SSH host key (explicit opt-in).")
+@click.option("--insecure", is_flag=True,
+              help="Accept an unknown SSH host key for this connection only (never written to known_hosts).")
 @click.option("--use-gpu", is_flag=True, help="adb: benchmark_model with the GPU delegate.")
 @click.option("--use-nnapi", is_flag=True, help="adb: benchmark_model with the NNAPI delegate.")
 @click.option("--op-profiling", is_flag=True, help="adb: per-op timing table (--enable_op_profiling).")
@@ -121,19 +122,38 @@ def devices():
 @click.option("--known-hosts", type=click.Path(), help="known_hosts file (default ~/.ssh/known_hosts).")
 @click.option("--python", "python", help="Python on the board (default python3).")
 @click.option("--workdir", help="Folder for the per-run temporary folder on the board (default /tmp).")
-@click.option("--insecure", is_flag=True, help="Never check this board's host key (not recommended).")
+@click.option("--insecure", is_flag=True,
+              help="Never check this board's host key (not recommended; a @revoked key is still refused).")
 @click.option("--benchmark-binary", type=click.Path(), help="adb: local path of TensorFlow's benchmark_model.")
+@click.option("--connect-timeout", type=click.FloatRange(0.1, 600), metavar="SECONDS",
+              help="ssh: wait this long for the board to connect and answer SSH (default 10).")
+@click.option("--keepalive", type=click.FloatRange(0.1, 3600), metavar="SECONDS",
+              help="ssh: seconds between keepalive requests during a run (default 5).")
+@click.option("--dead-timeout", type=click.FloatRange(0.5, 3600), metavar="SECONDS",
+              help="ssh: give up on a board that has not answered for this long (default 30).")
+@click.option("--timeout", "adb_timeout", type=click.FloatRange(1, 86400), metavar="SECONDS",
+              help="adb: longest wait for one adb command, e.g. a whole benchmark_model run (default 600).")
 @user_errors
-def devices_add(name, ssh_spec, serial, key, known_hosts, python, workdir, insecure, benchmark_binary):
+def devices_add(name, ssh_spec, serial, key, known_hosts, python, workdir, insecure, benchmark_binary,
+                connect_timeout, keepalive, dead_timeout, adb_timeout):
     """Add or replace device NAME: --ssh USER@HOST[:PORT] or --adb SERIAL."""
     from ..bench import devices as dev
     from ..errors import MobiledeployError
 
     if bool(ssh_spec) == bool(serial):
         raise MobiledeployError("give exactly one of --ssh USER@HOST[:PORT] or --adb SERIAL")
+    ssh_only = {"--key": key, "--known-hosts": known_hosts, "--python": python, "--workdir": workdir,
+                "--insecure": insecure, "--connect-timeout": connect_timeout, "--keepalive": keepalive,
+                "--dead-timeout": dead_timeout}
+    adb_only = {"--benchmark-binary": benchmark_binary, "--timeout": adb_timeout}
+    wrong = [k for k, v in (adb_only if ssh_spec else ssh_only).items() if v]
+    if wrong:
+        raise MobiledeployError(f"{', '.join(wrong)} {'is' if len(wrong) == 1 else 'are'} for "
+                                f"{'adb' if ssh_spec else 'ssh'} devices: drop {'it' if len(wrong) == 1 else 'them'}")
     if ssh_spec:
         entry = {"kind": "ssh", **dev.parse_ssh(ssh_spec)}
-        for k, v in (("key", key), ("known_hosts", known_hosts), ("python", python), ("workdir", workdir)):
+        for k, v in (("key", key), ("known_hosts", known_hosts), ("python", python), ("workdir", workdir),
+                     ("connect_timeout", connect_timeout), ("keepalive", keepalive), ("dead_timeout", dead_timeout)):
             if v:
                 entry[k] = str(Path(v).expanduser().resolve()) if k in ("key", "known_hosts") else v
         if insecure:
@@ -142,6 +162,8 @@ def devices_add(name, ssh_spec, serial, key, known_hosts, python, workdir, insec
         entry = {"kind": "adb", "serial": serial}
         if benchmark_binary:
             entry["benchmark_binary"] = str(Path(benchmark_binary).resolve())
+        if adb_timeout:
+            entry["timeout"] = adb_timeout
     dev.add(name, entry)
     click.echo(f"added {name} to {dev.config_path()}; check it with: mobiledeploy devices check {name}")
 
@@ -176,7 +198,8 @@ def devices_remove(name):
 
 @devices.command("check")
 @click.argument("name")
-@click.option("--insecure", is_flag=True, help="Accept an unknown SSH host key.")
+@click.option("--insecure", is_flag=True,
+              help="Accept an unknown SSH host key for this connection only (never written to known_hosts).")
 @json_option('keys "device", "reachable", "machine", "cores", "tflite_runtime", ...')
 @user_errors
 def devices_check(name, insecure, as_json):
