@@ -4,7 +4,10 @@ from __future__ import annotations
 import click
 
 from .. import __version__
-from .common import setup_logging
+from ..errors import MobiledeployError
+from ..fsutil import disk_error
+from ..signals import Terminated
+from .common import fail, setup_logging
 from .bench import bench, devices
 from .export import export
 from .info import info
@@ -46,6 +49,11 @@ def main():
     except click.exceptions.Abort:
         click.echo("interrupted", err=True)
         sys.exit(130)
+    except Terminated as exc:
+        click.echo(f"terminated by {exc.name}", err=True)
+        sys.exit(exc.exit_code)
+    except MobiledeployError as exc:
+        fail(exc)
     except click.ClickException as exc:
         hint = f" (see {exc.ctx.command_path} --help)" if getattr(exc, "ctx", None) else ""
         click.echo(f"error: {exc.format_message()}{hint}", err=True)
@@ -55,6 +63,8 @@ def main():
 
         if verbose():
             raise
+        if isinstance(exc, OSError) and disk_error(exc, "") is not None:  # full disk, read-only, ...
+            fail(disk_error(exc, ""))
         first = (str(exc).strip().splitlines() or [""])[0]
         click.echo(f"error: unexpected {type(exc).__name__}: {first} (run with --verbose for the traceback "
                    "and report it)", err=True)
