@@ -7,6 +7,7 @@ KeyboardInterrupt, so no `except Exception` swallows it); the CLI turns it into 
 from __future__ import annotations
 
 import signal
+from contextlib import contextmanager
 
 SIGNALS = tuple(s for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None)) if s is not None)
 
@@ -37,3 +38,18 @@ def install() -> None:
     for sig in SIGNALS:
         if signal.getsignal(sig) != signal.SIG_IGN:
             signal.signal(sig, _raise)
+
+
+@contextmanager
+def deferred():
+    """Hold Ctrl-C, SIGTERM and SIGHUP until the block is done (a few renames that must happen together)."""
+    block = {signal.SIGINT, *SIGNALS}
+    try:
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, block)
+    except (AttributeError, ValueError, OSError):  # no pthread_sigmask on this platform
+        old = None
+    try:
+        yield
+    finally:
+        if old is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old)

@@ -7,7 +7,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import fsutil
+from .. import fsutil, signals
 from ..errors import MobiledeployError
 from . import manifest as mf
 
@@ -92,8 +92,10 @@ class Publisher:
         try:
             self._created = fsutil.make_dirs(self.target.parent)
             self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.target.name}.tmp-", dir=self.target.parent))
-        except OSError as exc:
+        except BaseException as exc:
             self._rollback()
+            if not isinstance(exc, OSError):
+                raise
             err = fsutil.disk_error(exc, "cannot write to", self.target.parent)
             raise (err or MobiledeployError(f"cannot write to {self.target.parent}: {exc.strerror or exc}")) from None
 
@@ -133,7 +135,8 @@ class Publisher:
 
     def _commit(self):
         os.chmod(self.tmp, 0o755)
-        fsutil.publish(self.tmp, self.target, self.force)
+        with signals.deferred():  # the swap and the removal of the old artifact happen together
+            fsutil.publish(self.tmp, self.target, self.force)
 
 
 def _write_error(exc: OSError, target: Path):

@@ -64,7 +64,7 @@ def user_errors(fn):
             click.echo("interrupted: nothing was published", err=True)
             sys.exit(130)
         except Terminated as exc:
-            click.echo(f"terminated by {exc.name}: nothing was published", err=True)
+            click.echo(f"terminated by {exc.name}: temporary files removed", err=True)
             sys.exit(exc.exit_code)
 
     return wrapper

@@ -46,7 +46,7 @@ poll();
 class LiveView:
     """Holds the newest JPEG and predictions; serves them on a port from a background thread."""
 
-    def __init__(self, port: int, host: str = "0.0.0.0"):
+    def __init__(self, port: int, host: str = "127.0.0.1"):
         self.cond = threading.Condition()
         self.jpeg, self.state, self.seq = None, {}, 0
         view = self
@@ -96,8 +96,8 @@ class LiveView:
         try:
             self.server = ThreadingHTTPServer((host, port), Handler)
         except OSError as exc:
-            raise MobiledeployError(f"cannot serve the web view on port {port}: {exc.strerror} "
-                                    "(choose another with --port)") from None
+            raise MobiledeployError(f"cannot serve the web view on {host} port {port}: {exc.strerror or exc} "
+                                    "(choose another with --port, or another --host)") from None
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
