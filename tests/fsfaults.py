@@ -1,4 +1,4 @@
-"""Small real file systems for fault tests: a tmpfs of a few kilobytes (a full disk) or remounted read-only.
+"""Helpers for fault tests. Small real file systems: a tmpfs of a few kilobytes (a full disk) or remounted read-only.
 
 Needs root (mount); tests skip with the reason otherwise. Root ignores permission bits, so "read-only" is
 a read-only mount, not chmod.
@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import subprocess
 from pathlib import Path
 
@@ -49,3 +50,10 @@ def leftovers(folder: Path, keep=()) -> list[str]:
     if not folder.exists():
         return []
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.name not in keep)
+
+
+def default_signals():
+    """In the child: the handlers a terminal would give it. `make test &` ignores SIGINT and nohup ignores
+    SIGHUP, and children inherit that (see test_ctrl_c_leaves_nothing)."""
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_DFL)

@@ -17,7 +17,7 @@ import pytest
 from PIL import Image
 
 from conftest import assert_one_line_error, mobiledeploy
-from fsfaults import fill, leftovers, tmpfs
+from fsfaults import default_signals, fill, leftovers, tmpfs
 from mobiledeploy.artifact.bundle import Artifact
 
 pytestmark = pytest.mark.faults
@@ -29,11 +29,10 @@ NAME = "mobilenet_v1_0.25_32"
 
 
 def start(out: Path, tmpdir: Path, *extra) -> subprocess.Popen:
-    """A small export in the background, with the default SIGINT handler (see test_ctrl_c_leaves_nothing)."""
+    """A small export in the background, with default signal handlers."""
     env = {**os.environ, "TMPDIR": str(tmpdir)}
     return subprocess.Popen([str(EXE), *SMALL, "--out", str(out), *extra], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+                            stderr=subprocess.PIPE, text=True, env=env, preexec_fn=default_signals)
 
 
 def wait_for(predicate, what: str, proc: subprocess.Popen, timeout: float = 240.0) -> None:

@@ -22,7 +22,7 @@ import pytest
 from PIL import Image
 
 from conftest import ROOT, assert_one_line_error, mobiledeploy
-from fsfaults import fill, leftovers, tmpfs
+from fsfaults import default_signals, fill, leftovers, tmpfs
 
 cv2 = pytest.importorskip("cv2")
 pytestmark = pytest.mark.faults
@@ -235,7 +235,7 @@ def test_signal_keeps_a_complete_recording(tmp_path, artifact, video, sig, code)
         port = s.getsockname()[1]
     proc = subprocess.Popen([sys.executable, str(CLASSIFY), "--artifact", str(artifact), "--source", str(video),
                              "--loop", "--web", "--port", str(port), "--no-pace", "--json-lines", "--record", str(out)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=default_signals)
     for _ in range(20):  # a few frames in
         assert proc.stdout.readline().startswith("{"), proc.stderr.read() if proc.poll() is not None else ""
     proc.send_signal(sig)
