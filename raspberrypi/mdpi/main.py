@@ -99,8 +99,9 @@ def pick_artifact(args) -> tuple[str, str | None]:
 def main(argv=None) -> int:
     """Run the classifier; returns the exit code (0, 2 for a user error, 1 for a bug, 128+N for signal N)."""
     args = parser().parse_args(argv)
-    _one_line_warnings()
-    if not args.verbose:  # OpenCV's own per-frame warnings ("Failed to write frame") would drown the one line
+    if not args.verbose:
+        _one_line_warnings()
+        # OpenCV's own per-frame warnings ("Failed to write frame") would drown the one line
         os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
     signals.install()
     opened: list = []  # source, web view, recorder: closed in reverse order
@@ -184,7 +185,12 @@ def _error(message: str, code: int) -> int:
 
 
 def _one_line_warnings() -> None:
-    """Warnings (Pillow's large-image warning, ...) as one `warning:` line each."""
+    """Warnings (Pillow's large-image warning, ...) and background-thread deaths as one `warning:` line each."""
+    import threading
     import warnings
 
     warnings.showwarning = lambda message, *a, **k: print(f"warning: {message}", file=sys.stderr)
+    # a background thread (camera library, web server) that dies must not print a traceback either
+    threading.excepthook = lambda hook: print(
+        f"warning: {hook.exc_type.__name__} in thread {getattr(hook.thread, 'name', '?')}: {hook.exc_value}",
+        file=sys.stderr)

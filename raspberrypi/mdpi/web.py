@@ -43,6 +43,18 @@ poll();
 """
 
 
+class _Server(ThreadingHTTPServer):
+    """A browser that closes its tab mid-response is not an error: no traceback on stderr for it."""
+
+    def handle_error(self, request, client_address):
+        import sys
+
+        exc = sys.exc_info()[1]
+        if not isinstance(exc, (ConnectionError, TimeoutError)):
+            print(f"warning: web view request from {client_address[0]} failed: {type(exc).__name__}: {exc}",
+                  file=sys.stderr)
+
+
 class LiveView:
     """Holds the newest JPEG and predictions; serves them on a port from a background thread."""
 
@@ -94,7 +106,7 @@ class LiveView:
                     return
 
         try:
-            self.server = ThreadingHTTPServer((host, port), Handler)
+            self.server = _Server((host, port), Handler)
         except OSError as exc:
             raise MobiledeployError(f"cannot serve the web view on {host} port {port}: {exc.strerror or exc} "
                                     "(choose another with --port, or another --host)") from None
