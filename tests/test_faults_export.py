@@ -269,3 +269,55 @@ def test_devices_add_on_a_faulty_disk(tmp_path, fault, fragment):
         assert proc.returncode == 2
         assert (disk / "devices.toml").read_text() == before
         assert leftovers(disk, keep=("filler",)) == ["devices.toml"]
+
+
+def test_devices_toml_is_a_folder(tmp_path):
+    home = tmp_path / "home"
+    (home / "devices.toml").mkdir(parents=True)
+    proc = mobiledeploy("devices", "add", "board", "--ssh", "pi@192.0.2.1", env={"MOBILEDEPLOY_HOME": str(home)})
+    assert_one_line_error(proc, "devices.toml", "folder")
+    assert proc.returncode == 2
+    assert leftovers(home) == ["devices.toml"]
+
+
+# --- permission denied: root ignores permission bits, so these run the CLI as nobody -------------------------
+
+@pytest.fixture
+def locked(tmp_path_factory):
+    """A world-readable folder in /tmp holding `locked/`, owned by root and not writable by others."""
+    import shutil
+    import tempfile
+
+    if os.geteuid() != 0 or not shutil.which("setpriv"):
+        pytest.skip("needs root and setpriv to run the CLI as an unprivileged user")
+    base = Path(tempfile.mkdtemp(prefix="md-perm-"))
+    base.chmod(0o755)
+    (base / "locked").mkdir(mode=0o755)
+    yield base
+    shutil.rmtree(base)
+
+
+def as_nobody(*args, env=None) -> subprocess.CompletedProcess:
+    return subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", str(EXE), *map(str, args)],
+                          capture_output=True, text=True, cwd="/tmp", timeout=300,
+                          env={**os.environ, "HOME": "/tmp", **(env or {})})
+
+
+@pytest.mark.parametrize("command", ["export", "testvectors", "devices add"])
+def test_permission_denied(locked, small_artifact, command):
+    import shutil
+
+    target = locked / "locked" / "out"
+    if command == "export":
+        proc = as_nobody(*SMALL, "--out", target)
+    elif command == "testvectors":
+        shutil.copytree(small_artifact, locked / "artifact")
+        images = _images(locked / "imgs")
+        for p in [locked / "artifact", images, *(locked / "artifact").iterdir(), *images.iterdir()]:
+            p.chmod(0o755 if p.is_dir() else 0o644)
+        proc = as_nobody("testvectors", locked / "artifact", "--images", images, "--out", target)
+    else:
+        proc = as_nobody("devices", "add", "board", "--ssh", "pi@192.0.2.1", env={"MOBILEDEPLOY_HOME": str(target)})
+    assert_one_line_error(proc, "permission denied", str(locked / "locked"))
+    assert proc.returncode == 2
+    assert list((locked / "locked").iterdir()) == []
