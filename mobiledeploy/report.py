@@ -1,11 +1,12 @@
 """Plots of stored bench results: latency against multiply-adds, one series per device and file kind."""
 from __future__ import annotations
 
+import io
+import logging
 from pathlib import Path
 
-import logging
-
 from .errors import MobiledeployError
+from .fsutil import atomic_write
 
 log = logging.getLogger("mobiledeploy")
 
@@ -30,7 +31,14 @@ def _point_label(model: dict) -> str:
 
 
 def latency_plot(rows: list[dict], path: Path) -> Path:
-    """Median latency (with p90 whisker) against mult-adds; the newest result per (device, artifact, file, threads)."""
+    """Median latency (with p90 whisker) against mult-adds; the newest result per (device, artifact, file, threads).
+
+    The image format follows the file's suffix (png when it has none); the file appears whole or not at all.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise MobiledeployError(f"--plot {path} is a folder: give a file name such as {path / 'latency.png'}")
+    fmt = path.suffix[1:].lower() or "png"
     try:
         import matplotlib
 
@@ -71,9 +79,10 @@ def latency_plot(rows: list[dict], path: Path) -> Path:
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=7)
     fig.tight_layout()
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp)
+    if fmt not in fig.canvas.get_supported_filetypes():
+        plt.close(fig)
+        raise MobiledeployError(f"--plot {path}: cannot draw .{fmt} files; use .png, .svg or .pdf")
+    image = io.BytesIO()
+    fig.savefig(image, format=fmt)
     plt.close(fig)
-    tmp.replace(path)
-    return path
+    return atomic_write(path, image.getvalue())

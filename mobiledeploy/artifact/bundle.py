@@ -4,11 +4,11 @@ from __future__ import annotations
 import hashlib
 import math
 import os
-import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import fsutil, signals
 from ..errors import MobiledeployError
 from .manifest import FileEntry, Manifest
 
@@ -119,36 +119,68 @@ def find(models: Path, alpha: float, resolution: int) -> Artifact:
 class Publisher:
     """Build an artifact in a temporary folder beside the target and rename it into place at the end.
 
-    A failure or Ctrl-C removes the temporary folder; an existing artifact is only replaced with force.
+    A failure, Ctrl-C or SIGTERM removes the temporary folder (and the --out folders it created). The
+    final rename never replaces what is there without force, even when another process published the
+    same target meanwhile (os.rename would silently replace an empty folder); with force the old
+    artifact is swapped out atomically, so the target always holds a complete artifact.
     """
 
-    def __init__(self, target: Path, force: bool):
+    def __init__(self, target: Path, force: bool, what: str = "artifact"):
         self.target = Path(target)
-        self.force = force
+        self.force, self.what = force, what
         if self.target.exists() and not force:
             raise MobiledeployError(f"{self.target} exists: pass --force to replace it")
+        self.tmp, self._created = None, []
         try:
-            self.target.parent.mkdir(parents=True, exist_ok=True)
+            self._created = fsutil.make_dirs(self.target.parent)
             self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.target.name}.tmp-", dir=self.target.parent))
-        except OSError as exc:
-            raise MobiledeployError(f"cannot write to {self.target.parent}: {exc.strerror or exc}") from None
+        except BaseException as exc:
+            self._rollback()
+            if not isinstance(exc, OSError):
+                raise
+            err = fsutil.disk_error(exc, "cannot write to", self.target.parent)
+            raise (err or MobiledeployError(f"cannot write to {self.target.parent}: {exc.strerror or exc}")) from None
 
     def __enter__(self) -> "Publisher":
         return self
 
     def __exit__(self, exc_type, exc, tb):
         if exc_type is None:
-            self._commit()
-        else:
-            shutil.rmtree(self.tmp, ignore_errors=True)
+            try:
+                self._commit()
+            except FileExistsError:
+                self._rollback()
+                raise MobiledeployError(f"{self.target} appeared while this {self.what} was being written "
+                                        "(another export at the same time?): it was kept; pass --force to "
+                                        "replace it") from None
+            except OSError as error:
+                self._rollback()
+                err = _write_error(error, self.target)
+                if err is None:
+                    raise
+                raise err from None
+            except BaseException:
+                self._rollback()
+                raise
+            return False
+        self._rollback()
+        if isinstance(exc, OSError):
+            err = _write_error(exc, self.target)
+            if err is not None:
+                raise err from None
         return False
 
+    def _rollback(self):
+        if self.tmp is not None:
+            fsutil.remove_tree(self.tmp)
+        fsutil.remove_dirs(self._created)
+
     def _commit(self):
-        old = None
-        if self.target.exists():
-            old = self.target.with_name(f".{self.target.name}.old-{os.getpid()}")
-            os.replace(self.target, old)
-        os.replace(self.tmp, self.target)
-        os.chmod(self.target, 0o755)
-        if old:
-            shutil.rmtree(old, ignore_errors=True)
+        os.chmod(self.tmp, 0o755)
+        with signals.deferred():  # the swap and the removal of the old artifact happen together
+            fsutil.publish(self.tmp, self.target, self.force)
+
+
+def _write_error(exc: OSError, target: Path):
+    """A user error naming the target (not the hidden temporary folder) for disk faults; None for bugs."""
+    return fsutil.disk_error(exc, "cannot write", target)

@@ -11,6 +11,8 @@ import warnings
 import click
 
 from ..errors import MobiledeployError
+from ..fsutil import disk_error
+from ..signals import Terminated
 from ..quiet import VERBOSE_ENV, quiet_environment
 
 
@@ -24,7 +26,10 @@ def _warning_line(message, category, filename, lineno, file=None, line=None):
 
 
 def setup_logging(verbose: bool) -> None:
-    """Warnings and log records as one short line each on stderr."""
+    """Warnings and log records as one short line each on stderr; SIGTERM/SIGHUP unwind like Ctrl-C."""
+    from .. import signals
+
+    signals.install()
     if verbose:
         os.environ[VERBOSE_ENV] = "1"
     quiet_environment()
@@ -41,20 +46,35 @@ def setup_logging(verbose: bool) -> None:
 
 
 def user_errors(fn):
-    """Turn MobiledeployError (and Ctrl-C) into one line on stderr and a non-zero exit code."""
+    """Turn MobiledeployError, disk faults (full, read-only, ...), Ctrl-C, SIGTERM and SIGHUP into one line
+    on stderr and a non-zero exit code."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
         except MobiledeployError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(2)
+            fail(exc)
+        except OSError as exc:
+            err = disk_error(exc, "")
+            if err is None:
+                raise
+            fail(err)
         except KeyboardInterrupt:
             click.echo("interrupted: nothing was published", err=True)
             sys.exit(130)
+        except Terminated as exc:
+            click.echo(f"terminated by {exc.name}: temporary files removed", err=True)
+            sys.exit(exc.exit_code)
 
     return wrapper
+
+
+def fail(exc: MobiledeployError) -> None:
+    """Print a user error as one line and exit 2."""
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    click.echo(f"error: {first}", err=True)
+    sys.exit(2)
 
 
 def _checked(name: str, checker_name: str, doc: str):

@@ -5,7 +5,9 @@ import click
 
 from .. import __version__
 from ..errors import MobiledeployError
-from .common import setup_logging
+from ..fsutil import disk_error
+from ..signals import Terminated
+from .common import fail, setup_logging
 from .bench import bench, devices
 from .export import export
 from .info import info
@@ -66,9 +68,11 @@ def main():
     except click.exceptions.Abort:
         click.echo("interrupted", err=True)
         sys.exit(130)
-    except MobiledeployError as exc:  # raised outside a command (the settings file)
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+    except Terminated as exc:
+        click.echo(f"terminated by {exc.name}", err=True)
+        sys.exit(exc.exit_code)
+    except MobiledeployError as exc:
+        fail(exc)
     except click.ClickException as exc:
         hint = f" (see {exc.ctx.command_path} --help)" if getattr(exc, "ctx", None) else ""
         click.echo(f"error: {exc.format_message()}{hint}", err=True)
@@ -78,6 +82,8 @@ def main():
 
         if verbose():
             raise
+        if isinstance(exc, OSError) and disk_error(exc, "") is not None:  # full disk, read-only, ...
+            fail(disk_error(exc, ""))
         first = (str(exc).strip().splitlines() or [""])[0]
         click.echo(f"error: unexpected {type(exc).__name__}: {first} (run with --verbose for the traceback "
                    "and report it)", err=True)
