@@ -440,7 +440,7 @@ def test_numeric_options_one_line(tmp_path, args, fragment):
 
 
 @pytest.mark.parametrize("args,fragment", [
-    (["--top", "0"], "top"), (["--top", "101"], "top"), (["--threads", "0"], "threads"),
+    (["--top-k", "0"], "top-k"), (["--top-k", "101"], "top-k"), (["--threads", "0"], "threads"),
     (["--threads", str(10 ** 11)], "threads"),
 ])
 def test_predict_numeric_options(artifact, tmp_path, args, fragment):
