@@ -15,7 +15,7 @@ REFERENCE = SHARED / "reference" / "mobilenet_v1_0.25_128_quant.tflite"
 SAMPLE = SHARED / "imagenet-sample"
 
 
-SLOW_FIXTURES = {"main_job", "reference_artifact", "tiny_artifact", "results", "artifact"}  # each runs exports
+SLOW_FIXTURES = {"main_job", "reference_artifact", "tiny_artifact", "small_artifact", "results", "artifact"}  # each runs exports
 DATA_FIXTURES = {"reference_artifact", "results"}                                 # each needs ../shared/data
 
 
