@@ -1,23 +1,44 @@
 """Plots of stored bench results: latency against multiply-adds, one series per device and file kind."""
 from __future__ import annotations
 
+import io
+import logging
 from pathlib import Path
 
 from .errors import MobiledeployError
-from .model.cost import summary
+from .fsutil import atomic_write
+
+log = logging.getLogger("mobiledeploy")
 
 
-def _macs(row: dict) -> int:
-    """Multiply-adds of a result's artifact, from its name (mobilenet_v1_<alpha>_<res>)."""
+def result_model(row: dict) -> dict | None:
+    """The model block of a bench result: stored with it, else read from its artifact's manifest (older
+    results); None when neither is there. Artifact names are never parsed: they are not facts."""
+    if isinstance(row.get("model"), dict):
+        return row["model"]
+    from .artifact.bundle import Artifact
+
     try:
-        _, _, alpha, res = row["artifact_name"].split("_")
-        return summary(float(alpha), int(res))["macs"]
-    except (KeyError, ValueError):
-        return 0
+        return Artifact.load(row["artifact"]).manifest.model.to_dict()
+    except (MobiledeployError, KeyError, TypeError):
+        return None
+
+
+def _point_label(model: dict) -> str:
+    from .model.architecture import alpha_text
+
+    return f"a{alpha_text(model['alpha'])}-{model['resolution']}"
 
 
 def latency_plot(rows: list[dict], path: Path) -> Path:
-    """Median latency (with p90 whisker) against mult-adds; the newest result per (device, artifact, file, threads)."""
+    """Median latency (with p90 whisker) against mult-adds; the newest result per (device, artifact, file, threads).
+
+    The image format follows the file's suffix (png when it has none); the file appears whole or not at all.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise MobiledeployError(f"--plot {path} is a folder: give a file name such as {path / 'latency.png'}")
+    fmt = path.suffix[1:].lower() or "png"
     try:
         import matplotlib
 
@@ -31,9 +52,19 @@ def latency_plot(rows: list[dict], path: Path) -> Path:
     if not latest:
         raise MobiledeployError("no bench results to plot: run mobiledeploy bench first")
     series: dict[str, list] = {}
+    unknown = 0
     for (device, name, file, threads), r in sorted(latest.items()):
+        model = result_model(r)
+        if model is None:
+            unknown += 1
+            continue
         series.setdefault(f"{device}: {file} ({threads} thr)", []).append(
-            (_macs(r) / 1e6, r["median_ms"], r.get("p90_ms"), name.replace("mobilenet_v1_", "")))
+            (model["macs"] / 1e6, r["median_ms"], r.get("p90_ms"), _point_label(model)))
+    if unknown:
+        log.warning("%d results left out of the plot: their artifact is gone and they predate stored model facts",
+                    unknown)
+    if not series:
+        raise MobiledeployError("no bench result to plot has known multiply-adds: re-run mobiledeploy bench")
     fig, ax = plt.subplots(figsize=(8, 5), dpi=120)
     for label, points in series.items():
         points.sort()
@@ -48,9 +79,10 @@ def latency_plot(rows: list[dict], path: Path) -> Path:
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=7)
     fig.tight_layout()
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp)
+    if fmt not in fig.canvas.get_supported_filetypes():
+        plt.close(fig)
+        raise MobiledeployError(f"--plot {path}: cannot draw .{fmt} files; use .png, .svg or .pdf")
+    image = io.BytesIO()
+    fig.savefig(image, format=fmt)
     plt.close(fig)
-    tmp.replace(path)
-    return path
+    return atomic_write(path, image.getvalue())

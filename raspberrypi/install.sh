@@ -1,21 +1,24 @@
 #!/usr/bin/env bash
 # Install the mobiledeploy live classifier on a Raspberry Pi (Raspberry Pi OS Bookworm, 64-bit).
-#   bash raspberrypi/install.sh [--artifact models/mobilenet_v1_0.50_128] [--port 8080] [--no-service]
+#   bash raspberrypi/install.sh [--artifact models/mobilenet_v1_0.5_128] [--port 8080] [--host 127.0.0.1] [--no-service]
+#   (--host 0.0.0.0 shares the web view with your network, without authentication)
 # Camera and OpenCV come from apt (picamera2 is only packaged there); a virtual environment with
 # --system-site-packages sees them, and gets mobiledeploy's light runtime (no TensorFlow) from pip.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(dirname "$here")"
 venv="${MOBILEDEPLOY_VENV:-$HOME/.local/share/mobiledeploy/venv}"
-artifact="$repo/models/mobilenet_v1_0.50_128"
+artifact="$repo/models/mobilenet_v1_0.5_128"
 port=8080
+host=127.0.0.1
 service=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --artifact) artifact="$(realpath "$2")"; shift 2 ;;
     --port) port="$2"; shift 2 ;;
+    --host) host="$2"; shift 2 ;;
     --no-service) service=0; shift ;;
-    -h|--help) sed -n '2,5p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,6p' "$0"; exit 0 ;;
     *) echo "error: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -36,7 +39,7 @@ if [ -f "$artifact/manifest.json" ]; then
 import sys
 from mobiledeploy.runtime.classifier import Classifier
 c = Classifier(sys.argv[1])
-print(f"  {c.artifact.manifest['name']} / {c.entry['name']}: ok")
+print(f"  {c.artifact.manifest.name} / {c.entry.name}: ok")
 PY
 else
   echo "  no artifact at $artifact yet: export one on your computer (mobiledeploy export --alpha 0.5 --res 128 --int8)"
@@ -47,10 +50,11 @@ if [ "$service" = 1 ]; then
   echo "[4/4] systemd service mobiledeploy-classifier (headless, web view on port $port)"
   unit=/etc/systemd/system/mobiledeploy-classifier.service
   sed -e "s|@USER@|$USER|g" -e "s|@PYTHON@|$venv/bin/python|g" -e "s|@CLASSIFY@|$here/classify.py|g" \
-      -e "s|@ARTIFACT@|$artifact|g" -e "s|@PORT@|$port|g" "$here/mobiledeploy-classifier.service" | sudo tee "$unit" >/dev/null
+      -e "s|@ARTIFACT@|$artifact|g" -e "s|@PORT@|$port|g" -e "s|@HOST@|$host|g" "$here/mobiledeploy-classifier.service" | sudo tee "$unit" >/dev/null
   sudo systemctl daemon-reload
   sudo systemctl enable --now mobiledeploy-classifier.service
-  echo "  open http://$(hostname).local:$port/ ; logs: journalctl -u mobiledeploy-classifier -f"
+  shown="$host"; [ "$host" = 0.0.0.0 ] && shown="$(hostname).local"
+  echo "  open http://$shown:$port/ ; logs: journalctl -u mobiledeploy-classifier -f"
 else
   echo "[4/4] service skipped; run: $venv/bin/python $here/classify.py --artifact $artifact --web"
 fi

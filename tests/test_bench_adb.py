@@ -52,7 +52,7 @@ def test_bench_over_adb(adb, main_job, benchmark_binary):
                  check=True)
     proc = mobiledeploy("bench", main_job[0]["artifact"], "--device", "pixel", "--file", "model_int8.tflite",
                         "--runs", "20", "--threads", "2", "--cpu-mask", "1", "--json", check=True)
-    doc = json.loads(proc.stdout)
+    doc = json.loads(proc.stdout)["results"][0]
     for key in ("device", "file", "runs", "median_ms", "mean_ms", "p90_ms", "std_ms"):
         assert key in doc
     assert doc["device"] == "pixel" and doc["runtime"] == "benchmark_model" and doc["runs"] == 20
@@ -67,7 +67,7 @@ def test_bench_over_adb_every_tflite_file(adb, main_job, benchmark_binary):
     mobiledeploy("devices", "add", "pixel", "--adb", phone.serial, "--benchmark-binary", benchmark_binary,
                  check=True)
     docs = json.loads(mobiledeploy("bench", main_job[0]["artifact"], "--device", "pixel", "--runs", "5",
-                                   "--json", check=True).stdout)
+                                   "--json", check=True).stdout)["results"]
     assert sorted(d["file"] for d in docs) == ["model_fp32.tflite", "model_int8.tflite"]
 
 

@@ -52,7 +52,7 @@ def test_devices_check_sees_an_aarch64_board(board):
 def test_bench_runs_the_runner_on_aarch64(board, artifact):
     add(board)
     doc = json.loads(mobiledeploy("bench", artifact, "--device", "pi", "--file", "model_int8.tflite", "--runs", "3",
-                                  "--warmup", "1", "--json", check=True, timeout=900).stdout)
+                                  "--warmup", "1", "--json", check=True, timeout=900).stdout)["results"][0]
     assert doc["machine"] == "aarch64" and doc["runs"] == 3 and doc["median_ms"] > 0
 
 
@@ -87,6 +87,8 @@ def test_pi_classifier_on_the_board_agrees_with_this_machine(board, artifact):
         # int8 kernels requantize differently on ARM and x86 (XNNPACK picks a scheme per architecture);
         # one-step differences per layer add up over 28 layers, so scores differ by a few percent and a
         # near-tie can swap. The board's best class must be among this machine's top 3, close in score.
+        # These bounds also cover x86 CPUs differing among themselves (a few images in 300 on ImageNet,
+        # see test_export_accuracy.py), which is smaller than the ARM/x86 difference they were set from.
         scores_here = {p["index"]: p["score"] for p in h["top"][:3]}
         assert r["index"] in scores_here, (h["image"], r)
         assert abs(scores_here[r["index"]] - h["top"][0]["score"]) <= 0.06

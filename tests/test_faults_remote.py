@@ -653,7 +653,7 @@ def test_history_skips_lines_that_are_not_records(case, home):
         good = [json.dumps(_record(i)).encode() for i in range(3)]
         store.write_bytes(b"\n".join([good[0], BAD_LINES[case], good[1], BAD_LINES[case], good[2]]) + b"\n")
         proc = mobiledeploy("bench", "--history", "--json", check=True)
-        rows = json.loads(proc.stdout)
+        rows = json.loads(proc.stdout)["results"]
         assert [r["file"] for r in rows] == ["f0.tflite", "f1.tflite", "f2.tflite"]
         warnings = [line for line in proc.stderr.splitlines() if "not bench records" in line]
         assert len(warnings) == 1 and "skipped 2 lines" in warnings[0] and "Traceback" not in proc.stderr

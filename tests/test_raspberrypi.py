@@ -218,3 +218,46 @@ def test_web_page_in_chromium(artifact, video, tmp_path):
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def _own_address():
+    """This machine's address on its default route (not loopback), or None."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect(("192.0.2.1", 9))  # no packet is sent: this only picks the outgoing address
+            address = s.getsockname()[0]
+        except OSError:
+            return None
+    return None if address.startswith("127.") else address
+
+
+def _reachable(host, port) -> bool:
+    try:
+        socket.create_connection((host, port), 1).close()
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("host", [None, "0.0.0.0"], ids=["default", "shared"])
+def test_web_view_listens_on_loopback_unless_shared(artifact, host):
+    """The view has no authentication: only this machine reaches it unless --host 0.0.0.0 says otherwise."""
+    address = _own_address()
+    if address is None:
+        pytest.skip("this machine has no non-loopback IPv4 address to try")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    extra = ["--host", host] if host else []
+    proc = subprocess.Popen([sys.executable, str(CLASSIFY), "--artifact", str(artifact), "--source",
+                             str(shared("images")), "--loop", "--web", "--port", str(port), "--quiet", *extra],
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 60
+        while not _reachable("127.0.0.1", port):
+            assert proc.poll() is None and time.time() < deadline, proc.stderr.read() if proc.poll() else "timeout"
+            time.sleep(0.1)
+        assert _reachable(address, port) == (host == "0.0.0.0")
+    finally:
+        proc.terminate()
+        proc.wait(10)

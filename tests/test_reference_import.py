@@ -10,6 +10,8 @@ from mobiledeploy.runtime.images import find_images, load_rgb
 from mobiledeploy.runtime.preprocess import input_spec, to_float64
 from mobiledeploy.runtime.session import Session
 
+pytestmark = [pytest.mark.slow, pytest.mark.data]
+
 
 @pytest.fixture(scope="module")
 def imported():
@@ -46,10 +48,15 @@ def test_imported_float_model_matches_reference(imported, sample):
     print(f"keras top-1 {acc_keras:.4f}, reference {acc_ref:.4f} (ties broken toward keras "
           f"{acc_ref_tiebroken:.4f}), agreement strict {(keras_top1 == ref_strict).mean():.4f}, "
           f"tie-aware {tie_aware.mean():.4f}")
-    assert abs(acc_keras - acc_ref_tiebroken) <= 0.01
-    assert abs(acc_keras - acc_ref) <= 0.02
-    # target 0.95; measured 0.943: the rest is 8-bit activation rounding in a 0.25-wide network
-    assert tie_aware.mean() >= 0.93
+    # The reference is a uint8 model run by LiteRT's int8 kernels, which round differently per x86 CPU
+    # (our own int8 file moved 3 images between an AVX-512 machine and a Xeon with VNNI; one image is
+    # 0.33 points). Measured here (Xeon VNNI): keras 0.4633, reference 0.4467 (5 images), tie-broken
+    # 0.4600 (1 image), tie-aware agreement 0.9433. Bounds: measured + 3-image spread + 1 image.
+    assert abs(acc_keras - acc_ref_tiebroken) <= (1 + 3 + 1) / 300
+    assert abs(acc_keras - acc_ref) <= (5 + 3 + 1) / 300
+    # target 0.95; measured 0.943 (283 of 300): the rest is 8-bit activation rounding in a 0.25-wide
+    # network; an import that gets a layer wrong agrees on far fewer
+    assert tie_aware.mean() >= (283 - 3 - 1) / 300
 
 
 def test_labels_come_from_tflite_metadata(imported):

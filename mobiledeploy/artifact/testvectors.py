@@ -8,6 +8,7 @@ float values before quantization, float32 little-endian), `NAME.output.bin` (the
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 from pathlib import Path
@@ -18,49 +19,56 @@ from ..errors import MobiledeployError
 from ..runtime.classifier import Classifier
 from ..runtime.images import find_images, load_rgb
 from ..runtime.preprocess import to_float64
-from .bundle import Artifact
+from .bundle import Artifact, Publisher
+from .manifest import FileEntry
 
 
 def write(artifact_path, images: list[Path], out: Path, k: int = 5) -> list[Path]:
-    """Write vectors for every TFLite file of the artifact; returns the folders written."""
+    """Write vectors for every TFLite file of the artifact; returns the folders written.
+
+    Published like an artifact: every folder is built beside its target and renamed into place only when
+    all of them are complete (an unreadable image, a full disk or Ctrl-C leaves the previous vectors as
+    they were and no partial folder). Existing vector folders are replaced.
+    """
     artifact = Artifact.load(artifact_path)
     if not images:
-        raise MobiledeployError("no images for test vectors: pass --images DIR with jpg/png/bmp files")
-    written = []
-    for entry in artifact.manifest["files"]:
-        if entry["format"] != "tflite":
-            continue
-        clf = Classifier(artifact, entry["name"])
-        folder = Path(out) / Path(entry["name"]).stem
-        if folder.exists():
-            shutil.rmtree(folder)
-        folder.mkdir(parents=True)
-        shutil.copy(artifact.folder / "manifest.json", folder / "manifest.json")
-        cases = []
-        for path in images:
-            rgb = load_rgb(path)
-            name = path.stem
-            values = to_float64(rgb, clf.spec)
-            tensor = clf.session.prepare(values)
-            raw = clf.session.invoke(tensor)
-            scores = clf.session.dequantize(raw)[0]
-            (folder / f"{name}.rgb").write_bytes(np.ascontiguousarray(rgb).tobytes())
-            (folder / f"{name}.input.bin").write_bytes(tensor.astype(tensor.dtype.newbyteorder("<")).tobytes())
-            (folder / f"{name}.input_f32.bin").write_bytes(values.astype("<f4").tobytes())
-            (folder / f"{name}.output.bin").write_bytes(raw.astype(raw.dtype.newbyteorder("<")).tobytes())
-            cases.append({"name": name, "source": path.name, "width": int(rgb.shape[1]), "height": int(rgb.shape[0]),
-                          "top": [{"index": p.index, "score": p.score, "label": p.label} for p in clf.top(scores, k)]})
-        doc = {"artifact": artifact.manifest["name"], "file": entry["name"], "sha256": entry["sha256"],
-               "input": {"dtype": str(clf.session.input_dtype), "shape": clf.session.input_shape,
-                         "quantization": entry["input"]["quantization"]},
-               "output": {"dtype": str(clf.session.output_dtype), "quantization": entry["output"]["quantization"],
-                          "size": int(artifact.manifest["model"]["outputs"])},
-               "k": k, "cases": cases}
-        (folder / "vectors.json").write_text(json.dumps(doc, indent=2) + "\n")
-        written.append(folder)
-    if not written:
+        raise MobiledeployError("no images for test vectors: pass --data DIR with jpg/png/bmp files")
+    entries = [e for e in artifact.manifest.files if e.format == "tflite"]
+    if not entries:
         raise MobiledeployError(f"{artifact.folder} has no TFLite file to write vectors for")
-    return written
+    with contextlib.ExitStack() as stack:
+        for entry in entries:
+            target = Path(out) / Path(entry.name).stem
+            pub = stack.enter_context(Publisher(target, force=True, what="test vector folder"))
+            _write_one(artifact, entry, images, pub.tmp, k)
+    return [Path(out) / Path(e.name).stem for e in entries]
+
+
+def _write_one(artifact: Artifact, entry: FileEntry, images: list[Path], folder: Path, k: int) -> None:
+    """The vectors of one model file, into `folder`."""
+    clf = Classifier(artifact, entry.name)
+    shutil.copy(artifact.folder / "manifest.json", folder / "manifest.json")
+    cases = []
+    for path in images:
+        rgb = load_rgb(path)
+        name = path.stem
+        values = to_float64(rgb, clf.spec)
+        tensor = clf.session.prepare(values)
+        raw = clf.session.invoke(tensor)
+        scores = clf.session.dequantize(raw)[0]
+        (folder / f"{name}.rgb").write_bytes(np.ascontiguousarray(rgb).tobytes())
+        (folder / f"{name}.input.bin").write_bytes(tensor.astype(tensor.dtype.newbyteorder("<")).tobytes())
+        (folder / f"{name}.input_f32.bin").write_bytes(values.astype("<f4").tobytes())
+        (folder / f"{name}.output.bin").write_bytes(raw.astype(raw.dtype.newbyteorder("<")).tobytes())
+        cases.append({"name": name, "source": path.name, "width": int(rgb.shape[1]), "height": int(rgb.shape[0]),
+                      "top": [{"index": p.index, "score": p.score, "label": p.label} for p in clf.top(scores, k)]})
+    doc = {"artifact": artifact.manifest.name, "file": entry.name, "sha256": entry.sha256,
+           "input": {"dtype": str(clf.session.input_dtype), "shape": clf.session.input_shape,
+                     "quantization": entry.input.to_dict()["quantization"]},
+           "output": {"dtype": str(clf.session.output_dtype), "quantization": entry.output.to_dict()["quantization"],
+                      "size": int(artifact.manifest.model.outputs)},
+           "k": k, "cases": cases}
+    (folder / "vectors.json").write_text(json.dumps(doc, indent=2) + "\n")
 
 
 def images_from(folder) -> list[Path]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 import os
 import re
 import sys
-import tempfile
 from pathlib import Path
 
 from ..errors import MobiledeployError
@@ -164,16 +163,15 @@ def load(check: bool = True) -> dict[str, dict]:
 
 
 def save(devices: dict[str, dict]) -> None:
-    """Write the config atomically (temporary file, then rename)."""
+    """Write the config atomically (temporary file, then rename; no temporary left on a full disk)."""
     import tomli_w
+
+    from ..fsutil import atomic_write
 
     path = config_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     body = {"devices": {k: v for k, v in devices.items() if k != "local"}}
-    fd, tmp = tempfile.mkstemp(prefix=".devices-", dir=path.parent)
-    with os.fdopen(fd, "wb") as f:
-        tomli_w.dump(body, f)
-    os.replace(tmp, path)
+    atomic_write(path, tomli_w.dumps(body), mode=0o600)  # private, as before
 
 
 def parse_ssh(spec: str) -> dict:

@@ -5,12 +5,26 @@ LiteRT) and every precision converts from it.
 """
 from __future__ import annotations
 
+import errno
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from ..quiet import import_tf
+
+def _tmp_error(exc: Exception, where: str) -> Exception:
+    """A full or read-only $TMPDIR is the user's to fix: say so; anything else stays a bug."""
+    from ..errors import MobiledeployError
+
+    text = str(exc)
+    for code, reason in ((errno.ENOSPC, "No space left on device"), (errno.EDQUOT, "Disk quota exceeded"),
+                         (errno.EROFS, "Read-only file system"), (errno.EACCES, "Permission denied")):
+        if getattr(exc, "errno", None) == code or reason.lower() in text.lower():
+            return MobiledeployError(f"cannot write the temporary SavedModel in {Path(where).parent}: {reason} "
+                                     "(free some space there or point TMPDIR at another folder)")
+    return exc
+
 
 class Converter:
     """Converts one Keras model to any TFLite precision; use as a context manager."""
@@ -23,7 +37,13 @@ class Converter:
         self.saved = Path(self._dir.name) / "model"
         # Keras's export relaxes the batch to None unless told: that adds SHAPE/STRIDED_SLICE/PACK ops
         spec = self.tf.TensorSpec([1, *model.input_shape[1:]], self.tf.float32, name="input")
-        model.export(str(self.saved), format="tf_saved_model", verbose=False, input_signature=[spec])
+        try:
+            model.export(str(self.saved), format="tf_saved_model", verbose=False, input_signature=[spec])
+        except BaseException as exc:  # Ctrl-C, SIGTERM or a full $TMPDIR: the caller never gets self to clean up
+            self._dir.cleanup()
+            if isinstance(exc, Exception):
+                raise _tmp_error(exc, self._dir.name) from None
+            raise
 
     def __enter__(self):
         return self

@@ -6,125 +6,196 @@ import os
 import sys
 from pathlib import Path
 
+from mobiledeploy import signals
 from mobiledeploy.errors import MobiledeployError
+
+from .record import Recorder
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad option is one `error:` line (the CLI's policy), not usage plus a message."""
+
+    def error(self, message):
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
+def _ranged(kind, low=None, high=None, what=""):
+    """An argparse type: `kind` within [low, high], with a message naming the allowed range."""
+
+    def convert(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a {'number' if kind is float else 'whole number'}")
+        if value != value or (low is not None and value < low) or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"{text} is out of range: {what}")
+        return value
+
+    convert.__name__ = kind.__name__
+    return convert
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="classify.py",
         description="Classify live camera frames with a mobiledeploy artifact (MobileNet v1 at your alpha/rho).",
-        epilog="Examples:\n  classify.py --artifact models/mobilenet_v1_0.50_128 --web\n"
+        epilog="Examples:\n  classify.py --artifact models/mobilenet_v1_0.5_128 --web\n"
                "  classify.py --alpha 0.5 --res 128 --precision int8 --source /dev/video0 --json-lines --frames 100\n"
-               "  classify.py --artifact models/mobilenet_v1_0.50_128 --source clip.mp4 --record out.avi",
+               "  classify.py --artifact models/mobilenet_v1_0.5_128 --source clip.mp4 --record out.avi",
         formatter_class=argparse.RawDescriptionHelpFormatter)
+    positive = _ranged(int, 1, None, "give 1 or more")
     m = p.add_argument_group("model")
     m.add_argument("--artifact", help="artifact folder (has manifest.json)")
-    m.add_argument("--file", help="model file in the artifact (default: int8 TFLite, else fp32)")
+    m.add_argument("--file", help="model file in the artifact (default: the manifest's default, int8 TFLite first)")
     m.add_argument("--models", default="models", help="folder of artifacts for --alpha/--res (default: models)")
-    m.add_argument("--alpha", type=float, help="pick the artifact by width multiplier ...")
-    m.add_argument("--res", type=int, help="... and input resolution")
-    m.add_argument("--precision", default="int8", help="file precision with --alpha/--res (default int8)")
-    m.add_argument("--threads", type=int, default=4, help="inference threads (default 4: a Pi 4/5 has 4 cores)")
+    m.add_argument("--alpha", type=float, help="pick the artifact whose manifest has this width multiplier ...")
+    m.add_argument("--res", type=int, help="... and this input resolution")
+    m.add_argument("--precision", choices=("fp32", "fp16", "dynamic", "int8"),
+                   help="TFLite file precision (default: the manifest's default file, int8 first)")
+    m.add_argument("--threads", type=_ranged(int, 1, 256, "1 to 256 threads"), default=4,
+                   help="inference threads (default 4: a Pi 4/5 has 4 cores)")
     s = p.add_argument_group("input")
     s.add_argument("--source", default="camera",
                    help="camera (picamera2, else the first V4L2 camera), picamera2, /dev/videoN or index, "
                         "a video file, a folder of images, or an http:// MJPEG URL (default camera)")
-    s.add_argument("--width", type=int, default=640)
-    s.add_argument("--height", type=int, default=480)
+    s.add_argument("--width", type=_ranged(int, 1, 16384, "1 to 16384 pixels"), default=640)
+    s.add_argument("--height", type=_ranged(int, 1, 16384, "1 to 16384 pixels"), default=480)
     s.add_argument("--loop", action="store_true", help="repeat a video file or folder")
-    s.add_argument("--frames", type=int, help="stop after N frames")
+    s.add_argument("--frames", type=positive, help="stop after N frames")
+    s.add_argument("--source-timeout", type=_ranged(float, 0.1, 3600, "0.1 to 3600 seconds"), default=10.0,
+                   metavar="SECONDS", help="an MJPEG stream that delivers no frame for this long is an error "
+                                           "(default 10)")
     s.add_argument("--no-pace", action="store_true",
                    help="with --web/--window, run a video file or folder at full speed instead of its own rate")
     o = p.add_argument_group("output")
-    o.add_argument("--top-k", type=int, default=3)
-    o.add_argument("--threshold", type=float, default=0.0, help="hide classes scoring below this")
+    o.add_argument("--top-k", type=positive, default=3)
+    o.add_argument("--threshold", type=_ranged(float, 0.0, 1.0, "a score from 0 to 1"), default=0.0,
+                   help="hide classes scoring below this (0 to 1)")
     o.add_argument("--json-lines", action="store_true", help="one JSON object per frame on stdout, then a summary")
     o.add_argument("--web", action="store_true", help="serve the annotated stream and predictions on --port")
-    o.add_argument("--port", type=int, default=8080)
+    o.add_argument("--host", default="127.0.0.1",
+                   help="address the web view listens on (default 127.0.0.1: this machine only; "
+                        "0.0.0.0 shares it with the network, without authentication)")
+    o.add_argument("--port", type=_ranged(int, 1, 65535, "a TCP port from 1 to 65535"), default=8080)
     o.add_argument("--window", action="store_true", help="show a desktop window (needs a display)")
     o.add_argument("--record", help="save the annotated video (.avi, MJPG)")
     o.add_argument("--quiet", action="store_true")
+    o.add_argument("--verbose", action="store_true", help="full tracebacks for unexpected errors")
     return p
 
 
-def pick_artifact(args) -> tuple[str, str | None]:
+def pick_artifact(args):
+    """(artifact, file name or None): --artifact, or the artifact whose manifest says --alpha and --res."""
+    from mobiledeploy.artifact.bundle import Artifact, find
+
     if args.artifact:
-        return args.artifact, args.file
-    if args.alpha is None or args.res is None:
+        artifact = Artifact.load(args.artifact)
+    elif args.alpha is None or args.res is None:
         raise MobiledeployError("name the model: --artifact DIR, or --alpha A --res R [--precision P]")
-    folder = Path(args.models) / f"mobilenet_v1_{args.alpha:.2f}_{args.res}"
-    if not folder.is_dir():
-        have = sorted(p.name for p in Path(args.models).glob("mobilenet_v1_*")) if Path(args.models).is_dir() else []
-        raise MobiledeployError(f"no artifact {folder} (have: {', '.join(have) or 'none'}): "
-                                f"mobiledeploy export --alpha {args.alpha} --res {args.res} --int8")
-    return str(folder), args.file or f"model_{args.precision}.tflite"
+    else:
+        artifact = find(Path(args.models), args.alpha, args.res)
+    if args.file:
+        return artifact, args.file
+    if args.precision:
+        return artifact, artifact.manifest.file("tflite", args.precision).name
+    return artifact, None
 
 
 def main(argv=None) -> int:
+    """Run the classifier; returns the exit code (0, 2 for a user error, 1 for a bug, 128+N for signal N)."""
     args = parser().parse_args(argv)
-    view = source = recorder = None
+    if not args.verbose:
+        _one_line_warnings()
+        # OpenCV's own per-frame warnings ("Failed to write frame") would drown the one line
+        os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+    signals.install()
+    opened: list = []  # source, web view, recorder: closed in reverse order
     try:
-        from mobiledeploy.runtime.classifier import Classifier
-
-        from .loop import Outputs, run
-        from .sources import open_source
-
-        artifact, file = pick_artifact(args)
-        classifier = Classifier(artifact, file, args.threads)
-        name = f"{classifier.artifact.manifest['name']} / {classifier.entry['name']}"
-        if args.web:
-            from .web import LiveView
-
-            view = LiveView(args.port)
-            if not args.quiet:
-                print(f"web view on http://{os.uname().nodename}:{view.port}/", file=sys.stderr)
-        source = open_source(args.source, args.loop, args.width, args.height)
-        if args.record:
-            recorder = _LazyRecorder(args.record)
-        if args.window and not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
-            raise MobiledeployError("--window needs a display; headless, use --web")
-        # a recorded source shown to a person plays at its own rate (15 FPS for a folder); otherwise full speed
-        pace = None
-        if (args.web or args.window) and not args.no_pace and not getattr(source, "live", False):
-            pace = getattr(source, "fps", None) or 15.0
-        summary = run(classifier, source, Outputs(args.json_lines, args.window, view, recorder, args.quiet),
-                      args.frames, args.top_k, args.threshold, name, pace)
-        if not args.quiet and not args.json_lines:
-            print(f"{summary['frames']} frames, {summary['fps']:.1f} FPS", file=sys.stderr)
-        return 0
+        try:
+            code = _classify(args, opened)
+        except KeyboardInterrupt:
+            code = 130
+        except signals.Terminated as exc:  # systemctl stop: keep what was recorded, report the signal
+            code = exc.exit_code
+        for thing in opened:
+            if isinstance(thing, Recorder):
+                thing.finish()  # checks the file and renames it into place; raises on a full disk
+        return code
     except MobiledeployError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
+        return _error(str(exc), 2)
     except BrokenPipeError:  # the reader of --json-lines went away (| head): not an error
         sys.stderr.close()
         return 0
+    except (KeyboardInterrupt, signals.Terminated):
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the one-line policy: a bug is still one line unless --verbose
+        if args.verbose:
+            raise
+        if isinstance(exc, OSError):
+            from mobiledeploy.fsutil import disk_error
+
+            err = disk_error(exc, "")
+            if err is not None:
+                return _error(str(err), 2)
+        first = (str(exc).strip().splitlines() or [""])[0]
+        return _error(f"unexpected {type(exc).__name__}: {first} (run with --verbose for the traceback and "
+                      "report it)", 1)
     finally:
-        for thing in (source, view, recorder):
-            if thing is not None:
+        for thing in reversed(opened):
+            try:
                 thing.close()
+            except Exception:  # noqa: BLE001 - closing must not replace the real error
+                pass
 
 
-class _LazyRecorder:
-    """A VideoWriter opened at the first frame, when its size is known."""
+def _classify(args, opened: list) -> int:
+    from mobiledeploy.runtime.classifier import Classifier
 
-    def __init__(self, path: str):
-        self.path, self.writer = path, None
+    from .loop import Outputs, run
+    from .sources import open_source
 
-    def write(self, frame):
-        import cv2
+    artifact, file = pick_artifact(args)
+    recorder = Recorder(args.record) if args.record else None  # checked before the model loads
+    classifier = Classifier(artifact, file, args.threads)
+    name = f"{classifier.artifact.manifest.name} / {classifier.entry.name}"
+    view = None
+    if args.web:
+        from .web import LiveView
 
-        if self.writer is None:
-            h, w = frame.shape[:2]
-            self.size = (w, h)
-            self.writer = cv2.VideoWriter(self.path, cv2.VideoWriter_fourcc(*"MJPG"), 15.0, self.size)
-            if not self.writer.isOpened():
-                raise MobiledeployError(f"cannot write video {self.path}")
-        if (frame.shape[1], frame.shape[0]) != self.size:  # OpenCV silently drops frames of another size
-            frame = cv2.resize(frame, self.size)
-        self.writer.write(frame)
+        view = LiveView(args.port, args.host)
+        opened.append(view)
+        if not args.quiet:
+            shown = os.uname().nodename if args.host in ("0.0.0.0", "::") else args.host
+            print(f"web view on http://{shown}:{view.port}/", file=sys.stderr)
+    source = open_source(args.source, args.loop, args.width, args.height, args.source_timeout)
+    opened.append(source)
+    if recorder is not None:
+        opened.append(recorder)
+    if args.window and not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+        raise MobiledeployError("--window needs a display; headless, use --web")
+    # a recorded source shown to a person plays at its own rate (15 FPS for a folder); otherwise full speed
+    pace = None
+    if (args.web or args.window) and not args.no_pace and not getattr(source, "live", False):
+        pace = getattr(source, "fps", None) or 15.0
+    summary = run(classifier, source, Outputs(args.json_lines, args.window, view, recorder, args.quiet),
+                  args.frames, args.top_k, args.threshold, name, pace)
+    if not args.quiet and not args.json_lines:
+        print(f"{summary['frames']} frames, {summary['fps']:.1f} FPS", file=sys.stderr)
+    return 0
 
-    def close(self):
-        if self.writer is not None:
-            self.writer.release()
+
+def _error(message: str, code: int) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return code
+
+
+def _one_line_warnings() -> None:
+    """Warnings (Pillow's large-image warning, ...) and background-thread deaths as one `warning:` line each."""
+    import threading
+    import warnings
+
+    warnings.showwarning = lambda message, *a, **k: print(f"warning: {message}", file=sys.stderr)
+    # a background thread (camera library, web server) that dies must not print a traceback either
+    threading.excepthook = lambda hook: print(
+        f"warning: {hook.exc_type.__name__} in thread {getattr(hook.thread, 'name', '?')}: {hook.exc_value}",
+        file=sys.stderr)

@@ -6,6 +6,7 @@ example feeds BGR to an RGB model). picamera2 is asked for RGB888-ordered buffer
 from __future__ import annotations
 
 import glob
+import time
 import urllib.request
 from pathlib import Path
 
@@ -89,44 +90,85 @@ class FolderSource(Source):
     def __iter__(self):
         from mobiledeploy.runtime.images import load_rgb
 
+        from PIL import Image
+
         while True:
             for path in self.paths:
-                yield load_rgb(path)
+                try:
+                    yield load_rgb(path)
+                except Image.DecompressionBombError as exc:  # Pillow's guard against huge images
+                    raise MobiledeployError(f"image {path} is too large to decode safely ({exc}): "
+                                            "shrink it or remove it from the folder") from None
             if not self.loop:
                 return
 
 
 class MJPEGSource(Source):
-    """An HTTP multipart MJPEG stream (IP cameras, another Pi's web view): JPEGs cut at SOI/EOI markers."""
+    """An HTTP multipart MJPEG stream (IP cameras, another Pi's web view): JPEGs cut at SOI/EOI markers.
+
+    A stream that sends bytes but no frame (not MJPEG, a stalled camera) must not hang the loop or grow
+    memory: the buffer holds at most one frame of MAX_FRAME_BYTES, and no frame within `timeout`
+    seconds ends the run with an error.
+    """
 
     live = True
+    MAX_FRAME_BYTES = 8 << 20  # a 4K JPEG at high quality is 2-4 MB
 
     def __init__(self, url: str, timeout: float = 10.0):
-        self.name, self.url = f"stream {url}", url
+        self.name, self.url, self.timeout = f"stream {url}", url, timeout
         try:
             self.response = urllib.request.urlopen(url, timeout=timeout)
         except (OSError, ValueError) as exc:
             raise MobiledeployError(f"cannot open MJPEG stream {url}: {getattr(exc, 'reason', exc)}") from None
         kind = self.response.headers.get("Content-Type", "")
         if "multipart" not in kind and "jpeg" not in kind:
+            self.response.close()
             raise MobiledeployError(f"{url} is not an MJPEG stream (Content-Type {kind or 'missing'})")
+
+    def _read(self) -> bytes:
+        try:
+            return self.response.read1(65536)
+        except TimeoutError:
+            raise MobiledeployError(f"stream {self.url} sent nothing for {self.timeout:g} s "
+                                    "(raise --source-timeout for a slow camera)") from None
+        except (OSError, ValueError) as exc:  # http.client raises IncompleteRead (a ValueError) and resets
+            raise MobiledeployError(f"stream {self.url} broke off: {exc}") from None
 
     def __iter__(self):
         cv2 = _cv2()
-        buf = b""
+        buf = bytearray()
+        scanned = 0          # bytes of buf already searched for the end marker
+        last_frame = time.monotonic()
         while True:
-            chunk = self.response.read(16384)
+            if time.monotonic() - last_frame > self.timeout:
+                raise MobiledeployError(f"no JPEG frame from {self.url} in {self.timeout:g} s: it sends data but "
+                                        "no MJPEG frames (raise --source-timeout for a slow camera)")
+            chunk = self._read()
             if not chunk:
                 return
             buf += chunk
             while True:
                 start = buf.find(b"\xff\xd8")
-                end = buf.find(b"\xff\xd9", start + 2)
-                if start < 0 or end < 0:
+                if start < 0:
+                    del buf[:-1]     # keep a trailing 0xff: it may start a marker split across chunks
+                    scanned = 0
                     break
-                jpeg, buf = buf[start:end + 2], buf[end + 2:]
+                if start:
+                    del buf[:start]
+                    scanned = 0
+                end = buf.find(b"\xff\xd9", max(2, scanned - 1))
+                if end < 0:
+                    scanned = len(buf)
+                    if len(buf) > self.MAX_FRAME_BYTES:
+                        raise MobiledeployError(f"stream {self.url}: no JPEG frame end within "
+                                                f"{self.MAX_FRAME_BYTES >> 20} MB: not an MJPEG stream")
+                    break
+                jpeg = bytes(buf[:end + 2])
+                del buf[:end + 2]
+                scanned = 0
                 frame = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
                 if frame is not None:
+                    last_frame = time.monotonic()
                     yield cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
 
     def close(self):
@@ -175,11 +217,12 @@ def available() -> list[str]:
     return found
 
 
-def open_source(spec: str, loop: bool = False, width: int = 640, height: int = 480) -> Source:
+def open_source(spec: str, loop: bool = False, width: int = 640, height: int = 480,
+                timeout: float = 10.0) -> Source:
     """`camera` (picamera2, else the first V4L2 camera), `picamera2`, `/dev/videoN` or an index, a video file,
-    an image folder, or an http(s) MJPEG URL."""
+    an image folder, or an http(s) MJPEG URL (`timeout`: seconds without a frame before giving up)."""
     if spec.startswith(("http://", "https://")):
-        return MJPEGSource(spec)
+        return MJPEGSource(spec, timeout)
     if spec == "picamera2":
         return Picamera2Source(width, height)
     if spec == "camera":

@@ -43,10 +43,22 @@ poll();
 """
 
 
+class _Server(ThreadingHTTPServer):
+    """A browser that closes its tab mid-response is not an error: no traceback on stderr for it."""
+
+    def handle_error(self, request, client_address):
+        import sys
+
+        exc = sys.exc_info()[1]
+        if not isinstance(exc, (ConnectionError, TimeoutError)):
+            print(f"warning: web view request from {client_address[0]} failed: {type(exc).__name__}: {exc}",
+                  file=sys.stderr)
+
+
 class LiveView:
     """Holds the newest JPEG and predictions; serves them on a port from a background thread."""
 
-    def __init__(self, port: int, host: str = "0.0.0.0"):
+    def __init__(self, port: int, host: str = "127.0.0.1"):
         self.cond = threading.Condition()
         self.jpeg, self.state, self.seq = None, {}, 0
         view = self
@@ -94,10 +106,10 @@ class LiveView:
                     return
 
         try:
-            self.server = ThreadingHTTPServer((host, port), Handler)
+            self.server = _Server((host, port), Handler)
         except OSError as exc:
-            raise MobiledeployError(f"cannot serve the web view on port {port}: {exc.strerror} "
-                                    "(choose another with --port)") from None
+            raise MobiledeployError(f"cannot serve the web view on {host} port {port}: {exc.strerror or exc} "
+                                    "(choose another with --port, or another --host)") from None
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, daemon=True).start()

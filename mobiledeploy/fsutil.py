@@ -1,0 +1,209 @@
+"""Writing files and folders so that a reader never sees half of one, and disk errors a user can fix.
+
+- `atomic_write` writes a file through a temporary sibling that is renamed over the target at the end
+  (removed on any failure, Ctrl-C and SIGTERM included).
+- `rename_noreplace` / `rename_exchange` publish a finished folder without ever losing what is there:
+  Linux's renameat2() (RENAME_NOREPLACE / RENAME_EXCHANGE); elsewhere an flock on the parent folder
+  serialises publishers. os.rename alone is not enough: it silently replaces an *empty* folder.
+- `disk_error` turns an OSError of the kind a user can fix (full disk, read-only target, permission,
+  a folder where a file is expected) into a one-line MobiledeployError naming the path and the fix.
+"""
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import errno
+import os
+import shutil
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+from .errors import MobiledeployError
+
+_RENAME_NOREPLACE = 1
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+#: errno -> how to fix it; these are the user's environment, not bugs
+FIXES = {
+    errno.ENOSPC: "free some space or write elsewhere",
+    errno.EDQUOT: "free some space (disk quota exceeded) or write elsewhere",
+    errno.EROFS: "the file system is read-only: write elsewhere",
+    errno.EACCES: "check the permissions or write elsewhere",
+    errno.EPERM: "check the permissions or write elsewhere",
+    errno.EISDIR: "it is a folder: give a file path",
+    errno.ENOTDIR: "a part of the path is a file, not a folder: give another path",
+    errno.EEXIST: "it already exists: remove it or give another path",
+    errno.ENAMETOOLONG: "use a shorter path",
+    errno.ENOENT: "check the path",
+}
+
+
+def disk_error(exc: OSError, action: str = "cannot write", path=None) -> MobiledeployError | None:
+    """A one-line user error for an OSError a user can fix (None when it looks like a bug).
+
+    `path` names what the user asked for when exc.filename is an internal temporary path.
+    """
+    code = getattr(exc, "errno", None)
+    if code not in FIXES:
+        return None
+    where = path if path is not None else (exc.filename or "")
+    reason = exc.strerror or os.strerror(code)
+    head = f"{action} {where}".strip()
+    return MobiledeployError(f"{head}: {reason} ({FIXES[code]})" if head else f"{reason} ({FIXES[code]})")
+
+
+def _libc():
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    except OSError:
+        return None
+
+
+_LIBC = _libc()
+
+
+def _renameat2(src, dst, flags: int) -> bool:
+    """True when renameat2 did it; False when this system or file system lacks it; OSError otherwise."""
+    fn = getattr(_LIBC, "renameat2", None)
+    if fn is None:
+        return False
+    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    if fn(_AT_FDCWD, os.fsencode(src), _AT_FDCWD, os.fsencode(dst), flags) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP):  # old kernel, or a file system without it
+        return False
+    raise OSError(err, os.strerror(err), str(dst))
+
+
+@contextmanager
+def _parent_locked(path: Path):
+    """Hold an exclusive flock on the folder that holds `path` (the portable fallback's serialisation)."""
+    try:
+        import fcntl
+    except ImportError:  # no flock (Windows): best effort
+        yield
+        return
+    fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def rename_noreplace(src, dst) -> None:
+    """Rename src to dst; FileExistsError when dst exists (also an empty folder), atomically."""
+    src, dst = Path(src), Path(dst)
+    if _renameat2(src, dst, _RENAME_NOREPLACE):
+        return
+    with _parent_locked(dst):
+        if os.path.lexists(dst):
+            raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(dst))
+        os.rename(src, dst)
+
+
+def rename_exchange(src, dst) -> bool:
+    """Swap src and dst atomically (dst must exist); False when dst does not exist.
+
+    Afterwards src holds what dst held; dst is never missing in between.
+    """
+    src, dst = Path(src), Path(dst)
+    try:
+        if _renameat2(src, dst, _RENAME_EXCHANGE):
+            return True
+    except FileNotFoundError:
+        return False
+    with _parent_locked(dst):  # fallback: two renames under the lock
+        if not os.path.lexists(dst):
+            return False
+        parked = dst.with_name(f".{dst.name}.old-{os.getpid()}")
+        os.rename(dst, parked)
+        os.rename(src, dst)
+        os.rename(parked, src)
+    return True
+
+
+def publish(src, dst, replace: bool) -> None:
+    """Move the finished `src` to `dst`: refuse (FileExistsError) when dst exists unless `replace`.
+
+    With `replace`, an existing dst is swapped out atomically and the old one is removed afterwards;
+    a concurrent publisher can make this retry, never lose the new one.
+    """
+    src, dst = Path(src), Path(dst)
+    for _ in range(10):
+        try:
+            rename_noreplace(src, dst)
+            return
+        except FileExistsError:
+            if not replace:
+                raise
+        if rename_exchange(src, dst):
+            remove_tree(src)  # src now holds the previous dst
+            return
+    raise FileExistsError(errno.EEXIST, "kept being recreated by another process", str(dst))
+
+
+def remove_tree(path) -> None:
+    """Remove a file or folder if it is there, ignoring errors (clean-up must not hide the real error)."""
+    path = Path(path)
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        try:
+            path.unlink()
+        except OSError:
+            pass
+
+
+def atomic_write(path, data: bytes | str, encoding: str = "utf-8", mode: int = 0o644) -> Path:
+    """Write `data` to `path` through a temporary sibling and a rename; no partial file, no temp left.
+
+    Errors a user can fix (full disk, read-only, a folder at `path`, ...) become one-line
+    MobiledeployErrors naming `path`.
+    """
+    path = Path(path)
+    payload = data.encode(encoding) if isinstance(data, str) else data
+    if path.is_dir():
+        raise disk_error(OSError(errno.EISDIR, os.strerror(errno.EISDIR)), path=path)
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
+        with os.fdopen(fd, "wb") as f:
+            f.write(payload)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+        tmp = None
+    except OSError as exc:
+        err = disk_error(exc, path=path)
+        if err is None:
+            raise
+        raise err from None
+    finally:
+        if tmp is not None:
+            remove_tree(tmp)
+    return path
+
+
+def make_dirs(folder) -> list[Path]:
+    """Create `folder` and its missing parents; returns the ones created, deepest first (for `remove_dirs`)."""
+    folder = Path(folder)
+    missing, p = [], folder
+    while not os.path.lexists(p) and p != p.parent:
+        missing.append(p)
+        p = p.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    return missing
+
+
+def remove_dirs(created: list[Path]) -> None:
+    """Undo `make_dirs`: remove the folders it created, deepest first, as long as they are empty."""
+    for d in created:
+        try:
+            d.rmdir()
+        except OSError:
+            break

@@ -1,0 +1,55 @@
+"""SIGTERM and SIGHUP unwind like Ctrl-C: `finally` blocks and context managers run, temporaries go.
+
+Python's default for these signals is to die on the spot, which leaves a half-built artifact folder
+in --out and a SavedModel in $TMPDIR. The handler raises `Terminated` instead (a BaseException, like
+KeyboardInterrupt, so no `except Exception` swallows it); the CLI turns it into exit 128 + signal.
+"""
+from __future__ import annotations
+
+import signal
+from contextlib import contextmanager
+
+SIGNALS = tuple(s for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None)) if s is not None)
+
+
+class Terminated(BaseException):
+    """Raised in the main thread when SIGTERM or SIGHUP arrives."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+        self.name = signal.Signals(signum).name
+        self.exit_code = 128 + signum
+
+
+def _raise(signum, frame):
+    # one unwind is enough: a second signal while cleaning up must not interrupt the clean-up
+    for sig in SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
+    raise Terminated(signum)
+
+
+def install() -> None:
+    """Make SIGTERM and SIGHUP raise Terminated (kept ignored when the parent ignores them, as nohup does)."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for sig in SIGNALS:
+        if signal.getsignal(sig) != signal.SIG_IGN:
+            signal.signal(sig, _raise)
+
+
+@contextmanager
+def deferred():
+    """Hold Ctrl-C, SIGTERM and SIGHUP until the block is done (a few renames that must happen together)."""
+    block = {signal.SIGINT, *SIGNALS}
+    try:
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, block)
+    except (AttributeError, ValueError, OSError):  # no pthread_sigmask on this platform
+        old = None
+    try:
+        yield
+    finally:
+        if old is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old)
