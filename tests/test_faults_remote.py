@@ -420,6 +420,33 @@ def test_dropped_connection_then_stale_folder_removed(sshd, main_job, home):
     assert_clean(sshd, home)
 
 
+def test_runner_killed_on_the_board(sshd, main_job, home):
+    add_board(sshd)
+    bench = start_bench(main_job[0]["artifact"])
+    try:
+        pid_file = wait_for(lambda: runner_running(sshd), 60)
+        assert pid_file, "the runner never started"
+        os.kill(int(pid_file[0].read_text()), signal.SIGKILL)  # as the kernel's OOM killer would
+        _, stderr = bench.communicate(timeout=60)
+    finally:
+        if bench.poll() is None:
+            bench.kill()
+    assert bench.returncode == 2
+    assert_one_line_error(subprocess.CompletedProcess([], 2, "", stderr), "killed by a signal")
+    assert_clean(sshd, home)
+
+
+def test_unreachable_address(tmp_path, home):
+    (tmp_path / "known_hosts").write_text("")
+    # TEST-NET-1 (RFC 5737): never routed; the connect fails at once or times out after connect_timeout
+    mobiledeploy("devices", "add", "board", "--ssh", "root@192.0.2.1:22", "--known-hosts", tmp_path / "known_hosts",
+                 "--connect-timeout", "2", check=True)
+    start = time.time()
+    proc = mobiledeploy("devices", "check", "board")
+    assert time.time() - start < 30 and proc.returncode == 2
+    assert_one_line_error(proc, "192.0.2.1")
+
+
 def test_live_folders_of_other_runs_are_kept(sshd, home):
     add_board(sshd)
     live = sshd.workdir / "mobiledeploy.live01"
@@ -549,9 +576,8 @@ def _fuzz_strategies():
     names = sorted({f for fields in FIELDS.values() for f in fields} | {"kind"})
     scalars = st.one_of(st.none(), st.booleans(), st.integers(-2**70, 2**70), st.floats(allow_nan=True),
                         st.text(max_size=30), st.sampled_from(["ssh", "adb", "local", "/tmp", "22", ""]))
-    values = st.recursive(scalars.filter(lambda v: v is not None),
-                          lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner,
-                                                                                       max_size=3), max_leaves=4)
+    leaf = scalars.filter(lambda v: v is not None)
+    values = leaf | st.lists(leaf, max_size=3) | st.dictionaries(st.text(max_size=8), leaf, max_size=2)
     entry = st.dictionaries(st.sampled_from(names) | st.text(max_size=10), values, max_size=8)
     device_names = st.sampled_from(["b", "rpi4", "local", "a b", "x" * 70, "é"]) | st.text(max_size=12)
     doc = st.one_of(

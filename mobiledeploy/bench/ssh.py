@@ -395,8 +395,11 @@ class SSHTarget:
         if not chan.exit_status_ready():
             raise self.lost(during)
         status = chan.recv_exit_status()
-        if status == -1:  # closed without an exit status: the connection went away
-            raise self.lost(during)
+        if status == -1:  # closed without an exit status: a signal ended it, or the connection went away
+            if self.watchdog.dead or not self.transport.is_active():
+                raise self.lost(during)
+            raise MobiledeployError(f"the command on {self.where} was killed by a signal during {during} (out of "
+                                    "memory, or stopped by someone on the board): nothing was stored")
         return status, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
 
     def _exec(self, argv: list[str], timeout: float = RUN_TIMEOUT, during: str = "the run") -> tuple[int, str, str]:
