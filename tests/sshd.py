@@ -32,7 +32,7 @@ def keygen(path: Path) -> str:
 class Sshd:
     """Start with start(); `descendants_kill()` cuts every live session, as a crash or reboot would."""
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, sftp: bool = True):
         if not Path(SSHD).exists() or not shutil.which("ssh-keygen"):
             pytest.skip("needs Debian's openssh-server (make install installs it as root)")
         if os.geteuid() != 0:
@@ -52,7 +52,7 @@ class Sshd:
             f"AuthorizedKeysFile {root / 'authorized_keys'}", "PubkeyAuthentication yes",
             "PasswordAuthentication no", "KbdInteractiveAuthentication no", "UsePAM no", "StrictModes no",
             "PermitRootLogin prohibit-password", f"PidFile {root / 'sshd.pid'}",
-            "Subsystem sftp internal-sftp", "LogLevel ERROR", ""]))
+            *(["Subsystem sftp internal-sftp"] if sftp else []), "LogLevel ERROR", ""]))
         Path("/run/sshd").mkdir(exist_ok=True)  # privilege-separation directory
         self.workdir = root / "board-workdir"  # the runs' folders go here, never into the shared /tmp
         self.workdir.mkdir()

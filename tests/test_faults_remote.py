@@ -436,6 +436,18 @@ def test_runner_killed_on_the_board(sshd, main_job, home):
     assert_clean(sshd, home)
 
 
+def test_board_without_sftp(tmp_path, home):
+    server = Sshd(tmp_path, sftp=False).start()
+    try:
+        add_board(server)
+        proc = mobiledeploy("devices", "check", "board")
+        assert proc.returncode == 2
+        assert_one_line_error(proc, "no sftp", "sshd_config")
+        assert_clean(server, home)
+    finally:
+        server.stop()
+
+
 def test_unreachable_address(tmp_path, home):
     (tmp_path / "known_hosts").write_text("")
     # TEST-NET-1 (RFC 5737): never routed; the connect fails at once or times out after connect_timeout

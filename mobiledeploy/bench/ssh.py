@@ -27,6 +27,7 @@ DEAD_TIMEOUT = 30.0      # no answer to a keepalive for this long: the board is 
 RUN_TIMEOUT = 3600.0     # a whole measurement; the dead-peer timeout catches a vanished board much sooner
 CLEANUP_TIMEOUT = 10.0   # removing the run's folder after Ctrl-C must not hang the user's terminal
 PREFIX = "mobiledeploy."
+MAX_OUTPUT = 64 << 20    # the runner prints one JSON line; a board printing more is not running it
 
 # The per-run folder, created by a process that lives exactly as long as this connection: `cat` reads the
 # channel's stdin, which only ends when we close it or the connection drops. Its pid in `owner` is what
@@ -379,6 +380,9 @@ class SSHTarget:
                 err += chan.recv_stderr(65536)
             if chunk:
                 out += chunk
+                if len(out) + len(err) > MAX_OUTPUT:
+                    raise MobiledeployError(f"{during} on {self.where} printed more than {MAX_OUTPUT >> 20} MiB: "
+                                            "stopped (the board's python is not running mobiledeploy's runner?)")
                 if until_line and b"\n" in out:
                     return 0, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
                 continue
@@ -455,7 +459,15 @@ class SSHTarget:
         import paramiko
 
         try:
-            with self.client.open_sftp() as sftp:
+            sftp = self.client.open_sftp()
+        except (OSError, EOFError, paramiko.SSHException):
+            if self.watchdog.dead or not self.transport.is_active():
+                raise self.lost(f"copying {local.name}") from None
+            raise MobiledeployError(f"{self.where} offers no SFTP, which mobiledeploy copies files with: enable it "
+                                    "on the board (OpenSSH: 'Subsystem sftp internal-sftp' in sshd_config; Debian "
+                                    "package openssh-sftp-server)") from None
+        try:
+            with sftp:
                 sftp.get_channel().settimeout(self.dead_timeout)
                 sftp.put(str(local), remote, callback=lambda done, total: self.signals.check())
         except (OSError, EOFError, paramiko.SSHException) as exc:
