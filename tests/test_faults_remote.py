@@ -476,13 +476,16 @@ def test_live_folders_of_other_runs_are_kept(sshd, home):
         holder.wait()
 
 
+@pytest.mark.parametrize("delay", [0.0, 0.3, 0.6, 1.5], ids=lambda d: f"after{d}s")
 @pytest.mark.parametrize("sig,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["ctrl-c", "sigterm"])
-def test_interrupt_stops_the_remote_runner(sshd, main_job, home, sig, code):
+def test_interrupt_stops_the_remote_runner(sshd, main_job, home, sig, code, delay):
+    """At several moments after the first runner (the probe) starts: during the probe, its clean-up, the
+    upload and the measurement; a signal between two safe points must never be lost."""
     add_board(sshd)
     bench = start_bench(main_job[0]["artifact"])
     try:
         assert wait_for(lambda: runner_running(sshd), 60), "the runner never started"
-        time.sleep(0.5)
+        time.sleep(delay)
         bench.send_signal(sig)
         _, stderr = bench.communicate(timeout=30)
     finally:
@@ -490,8 +493,9 @@ def test_interrupt_stops_the_remote_runner(sshd, main_job, home, sig, code):
             bench.kill()
     assert bench.returncode == code and "Traceback" not in stderr, stderr
     assert not [line for line in stderr.splitlines() if line.startswith("error:")]
-    # stopped and removed by the interrupted run itself, not by a later connection
-    assert not board_processes(sshd.workdir)
+    # stopped and removed by the interrupted run itself, not by a later connection (a command such as df
+    # that was under way when the signal came may take a moment to end by itself)
+    assert wait_for(lambda: not board_processes(sshd.workdir), 5), board_processes(sshd.workdir)
     assert_clean(sshd, home)
 
 

@@ -177,11 +177,13 @@ class _DeferredSignals:
             raise KeyboardInterrupt
         raise SystemExit(128 + signum)
 
-    def __exit__(self, *exc):
+    def __exit__(self, kind, value, tb):
         import signal
 
         for sig, previous in self.saved.items():
             signal.signal(sig, previous)
+        if kind is None:
+            self.check()  # a signal that came after the last safe point is not lost: it acts now
         return False
 
 
@@ -493,7 +495,11 @@ class SSHTarget:
         free = self._free_kb(self.workdir)
         if free is not None and free * 1024 < need + 64 * 1024:  # margin: the owner/pid files, block rounding
             raise self._no_room(self.workdir, need, free)
-        tether, tmp = self._tether()
+        signals, self.signals = self.signals, _NO_SIGNALS  # a signal now waits until the folder is known
+        try:
+            tether, tmp = self._tether()
+        finally:
+            self.signals = signals
         running = False
         try:
             self._put(RUNNER, f"{tmp}/runner.py")
@@ -515,16 +521,18 @@ class SSHTarget:
         """Remove the run's folder (first stopping its runner's process group); quietly, best effort.
 
         When the connection is gone, the runner stops by itself (its stdin ends) and the next connection
-        removes the folder.
+        removes the folder. A signal during the clean-up waits for its end (and then acts).
         """
+        signals, self.signals = self.signals, _NO_SIGNALS
         try:
             if self.transport.is_active() and not self.watchdog.dead:
                 argv = ["sh", "-c", STOP, "sh", tmp] if stop else ["rm", "-rf", "--", tmp]
                 self._exec(argv, CLEANUP_TIMEOUT, "cleaning up")
-        except (MobiledeployError, KeyboardInterrupt):
+        except MobiledeployError:
             pass
         finally:
             tether.close()
+            self.signals = signals
 
     def probe(self) -> dict:
         """What `devices check` reports, from the runner on the board."""
