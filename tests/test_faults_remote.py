@@ -41,6 +41,20 @@ def add_board(sshd, *extra, name="board", python=PY, key=None, known=None, port=
                  "--connect-timeout", "3", "--keepalive", "0.5", "--dead-timeout", "3", *extra, check=True)
 
 
+def owners_alive(folder: Path) -> list[int]:
+    """Live (not zombie) processes named by the owner/pid files of the run folders under folder."""
+    live = []
+    for f in [*folder.glob("mobiledeploy.*/owner"), *folder.glob("mobiledeploy.*/pid")]:
+        try:
+            pid = int(f.read_text())
+            state = Path(f"/proc/{pid}/status").read_text()
+        except (OSError, ValueError):
+            continue
+        if "\nState:\tZ" not in state:
+            live.append(pid)
+    return live
+
+
 def board_processes(folder: Path) -> list[int]:
     """Processes whose command line names a path under folder (the runner, its shell, the tether)."""
     needle = str(folder).encode()
@@ -396,6 +410,7 @@ def test_board_that_stops_answering(sshd, main_job, home):
     assert_one_line_error(subprocess.CompletedProcess([], 2, "", stderr), "stopped answering for 3 s")
     # the thawed board notices the closed connection: the runner stops; the next connection removes its folder
     assert wait_for(lambda: not board_processes(sshd.workdir), 30), board_processes(sshd.workdir)
+    assert wait_for(lambda: not owners_alive(sshd.workdir), 30), owners_alive(sshd.workdir)
     mobiledeploy("devices", "check", "board", check=True)
     assert_clean(sshd, home)
 
@@ -415,6 +430,7 @@ def test_dropped_connection_then_stale_folder_removed(sshd, main_job, home):
             bench.kill()
     assert_one_line_error(subprocess.CompletedProcess([], bench.returncode, "", stderr), "lost")
     assert wait_for(lambda: not board_processes(sshd.workdir), 30)  # the runner saw its stdin end
+    assert wait_for(lambda: not owners_alive(sshd.workdir), 30), owners_alive(sshd.workdir)
     assert list(sshd.workdir.glob("mobiledeploy.*"))  # the folder the dropped run left
     mobiledeploy("devices", "check", "board", check=True)
     assert_clean(sshd, home)

@@ -38,13 +38,17 @@ TETHER = ('d=$(mktemp -d "$1/mobiledeploy.XXXXXX") || exit 1; '
 # no process names on its command line: removed. A folder without an owner file (made by an older version)
 # counts as stale only once it is older than this connection.
 STALE = r'''now=$(date +%s)
+alive() {  # a zombie (exited, not yet reaped by a slow init) is not alive
+  if [ -d /proc/self ]; then [ -e "/proc/$1" ] && ! grep -qs '^State:[[:space:]]*Z' "/proc/$1/status"
+  else kill -0 "$1" 2>/dev/null; fi
+}
 for d in "$1"/mobiledeploy.*; do
   [ -d "$d" ] && [ ! -L "$d" ] || continue
   live=
   for f in owner pid; do
     p=$(cat "$d/$f" 2>/dev/null) || continue
     case "$p" in ''|*[!0-9]*) continue ;; esac
-    if kill -0 "$p" 2>/dev/null || [ -d "/proc/$p" ]; then live=1; fi
+    if alive "$p"; then live=1; fi
   done
   [ -z "$live" ] || continue
   ! grep -qsF -- "$d/" /proc/[0-9]*/cmdline || continue
