@@ -108,6 +108,21 @@ def labelled_images(root: Path, labels: list[str], wnids: list[str] | None, offs
     return known
 
 
+def _check_memory(count: int, spec: dict, root: Path) -> None:
+    """Every input is held as float64 (the exact values each file is fed): refuse a folder that cannot fit."""
+    from .export.memory import GB, available_bytes
+
+    side = int(spec["shape"][1])
+    # float64 inputs, their concatenated copy, and the float32 copy the Keras model is given
+    need = count * side * side * 3 * (8 + 8 + 4)
+    have = available_bytes()
+    if have is not None and need > have:
+        fits = max(1, int(have // (side * side * 3 * 20)))
+        raise MobiledeployError(f"evaluating {count} images of {root} at {side}x{side} needs about {need / GB:.1f} GB "
+                                f"of memory, this machine has {have / GB:.1f} GB available: evaluate at most about "
+                                f"{fits} images at a time (a smaller --data folder)")
+
+
 def _read_inputs(pairs: list, spec: dict, root: Path):
     """Preprocessed inputs and their classes; unreadable images are left out with one warning."""
     inputs, truth, failed = [], [], []
@@ -151,6 +166,7 @@ def evaluate(artifact: Artifact, data: Path, wnids: list[str] | None = None, fil
     entries = select_entries(artifact, files)
     pairs = labelled_images(Path(data), labels, wnids, offset)
     spec = artifact.manifest.input
+    _check_memory(len(pairs), spec, Path(data))
     inputs, truth = _read_inputs(pairs, spec, Path(data))
     outputs = {}
     for e in entries:
