@@ -112,7 +112,7 @@ def _check_memory(count: int, spec: dict, root: Path) -> None:
     """Every input is held as float64 (the exact values each file is fed): refuse a folder that cannot fit."""
     from .export.memory import GB, available_bytes
 
-    side = int(spec["shape"][1])
+    side = int(spec.shape[1])
     # float64 inputs, their concatenated copy, and the float32 copy the Keras model is given
     need = count * side * side * 3 * (8 + 8 + 4)
     have = available_bytes()
