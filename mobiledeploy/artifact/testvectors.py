@@ -5,6 +5,8 @@ for every TFLite file of the artifact, a folder `<out>/<file stem>/` holds `mani
 other side reads its rules from it), `vectors.json`, and per image `NAME.rgb` (H*W*3 bytes, RGB, row
 major), `NAME.input.bin` (the input tensor in the file's dtype), `NAME.input_f32.bin` (the normalised
 float values before quantization, float32 little-endian), `NAME.output.bin` (the raw output tensor).
+`<out>/yuv/` holds Camera2 YUV_420_888 frames made from the same images (padded rows, planar and interleaved
+chroma, every rotation) and the RGB that mobiledeploy/runtime/yuv.py turns them into.
 """
 from __future__ import annotations
 
@@ -15,7 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import MobiledeployError
-from ..runtime.classifier import Classifier
+from ..runtime import yuv
+from ..runtime.classifier import Classifier, default_entry
 from ..runtime.images import find_images, load_rgb
 from ..runtime.preprocess import to_float64
 from .bundle import Artifact
@@ -55,12 +58,37 @@ def write(artifact_path, images: list[Path], out: Path, k: int = 5) -> list[Path
                          "quantization": entry["input"]["quantization"]},
                "output": {"dtype": str(clf.session.output_dtype), "quantization": entry["output"]["quantization"],
                           "size": int(artifact.manifest["model"]["outputs"])},
-               "k": k, "cases": cases}
+               "k": k, "cases": cases, "default_file": default_entry(artifact)["name"]}
         (folder / "vectors.json").write_text(json.dumps(doc, indent=2) + "\n")
         written.append(folder)
     if not written:
         raise MobiledeployError(f"{artifact.folder} has no TFLite file to write vectors for")
+    _write_yuv(images, Path(out) / "yuv")
     return written
+
+
+def _write_yuv(images: list[Path], folder: Path) -> None:
+    """Per image one YUV_420_888 frame of a central crop (odd sizes too), layouts and rotations taking turns:
+    NAME.y/.u/.v (planes as Camera2 gives them), NAME.rgb (the upright RGB) and frames.json."""
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    cases = []
+    for i, path in enumerate(images):
+        rgb = load_rgb(path)
+        w, h = min(96 - i % 2, rgb.shape[1]), min(64 - i % 2, rgb.shape[0])
+        top, left = (rgb.shape[0] - h) // 2, (rgb.shape[1] - w) // 2
+        frame = yuv.from_rgb(rgb[top:top + h, left:left + w], row_padding=(0, 16, 3)[i % 3], interleaved=i % 2 == 1)
+        rotation = 90 * (i % 4)
+        upright = yuv.rotate(yuv.to_rgb(frame), rotation)
+        for plane in ("y", "u", "v"):
+            (folder / f"{path.stem}.{plane}").write_bytes(getattr(frame, plane).tobytes())
+        (folder / f"{path.stem}.rgb").write_bytes(upright.tobytes())
+        cases.append({"name": path.stem, "width": w, "height": h, "y_row_stride": frame.y_row_stride,
+                      "uv_row_stride": frame.uv_row_stride, "uv_pixel_stride": frame.uv_pixel_stride,
+                      "rotation": rotation, "rgb_width": int(upright.shape[1]), "rgb_height": int(upright.shape[0])})
+    (folder / "frames.json").write_text(json.dumps({"rule": "mobiledeploy/runtime/yuv.py", "cases": cases},
+                                                   indent=2) + "\n")
 
 
 def images_from(folder) -> list[Path]:
