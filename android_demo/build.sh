@@ -47,24 +47,27 @@ mvn -B -q -f "$HERE/tools/pom.xml" org.apache.maven.plugins:maven-dependency-plu
 dep() { ls "$BUILD/deps/"$1 | head -1; }
 ANDROID_ALL="$(dep 'android-all-[0-9]*.jar')"
 R8="$(dep 'r8-*.jar')"
-LIBS=()
+for aar in "$BUILD"/deps/*.aar; do  # what the Gradle plugin does with an AAR: its classes.jar on the class path
+  unzip -p "$aar" classes.jar > "$BUILD/deps/$(basename "$aar" .aar)-classes.jar"
+done
+LIBS=()  # the app's own (the androidx.test AARs are for app/pom.xml's Robolectric run)
 for aar in "$BUILD"/deps/tensorflow-lite*.aar; do
-  name="$(basename "$aar" .aar)"
-  unzip -p "$aar" classes.jar > "$BUILD/deps/$name-classes.jar"
-  LIBS+=("$BUILD/deps/$name-classes.jar")
+  LIBS+=("$BUILD/deps/$(basename "$aar" .aar)-classes.jar")
   unzip -q -o -j "$aar" "jni/$ABI/*.so" -d "$BUILD/stage/lib/$ABI" 2>/dev/null || true  # API-only AARs have none
 done
 
 echo "== manifest and resources (aapt2 against API 29 framework-res)"
-# What the Gradle plugin's manifest merger adds: the package, and native libraries used in place (uncompressed).
-sed -e "s|<manifest |<manifest package=\"$PACKAGE\" |" \
+# What the Gradle plugin's manifest merger adds: package, versions, uses-sdk, and native libraries used in place
+# (stored uncompressed). Robolectric reads this merged manifest too.
+sed -e "s|<manifest |<manifest package=\"$PACKAGE\" android:versionCode=\"$VERSION_CODE\" android:versionName=\"$VERSION_NAME\" |" \
+    -e "s|^\( *\)<uses-feature|\1<uses-sdk android:minSdkVersion=\"$MIN_SDK\" android:targetSdkVersion=\"$TARGET_SDK\" />\n\1<uses-feature|" \
     -e "s|<application|<application android:extractNativeLibs=\"false\"|" \
     "$HERE/app/src/main/AndroidManifest.xml" > "$BUILD/AndroidManifest.xml"
+grep -q '<uses-sdk' "$BUILD/AndroidManifest.xml" || die "app/src/main/AndroidManifest.xml changed shape: update build.sh's manifest merge"
 aapt2 compile --dir "$HERE/app/src/main/res" -o "$BUILD/res.zip"
 # --warn-manifest-validation: this aapt2 (Android 10) predates <uses-native-library> (API 31), kept as is
-aapt2 link -o "$BUILD/stage/base.apk" -I "$FRAMEWORK_RES" --manifest "$BUILD/AndroidManifest.xml" --warn-manifest-validation \
-  --min-sdk-version "$MIN_SDK" --target-sdk-version "$TARGET_SDK" \
-  --version-code "$VERSION_CODE" --version-name "$VERSION_NAME" --java "$BUILD/gen" "$BUILD/res.zip"
+aapt2 link -o "$BUILD/stage/base.apk" -I "$FRAMEWORK_RES" --manifest "$BUILD/AndroidManifest.xml" \
+  --warn-manifest-validation --java "$BUILD/gen" "$BUILD/res.zip"
 
 echo "== javac against android-all, then D8"
 find "$HERE/app/src/main/java" "$HERE/processing/src/main/java" "$BUILD/gen" -name '*.java' > "$BUILD/sources.txt"

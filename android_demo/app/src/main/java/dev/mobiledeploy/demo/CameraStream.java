@@ -72,8 +72,8 @@ final class CameraStream {
                 @Override
                 public void onOpened(CameraDevice camera) {
                     device = camera;
-                    listener.state("camera " + id + " open, " + size + ", rotation " + rotation);
-                    startSession(new Surface(preview));
+                    listener.state("camera " + id + " open");
+                    startSession(new Surface(preview), "streaming from camera " + id + ", " + size + ", rotation " + rotation);
                 }
 
                 @Override
@@ -103,7 +103,8 @@ final class CameraStream {
         reader = null;
     }
 
-    private void startSession(Surface preview) {
+    @SuppressWarnings("deprecation")  // the List<Surface> form: SessionConfiguration needs API 28, minSdk is 24
+    private void startSession(Surface preview, String streaming) {
         try {
             List<Surface> targets = Arrays.asList(preview, reader.getSurface());
             device.createCaptureSession(targets, new CameraCaptureSession.StateCallback() {
@@ -114,7 +115,7 @@ final class CameraStream {
                         CaptureRequest.Builder b = device.createCaptureRequest(CameraDevice.TEMPLATE_PREVIEW);
                         for (Surface t : targets) b.addTarget(t);
                         s.setRepeatingRequest(b.build(), null, handler);
-                        listener.state("streaming");
+                        listener.state(streaming);
                     } catch (CameraAccessException | IllegalStateException e) {
                         listener.state("camera: " + e.getMessage());
                     }

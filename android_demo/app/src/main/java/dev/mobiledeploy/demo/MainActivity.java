@@ -38,6 +38,7 @@ public class MainActivity extends Activity implements CameraStream.Listener {
     private TextView results;
     private TextureView preview;
     private boolean permitted;
+    private SurfaceTexture surface;
     // touched only on the worker thread
     private BundledArtifact artifact;
     private ModelRunner runner;
@@ -76,20 +77,22 @@ public class MainActivity extends Activity implements CameraStream.Listener {
         }
         preview.setSurfaceTextureListener(new TextureView.SurfaceTextureListener() {
             @Override
-            public void onSurfaceTextureAvailable(SurfaceTexture surface, int width, int height) {
+            public void onSurfaceTextureAvailable(SurfaceTexture texture, int width, int height) {
+                surface = texture;
                 startCameraIfReady();
             }
 
             @Override
-            public void onSurfaceTextureSizeChanged(SurfaceTexture surface, int width, int height) {}
+            public void onSurfaceTextureSizeChanged(SurfaceTexture texture, int width, int height) {}
 
             @Override
-            public boolean onSurfaceTextureDestroyed(SurfaceTexture surface) {
+            public boolean onSurfaceTextureDestroyed(SurfaceTexture texture) {
+                surface = null;
                 return true;
             }
 
             @Override
-            public void onSurfaceTextureUpdated(SurfaceTexture surface) {}
+            public void onSurfaceTextureUpdated(SurfaceTexture texture) {}
         });
         if (checkSelfPermission(Manifest.permission.CAMERA) == PackageManager.PERMISSION_GRANTED) {
             permitted = true;
@@ -108,8 +111,8 @@ public class MainActivity extends Activity implements CameraStream.Listener {
     }
 
     private void startCameraIfReady() {
-        SurfaceTexture surface = preview.getSurfaceTexture();
-        if (permitted && surface != null) handler.post(() -> camera.start(surface));
+        SurfaceTexture s = surface;
+        if (permitted && s != null) handler.post(() -> camera.start(s));
     }
 
     /** Switch to artifact `name` with delegate `d` (on the worker thread); the outcome shows in the text. */
