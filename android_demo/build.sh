@@ -34,7 +34,11 @@ if [ $# -eq 0 ]; then
 fi
 ARTIFACTS=()
 for a in "$@"; do
-  [ -f "$a/manifest.json" ] && ARTIFACTS+=("$(cd "$a" && pwd)") || { [ "$a" = "$HERE/../models/*/" ] || die "$a is not an artifact folder (no manifest.json): pass folders written by mobiledeploy export"; }
+  [ "$a" = "$HERE/../models/*/" ] && continue  # models/ is empty: an APK that says "no model"
+  [ -f "$a/manifest.json" ] || die "$a is not an artifact folder (no manifest.json): pass folders written by mobiledeploy export"
+  [ -f "$a/labels.txt" ] || die "$a has no labels.txt: re-export it with mobiledeploy export"
+  compgen -G "$a/*.tflite" >/dev/null || die "$a has no .tflite file (the app runs TFLite only): export with --formats tflite"
+  ARTIFACTS+=("$(cd "$a" && pwd)")
 done
 
 rm -rf "$BUILD/stage" "$BUILD/gen" "$BUILD/classes" "$BUILD/dex"

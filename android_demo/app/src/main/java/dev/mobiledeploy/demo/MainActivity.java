@@ -39,8 +39,8 @@ public class MainActivity extends Activity implements CameraStream.Listener {
     private TextureView preview;
     private boolean permitted;
     private SurfaceTexture surface;
-    // touched only on the worker thread
-    private BundledArtifact artifact;
+    // written only on the worker thread (artifact is read by tests too)
+    private volatile BundledArtifact artifact;
     private ModelRunner runner;
     private ModelRunner.Delegate delegate = ModelRunner.Delegate.CPU;
     // the last camera state and load outcome, shown above the results (volatile: read on the UI thread)
@@ -118,7 +118,8 @@ public class MainActivity extends Activity implements CameraStream.Listener {
     /** Switch to artifact `name` with delegate `d` (on the worker thread); the outcome shows in the text. */
     void select(String name, ModelRunner.Delegate d) {
         handler.post(() -> {
-            if (runner != null && artifact != null && name.equals(artifact.name) && d == delegate) return;
+            // the spinners report again what is already chosen (e.g. on layout): no reload, not even after a failure
+            if (artifact != null && name.equals(artifact.name) && d == delegate) return;
             if (runner != null) runner.close();
             runner = null;
             artifact = null;

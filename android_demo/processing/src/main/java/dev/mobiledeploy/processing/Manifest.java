@@ -107,7 +107,12 @@ public final class Manifest {
         try {
             return new Manifest(new JSONObject(json));
         } catch (JSONException e) {
-            throw new IllegalArgumentException("malformed manifest.json: " + e.getMessage(), e);
+            // Android's messages end with the whole input ("... at character 12 of {...}"): keep the position only
+            String why = String.valueOf(e.getMessage());
+            int at = why.indexOf(" at character ");
+            int of = at < 0 ? -1 : why.indexOf(" of ", at);
+            if (of > 0) why = why.substring(0, of);
+            throw new IllegalArgumentException("malformed manifest.json: " + why, e);
         }
     }
 
