@@ -10,6 +10,7 @@ import json
 import os
 import re
 import shutil
+import struct
 import subprocess
 import time
 import xml.etree.ElementTree as ET
@@ -109,7 +110,20 @@ def test_artifacts_and_native_libraries_stored_uncompressed_and_aligned(apk, art
                 assert data_offset(info) % 4 == 0, f"{info.filename} is not 4-byte aligned for mmap"
                 assert hashlib.sha256(z.read(info)).digest() == hashlib.sha256((folder / file).read_bytes()).digest()
         assert "classes.dex" in entries
+        # README: TensorFlow Lite 2.16.1's libraries have 4 KiB-aligned segments, so 16 KB-page devices cannot
+        # load them; this fails (and the README must change) when an upgrade brings 16 KiB alignment
+        assert {_load_alignment(z.read(name)) for name in libs} == {4096}
     _run("zipalign", "-c", "-p", "4", str(apk))
+
+
+def _load_alignment(elf: bytes) -> int:
+    """The smallest p_align of an ELF64 little-endian file's PT_LOAD segments."""
+    assert elf[:4] == b"\x7fELF" and elf[4] == 2 and elf[5] == 1, "not an ELF64 little-endian file"
+    phoff, = struct.unpack_from("<Q", elf, 0x20)
+    phentsize, phnum = struct.unpack_from("<HH", elf, 0x36)
+    aligns = [struct.unpack_from("<Q", elf, phoff + i * phentsize + 48)[0] for i in range(phnum)
+              if struct.unpack_from("<I", elf, phoff + i * phentsize)[0] == 1]
+    return min(aligns)
 
 
 def _robolectric_apk(apk_dir: Path, artifacts: list[Path], dest: Path) -> Path:
