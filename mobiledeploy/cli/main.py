@@ -8,6 +8,7 @@ from .common import setup_logging
 from .bench import bench, devices
 from .export import export
 from .info import info
+from .quant import quant_report
 from .run import evaluate, predict, testvectors
 
 
@@ -35,6 +36,7 @@ cli.add_command(evaluate)
 cli.add_command(bench)
 cli.add_command(devices)
 cli.add_command(testvectors)
+cli.add_command(quant_report)
 
 
 def main():
