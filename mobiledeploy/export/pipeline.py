@@ -45,6 +45,13 @@ class ExportOptions:
     labels: str | None = None
     background: bool = False
     quiet: bool = False
+    fallback_float: int = 0
+
+    def int8_options(self):
+        """The TFLite int8 choices (tflite_ranges.Int8Options): ranges, imported QAT file, float fallback."""
+        from .tflite_ranges import Int8Options
+
+        return Int8Options(self.calib_method, str(self.weights), self.fallback_float)
 
 
 def export(opts: ExportOptions) -> dict:
@@ -53,6 +60,10 @@ def export(opts: ExportOptions) -> dict:
     quantized = any(t.quantized for t in opts.targets)
     steps = Steps(4 + len(opts.targets), opts.quiet)
     spec = input_spec(opts.resolution)
+    if quantized:
+        from .tflite_ranges import check, quantizable_layers
+
+        check(opts.int8_options(), opts.weights, quantizable_layers())
     with Publisher(target_dir, opts.force) as pub:
         with steps.step("model built, weights loaded"):
             from ..model.weights import build_with_weights
@@ -83,6 +94,8 @@ def export(opts: ExportOptions) -> dict:
         finally:
             if converter is not None:
                 converter.__exit__(None, None, None)
+        if getattr(converter, "int8_record", None):
+            calib_info["tflite_int8"] = converter.int8_record
 
         with steps.step("manifest written"):
             (pub.tmp / "labels.txt").write_text("\n".join(names) + "\n", encoding="utf-8")
@@ -115,7 +128,7 @@ def export(opts: ExportOptions) -> dict:
 def _inputs(model, spec, opts: ExportOptions, quantized: bool):
     """Calibration inputs (only when a target needs them), held-back verification inputs, and their record."""
     info: dict = {"method": opts.calib_method, "tflite_int8": "min/max (TFLite converter)",
-                  "onnx_int8": f"onnxruntime {opts.calib_method}"}
+                  "onnx_int8": f"onnxruntime {_onnx_method(opts.calib_method)}"}
     if opts.calib:
         calib_paths, held = calibration.split(Path(opts.calib), opts.calib_count, opts.verify_count,
                                               bool(opts.verify_dir))
@@ -164,7 +177,8 @@ def _write_target(model, target: Target, folder: Path, calib_inputs, verify_inpu
     if target.format == "tflite":
         with native_output_captured() as captured:
             try:
-                data = converter.convert(target.precision, calib_inputs if target.quantized else None, opts.io)
+                data = converter.convert(target.precision, calib_inputs if target.quantized else None, opts.io,
+                                         opts.int8_options() if target.quantized else None)
             except Exception as exc:  # the converter raises many types; keep its own words
                 detail = (str(exc).strip().splitlines() or [type(exc).__name__])[-1]
                 raise MobiledeployError(f"TFLite conversion to {target.filename} failed: {detail}") from None
@@ -183,7 +197,7 @@ def _write_target(model, target: Target, folder: Path, calib_inputs, verify_inpu
             from .onnx_quant import quantize_int8
 
             with native_output_captured():
-                quantize_int8(fp32, path, calib_inputs, opts.calib_method)
+                quantize_int8(fp32, path, calib_inputs, _onnx_method(opts.calib_method))
     session = Session(path)
     scores = verify.run_file(session, verify_inputs)
     check = verify.compare(reference, scores)
@@ -200,6 +214,11 @@ def _write_target(model, target: Target, folder: Path, calib_inputs, verify_inpu
         "output": mf.io_entry(session.output_dtype, session.output_quant),
         "verification": check,
     }
+
+
+def _onnx_method(method: str) -> str:
+    """Imported QAT ranges apply to the TFLite file; the ONNX file is calibrated with min/max then."""
+    return "minmax" if method == "imported" else method
 
 
 def _provenance(steps: Steps) -> dict:

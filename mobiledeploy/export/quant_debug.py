@@ -18,7 +18,7 @@ import numpy as np
 from ..errors import MobiledeployError
 
 COMPUTE_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "MEAN", "AVERAGE_POOL_2D", "SOFTMAX")
-LAYER = re.compile(r"(?:^|/)(conv1|conv_(?:dw|pw)_\d+|global_pool|conv_preds)(?:_\d+)?/")
+LAYER = re.compile(r"(?:^|/)(conv1|conv_(?:dw|pw)_\d+|global_pool|conv_preds)(?:_\d+)?(?:/|;|$)")
 ONNX_LAYER = {"pooled": "global_pool", "logits4d": "conv_preds", "predictions": "predictions"}
 
 
@@ -117,7 +117,7 @@ def onnx_activations(fp32_path: Path, int8_path: Path, inputs: np.ndarray) -> tu
             continue
         name = node.input[0].removesuffix("_QuantizeLinear_Input")
         layer = ONNX_LAYER.get(name, name.removesuffix("_relu"))
-        if name == "logits" or not (layer in ONNX_LAYER.values() or LAYER.search(layer + "/")):
+        if name == "logits" or not (layer in ONNX_LAYER.values() or LAYER.search(layer)):
             continue  # the reshape shares the logits' scale; nothing new to see there
         scale = float(numpy_helper.to_array(inits[node.input[1]]).reshape(-1)[0])
         picked.append((name, layer, dq_of[node.output[0]], scale))
