@@ -293,7 +293,8 @@ def snap_weights(quantized: bytes, grids: dict[str, WeightGrid]) -> tuple[bytes,
     return bytes(fb.convert_object_to_bytearray(model)), done
 
 
-def sensitive_layers(calibrated: bytes, quantized: bytes, inputs: np.ndarray, count: int) -> list[str]:
+def sensitive_layers(calibrated: bytes, quantized: bytes, inputs: np.ndarray, count: int,
+                     exclude: tuple = ()) -> list[str]:
     """The `count` layers adding the most noise in `quantized` (quant-report's ranking) on `inputs`."""
     from . import quant_debug
 
@@ -302,7 +303,7 @@ def sensitive_layers(calibrated: bytes, quantized: bytes, inputs: np.ndarray, co
         fpath.write_bytes(calibrated)
         qpath.write_bytes(quantized)
         result = quant_debug.report((fpath, qpath), None, inputs)
-    return quant_debug.most_sensitive(result["layers"], count)
+    return quant_debug.most_sensitive(result["layers"], count, exclude=exclude)
 
 
 def convert_int8(converter, io_dtype, options: Int8Options, inputs: np.ndarray) -> tuple[bytes, Record]:
@@ -325,8 +326,11 @@ def convert_int8(converter, io_dtype, options: Int8Options, inputs: np.ndarray) 
     if grids:
         data, _ = snap_weights(data, grids)
     if options.fallback_float:
+        # with an integer output a float softmax is quantized straight back to the same 1/256 steps:
+        # its large "added" error is the logits' error amplified, not something float can remove
+        exclude = () if io_dtype.name == "float32" else ("predictions",)
         record.float_layers = sensitive_layers(calibrated, data, inputs[:options.sensitivity_inputs],
-                                               options.fallback_float)
+                                               options.fallback_float, exclude)
         data = quantize(calibrated, io_dtype, record.float_layers)
         if grids:
             data, _ = snap_weights(data, grids)
