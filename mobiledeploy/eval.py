@@ -11,6 +11,7 @@ import numpy as np
 from .artifact.bundle import Artifact
 from .artifact.manifest import FileEntry
 from .errors import MobiledeployError
+from .export.verify import agreement
 from .runtime.images import find_images, load_rgb
 from .runtime.preprocess import to_float64
 
@@ -188,7 +189,9 @@ def evaluate(artifact: Artifact, data: Path, wnids: list[str] | None = None, fil
         row = {"file": e.name, "format": e.format, "precision": e.precision, "n": len(truth),
                "top1": top1, "top5": top5}
         if reference is not None:
-            row["agreement_with_float"] = float((scores.argmax(1) == reference.argmax(1)).mean())
+            agree = agreement(reference, scores)
+            row["agreement_with_float"] = agree["strict"]
+            row["agreement_with_float_tie_aware"] = agree["tie_aware"]
         results.append(row)
     return {"artifact": str(artifact.folder), "data": str(data), "n": len(truth), "results": results,
             "predictions": {name: scores.argmax(1).tolist() for name, (_, scores) in outputs.items()}}

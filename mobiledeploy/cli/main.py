@@ -11,6 +11,7 @@ from .common import fail, setup_logging
 from .bench import bench, devices
 from .export import export
 from .info import info
+from .quant import quant_report
 from .run import evaluate, predict, testvectors
 
 
@@ -57,6 +58,7 @@ cli.add_command(evaluate)
 cli.add_command(bench)
 cli.add_command(devices)
 cli.add_command(testvectors)
+cli.add_command(quant_report)
 
 
 def main():

@@ -46,6 +46,13 @@ class ExportOptions:
     labels: str | None = None
     background: bool = False
     quiet: bool = False
+    fallback_float: int = 0
+
+    def int8_options(self):
+        """The TFLite int8 choices (tflite_ranges.Int8Options): ranges, imported QAT file, float fallback."""
+        from .tflite_ranges import Int8Options
+
+        return Int8Options(self.calib_method, str(self.weights), self.fallback_float)
 
 
 def export(opts: ExportOptions) -> dict:
@@ -57,6 +64,10 @@ def export(opts: ExportOptions) -> dict:
     memory.check(opts.alpha, opts.resolution, _held_inputs(opts, quantized), kept=kept)  # before anything is written
     steps = Steps(4 + len(opts.kinds), opts.quiet)
     spec = input_spec(opts.resolution)
+    if quantized:
+        from .tflite_ranges import check, quantizable_layers
+
+        check(opts.int8_options(), opts.weights, quantizable_layers())
     with Publisher(target_dir, opts.force) as pub:
         with steps.step("model built, weights loaded"):
             from ..model.weights import build_with_weights
@@ -81,6 +92,8 @@ def export(opts: ExportOptions) -> dict:
                     entries.append(_verified_entry(kind, path, verify_inputs, reference))
         finally:
             job.close()
+        if getattr(job.converter, "int8_record", None):
+            calib_info["tflite_int8"] = job.converter.int8_record
 
         with steps.step("manifest written"):
             (pub.tmp / "labels.txt").write_text("\n".join(names) + "\n", encoding="utf-8")
@@ -110,7 +123,7 @@ def _held_inputs(opts: ExportOptions, quantized: bool) -> int:
 def _inputs(model, spec, opts: ExportOptions, quantized: bool):
     """Calibration inputs (only when a file kind needs them), held-back verification inputs, and their record."""
     info: dict = {"method": opts.calib_method, "tflite_int8": "min/max (TFLite converter)",
-                  "onnx_int8": f"onnxruntime {opts.calib_method}"}
+                  "onnx_int8": f"onnxruntime {_onnx_method(opts.calib_method)}"}
     if opts.calib:
         calib_paths, held = calibration.split(Path(opts.calib), opts.calib_count, opts.verify_count,
                                               bool(opts.verify_dir))
@@ -176,7 +189,8 @@ def _write_tflite(job: _Job, kind: FileKind) -> Path:
             job.converter = Converter(job.model)
     with native_output_captured() as captured:
         try:
-            data = job.converter.convert(kind.precision, job.calib_inputs if kind.quantized else None, job.opts.io)
+            data = job.converter.convert(kind.precision, job.calib_inputs if kind.quantized else None, job.opts.io,
+                                         job.opts.int8_options() if kind.quantized else None)
         except Exception as exc:  # the converter raises many types; keep its own words
             detail = (str(exc).strip().splitlines() or [type(exc).__name__])[-1]
             raise MobiledeployError(f"TFLite conversion to {kind.filename} failed: {detail}") from None
@@ -201,7 +215,7 @@ def _write_onnx(job: _Job, kind: FileKind) -> Path:
         from .onnx_quant import quantize_int8
 
         with native_output_captured():
-            quantize_int8(fp32, path, job.calib_inputs, job.opts.calib_method)
+            quantize_int8(fp32, path, job.calib_inputs, _onnx_method(job.opts.calib_method))
     return path
 
 
@@ -222,6 +236,11 @@ def _verified_entry(kind: FileKind, path: Path, verify_inputs, reference) -> Fil
     return FileEntry(kind.filename, kind.format, kind.precision, path.stat().st_size, file_sha256(path),
                      TensorSpec.of(session.input_dtype, session.input_quant),
                      TensorSpec.of(session.output_dtype, session.output_quant), check)
+
+
+def _onnx_method(method: str) -> str:
+    """Imported QAT ranges apply to the TFLite file; the ONNX file is calibrated with min/max then."""
+    return "minmax" if method == "imported" else method
 
 
 def _provenance(steps: Steps) -> dict:

@@ -52,8 +52,13 @@ class Converter:
         self._dir.cleanup()
         return False
 
-    def convert(self, precision: str, calibration: np.ndarray | None = None, io: str = "int8") -> bytes:
-        """The flatbuffer for one precision; int8 needs calibration inputs (N x R x R x 3 float32)."""
+    def convert(self, precision: str, calibration: np.ndarray | None = None, io: str = "int8",
+                int8_options=None) -> bytes:
+        """The flatbuffer for one precision; int8 needs calibration inputs (N x R x R x 3 float32).
+
+        `int8_options` (tflite_ranges.Int8Options) chooses other activation ranges or float fallback layers;
+        what was done is kept in `self.int8_record`.
+        """
         tf = self.tf
         conv = tf.lite.TFLiteConverter.from_saved_model(str(self.saved))
         if precision == "fp16":
@@ -75,6 +80,14 @@ class Converter:
             dtype = {"int8": tf.int8, "uint8": tf.uint8, "float": tf.float32}[io]
             conv.inference_input_type = dtype
             conv.inference_output_type = dtype
+            if int8_options is not None and not int8_options.default:
+                from .tflite_ranges import convert_int8
+
+                data, record = convert_int8(conv, dtype, int8_options, calibration)
+                self.int8_record = record.as_dict()
+                return data
+            self.int8_record = {"method": "minmax", "ranges_changed": {}, "float_layers": [],
+                                "weights": "per-channel int8, scale max|w|/127 (converter)"}
         elif precision != "fp32":
             raise ValueError(f"unknown TFLite precision {precision}")
         return conv.convert()
