@@ -46,7 +46,7 @@ def run(artifact_path, device: str, file: str | None, settings: dict, insecure: 
         results = []
         for e in chosen:
             raw = target.run(artifact.path(e), settings)
-            results.append(_record(artifact, device, e, settings, raw))
+            results.append(record(artifact, device, e, settings, raw))
             store.append(results[-1])
             if progress:
                 progress(1)
@@ -55,13 +55,20 @@ def run(artifact_path, device: str, file: str | None, settings: dict, insecure: 
         target.close()
 
 
-def _record(artifact: Artifact, device: str, e: dict, settings: dict, raw: dict) -> dict:
+def _model_block(manifest: dict) -> dict:
+    """The manifest's model facts a result carries, so readers never parse folder names."""
+    m = manifest["model"]
+    return {k: m.get(k) for k in ("architecture", "alpha", "resolution", "macs", "params", "weights")}
+
+
+def record(artifact: Artifact, device: str, e: dict, settings: dict, raw: dict) -> dict:
+    """One stored result: the runner's latencies summarized, with the file's and the model's facts."""
     summary = raw.get("summary") or stats.summarize(raw["latencies_ms"], raw.get("temperature_before_c"),
                                                     raw.get("temperature_after_c"))
     return {
         "device": device, "artifact": str(artifact.folder), "artifact_name": artifact.manifest["name"],
         "file": e["name"], "format": e["format"], "precision": e["precision"], "sha256": e["sha256"],
-        "settings": settings, **summary,
+        "size": e.get("size"), "model": _model_block(artifact.manifest), "settings": settings, **summary,
         **{k: raw.get(k) for k in ("runtime", "runtime_version", "xnnpack", "cpu_model", "machine", "cores",
                                    "governor", "temperature_before_c", "temperature_after_c", "init_ms",
                                    "first_ms", "memory_mb")},

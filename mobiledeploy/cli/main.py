@@ -9,6 +9,7 @@ from .bench import bench, devices
 from .export import export
 from .info import info
 from .run import evaluate, predict, testvectors
+from .sweep import pick, sweep
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -35,6 +36,8 @@ cli.add_command(evaluate)
 cli.add_command(bench)
 cli.add_command(devices)
 cli.add_command(testvectors)
+cli.add_command(sweep)
+cli.add_command(pick)
 
 
 def main():

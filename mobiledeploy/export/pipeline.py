@@ -45,6 +45,10 @@ class ExportOptions:
     labels: str | None = None
     background: bool = False
     quiet: bool = False
+    # data-free calibration: images and optimisation steps (0: the 1/f prior as is, for latency-only
+    # exports of random weights, where calibration quality cannot matter and synthesis is most of the time)
+    datafree_count: int = DATAFREE_CALIB
+    datafree_steps: int = datafree.STEPS
 
 
 def export(opts: ExportOptions) -> dict:
@@ -137,10 +141,10 @@ def _inputs(model, spec, opts: ExportOptions, quantized: bool):
         verify_info = {"source": str(opts.verify_dir), "count": len(verify_inputs)}
     else:
         verify_inputs = None
-    count = DATAFREE_CALIB if quantized else 0
+    count = opts.datafree_count if quantized else 0
     extra = 0 if verify_inputs is not None else DATAFREE_VERIFY
     with bar("synthesizing data-free inputs", count + extra, opts.quiet) as advance:
-        synthetic, method = datafree.synthesize(model, count + extra, progress=advance)
+        synthetic, method = datafree.synthesize(model, count + extra, steps=opts.datafree_steps, progress=advance)
     info.update(source="data-free", generator=method, count=count)
     if verify_inputs is None:
         verify_inputs = synthetic[count:]
