@@ -66,7 +66,7 @@ class Model:
 
     def predict(self, feats: dict) -> float:
         """Predicted latency (ms) for one variant's features."""
-        return float(_design([feats], FORMS[self.form]) @ np.asarray(self.coef))
+        return float((_design([feats], FORMS[self.form]) @ np.asarray(self.coef))[0])
 
 
 def fit(rows: list[dict], y: list[float]) -> Model | None:
