@@ -125,3 +125,49 @@ def test_reference_import_measured_others_published(tmp_path):
         other = rows[f"a0.5-128-{prec}"]
         assert other["top1_source"] == "published" and other["weights"] == "random"
     assert rows["a0.5-128-int8"]["top1"] == pytest.approx(0.549)  # TF-slim table, quant checkpoint
+
+
+def test_measure_k_predicts_the_rest_then_confirms_near_the_budget(tmp_path):
+    env = {"MOBILEDEPLOY_HOME": str(tmp_path / "home")}
+    args = ["sweep", "--alphas", "0.25,0.5", "--res", "128,160", "--precision", "int8", "--runs", "5", "--warmup", "2",
+            "--measure", "3", "--out", tmp_path / "models", "--json"]
+    doc = json.loads(mobiledeploy(*args, env=env, check=True).stdout)
+    assert doc["run"][0]["cells"] == 3 and doc["run"][0]["exported"] == 3
+    predicted = [r for r in doc["rows"] if r["latency"] == "predicted"]
+    assert len(predicted) == 1 and predicted[0]["artifact"] is None and predicted[0]["on_front"] is None
+    assert predicted[0]["p90_ms"] > 0
+    text = mobiledeploy(*args[:-1], "--report", env=env, check=True).stdout
+    assert "pred" in text  # the table marks predicted latencies
+    # a budget everything fits: the predicted best is measured to confirm, and then nothing is predicted
+    doc = json.loads(mobiledeploy(*args, "--budget-ms", "1000", env=env, check=True).stdout)
+    assert doc["run"][0]["exported"] == 0 and doc["run"][0]["benched"] == 0
+    assert doc["run"][1]["exported"] == 1 and doc["run"][1]["benched"] == 1
+    assert all(r["latency"] == "measured" for r in doc["rows"]) and len(doc["rows"]) == 4
+
+
+def test_ctrl_c_keeps_finished_results_and_rerun_resumes(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import time
+
+    home, out = tmp_path / "home", tmp_path / "models"
+    env = {**os.environ, "MOBILEDEPLOY_HOME": str(home)}
+    args = ["sweep", "--alphas", "0.25", "--res", "128,160", "--precision", "fp32,int8", "--runs", "300",
+            "--warmup", "2", "--out", str(out)]
+    exe = Path(sys.executable).with_name("mobiledeploy")
+    # its own session, so the SIGINT reaches every process of the sweep, as Ctrl-C in a terminal does
+    proc = subprocess.Popen([str(exe), *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    store = home / "results.jsonl"
+    deadline = time.time() + 600
+    while time.time() < deadline and not (store.exists() and store.read_text().count("\n") >= 1):
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and "interrupted" in err and "Traceback" not in err, err
+    kept = store.read_text().count("\n")
+    assert 1 <= kept < 4
+    assert not list(out.glob(".*tmp*"))  # no half-written artifact
+    doc = json.loads(mobiledeploy(*args, "--json", env={"MOBILEDEPLOY_HOME": str(home)}, check=True).stdout)
+    assert doc["run"][0]["exported"] == 0 and doc["run"][0]["benched"] == 4 - kept

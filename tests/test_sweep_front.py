@@ -94,7 +94,7 @@ def test_pick_cli_on_hand_built_store(tmp_path):
     assert doc["neighbours"]["more_accurate"]["label"] == "a0.75-224-int8"
     assert doc["deploy"].startswith("python raspberrypi/classify.py --artifact /models/mobilenet_v1_0.50_128")
     text = mobiledeploy("pick", "--device", "local", "--budget-ms", "5", env=env, check=True).stdout
-    assert "published" in text and "over budget" in text
+    assert "published" in text and "over budget" in text and "random weights" in text
     proc = mobiledeploy("pick", "--device", "local", "--budget-ms", "0.5", env=env)
     assert proc.returncode == 1 and "fastest" in proc.stdout and "a0.25-128-int8" in proc.stdout
     doc = json.loads(mobiledeploy("pick", "--device", "local", "--budget-ms", "50", "--precision", "int8", "--json",

@@ -177,7 +177,12 @@ def pick(device, budget_ms, min_top1, precision, threads, as_json):
     fr = front.pareto([r for r in doc["rows"] if r["threads"] == chosen["threads"]])
     faster, better = front.neighbours(fr, chosen)
     result = {"chosen": chosen, "reason": why, "neighbours": {"faster": faster, "more_accurate": better},
-              "artifact": chosen["artifact"], "deploy": deploy_command(chosen, kind)}
+              "artifact": chosen["artifact"], "deploy": deploy_command(chosen, kind), "note": None}
+    if chosen.get("weights") == "random":
+        # its latency is real but it classifies nothing: say how to get the same shape with real weights
+        result["note"] = (f"this artifact has random weights (latency only): before deploying, export it with real "
+                          f"weights: mobiledeploy export --alpha {chosen['alpha']:g} --res {chosen['resolution']} "
+                          f"--int8 --weights imagenet (or a Google .tflite)")
     if as_json:
         emit_json(result)
         return
@@ -190,6 +195,8 @@ def pick(device, budget_ms, min_top1, precision, threads, as_json):
             click.echo(f"  {name}: {n['label']} p90 {n['p90_ms']:.2f} ms{over}, top-1 {_acc(n)}")
     click.echo(f"artifact: {chosen['artifact']} ({chosen['file']})")
     click.echo(f"deploy: {result['deploy']}")
+    if result["note"]:
+        click.echo(f"note: {result['note']}")
 
 
 def _acc(r: dict) -> str:

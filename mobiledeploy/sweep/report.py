@@ -78,6 +78,11 @@ def plot(doc: dict, path: Path) -> Path:
         ax.step([r["p90_ms"] for r in fr], [100 * r["top1"] for r in fr], where="post", color=colour,
                 label=f"{device[0]} ({device[1]} thr): front", linewidth=1.5)
     ax.set_xscale("log")
+    from matplotlib.ticker import FormatStrFormatter
+
+    ax.xaxis.set_major_formatter(FormatStrFormatter("%g"))
+    ax.xaxis.set_minor_formatter(FormatStrFormatter("%g"))
+    ax.tick_params(axis="x", which="minor", labelsize=7)
     ax.set_xlabel("measured p90 latency (ms, log scale)")
     ax.set_ylabel("ImageNet top-1 (%)")
     ax.set_title("MobileNet v1: accuracy against measured latency\n"

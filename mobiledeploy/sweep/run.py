@@ -170,7 +170,8 @@ def bench_all(opts: SweepOptions, targets: dict, artifacts: dict, log) -> tuple[
             try:
                 raw = target.run(artifact.path(e), opts.settings)
             except MobiledeployError as exc:
-                if stop.is_set():
+                # Ctrl-C reaches the runner too and makes it fail: give the main thread time to say so
+                if stop.wait(0.5):
                     return
                 with lock:
                     errors.append(f"{name} {label}: {exc}")
@@ -221,6 +222,7 @@ def run(opts: SweepOptions, log=None) -> dict:
         artifacts.update(made)
         t_bench = time.perf_counter()
         opts.stats["seconds_before_first_bench"] = round(t_bench - start, 2)
+        opts.stats["first_bench_epoch"] = time.time()  # lets a caller add its own process start-up
         stored, bench_errors = bench_all(opts, targets, artifacts, log)
     finally:
         for t in targets.values():
@@ -230,5 +232,6 @@ def run(opts: SweepOptions, log=None) -> dict:
             "errors": errors, "export_seconds": round(t_bench - t_export, 2),
             "bench_seconds": round(time.perf_counter() - t_bench, 2),
             "seconds_before_first_bench": opts.stats["seconds_before_first_bench"],
+            "first_bench_epoch": opts.stats["first_bench_epoch"],
             "seconds": round(time.perf_counter() - start, 2), "artifacts": {
                 f"a{a:g}-{r}": str(art.folder) for (a, r), art in sorted(artifacts.items())}}
