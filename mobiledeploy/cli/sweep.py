@@ -53,7 +53,8 @@ def _report_doc(devices, threads, precisions, cells):
               help="Measure K variants spanning the grid and predict the rest (with --budget-ms: then measure "
                    "the predicted best near the budget to confirm).")
 @click.option("--budget-ms", type=float, default=None, help="With --measure: the latency budget to confirm near.")
-@click.option("--out", default="models", show_default=True, type=click.Path(), help="Folder for artifacts.")
+@click.option("--out", default="models/sweep", show_default=True, type=click.Path(),
+              help="Folder for the sweep's artifacts (its own: an artifact there built from other inputs is replaced).")
 @click.option("--plot", type=click.Path(), default=None, help="PNG of top-1 against p90 (default OUT/sweep.png).")
 @click.option("--report", "report_only", is_flag=True, help="Only report stored results for this grid; measure nothing.")
 @click.option("--insecure", is_flag=True, help="Accept unknown SSH host keys.")
@@ -84,7 +85,8 @@ def sweep(alphas, res, precision, device_list, weights_dir, data, wnids, calib, 
     if budget_ms is not None and budget_ms <= 0:
         raise MobiledeployError(f"--budget-ms must be a positive number of milliseconds, got {budget_ms:g}")
     cells = [(x, y) for x in a for y in r]
-    opts = SweepOptions(a, r, p, names, Path(out), weights_dir, data, wnids, calib, calib_count, threads, runs,
+    # absolute: results name their artifact, and pick prints a path that works from any folder
+    opts = SweepOptions(a, r, p, names, Path(out).resolve(), weights_dir, data, wnids, calib, calib_count, threads, runs,
                         warmup, jobs, insecure)
     runs_done = []
     if not report_only:

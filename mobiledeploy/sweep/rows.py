@@ -76,8 +76,8 @@ def build(records: list[dict], acc: dict, devices=None, threads=None, precisions
                          "top1_source": source, "top1_n": None, "artifact": None, "file": None})
     for row in rows:
         row["on_front"] = None if row["latency"] == "predicted" or row["top1"] is None else False
-    for device in sorted({r["device"] for r in rows}):
-        measured = [r for r in rows if r["device"] == device and r["latency"] == "measured"]
+    for key in sorted({(r["device"], r["threads"]) for r in rows}):  # one front per device and thread count
+        measured = [r for r in rows if (r["device"], r["threads"]) == key and r["latency"] == "measured"]
         for r in front.pareto(measured):
             r["on_front"] = True
     rows.sort(key=lambda r: (r["device"], r["threads"], r["precision"], r["macs"] or 0))
