@@ -54,6 +54,12 @@ def recipes(opts: SweepOptions) -> list[cache.Recipe]:
     """One export recipe per (alpha, resolution) cell to measure."""
     found = sources.scan(opts.weights_dir) if opts.weights_dir else {}
     cells = opts.cells or [(a, r) for a in opts.alphas for r in opts.resolutions]
+    if found and not any(sources.for_cell(found, a, r) for a, r in cells):
+        import logging
+
+        logging.getLogger("mobiledeploy").warning(
+            "--weights-dir %s has weights for %s only, none in this grid: every variant gets random weights",
+            opts.weights_dir, ", ".join(f"{a:g}-{r}" for a, r in sorted(found)))
     out = []
     for alpha, res in cells:
         weights = sources.for_cell(found, alpha, res)
