@@ -1,8 +1,6 @@
 """The sweep's pure parts on hand-built results: Pareto front, pick, predictor, published labels."""
 import json
 
-import pytest
-
 from conftest import assert_one_line_error, mobiledeploy
 from mobiledeploy.sweep import front, grid, predictor, rows
 from mobiledeploy.sweep.pick import choose

@@ -1,33 +1,13 @@
-"""The sweep's grid: --alphas, --res and --precision parsed and checked, and the variants they span."""
+"""The sweep's grid: --alphas, --res, --precision and --device parsed and checked; cells that span it."""
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
 
 from ..errors import MobiledeployError
 from ..model import architecture as arch
 
 #: Precisions a sweep measures: TFLite files (the format every device kind runs).
 PRECISIONS = ("fp32", "int8")
-
-
-@dataclass(frozen=True, order=True)
-class Variant:
-    """One model of the grid: width, input side and precision."""
-
-    alpha: float
-    resolution: int
-    precision: str
-
-    @property
-    def label(self) -> str:
-        """Short name used in tables and plots, e.g. a0.5-160-int8."""
-        return f"a{self.alpha:g}-{self.resolution}-{self.precision}"
-
-    @property
-    def filename(self) -> str:
-        """The artifact file this variant is measured from."""
-        return f"model_{self.precision}.tflite"
 
 
 def _items(text: str, what: str, flag: str) -> list[str]:
@@ -87,11 +67,6 @@ def parse_devices(text: str, known: dict) -> list[str]:
             raise MobiledeployError(f"unknown device {name!r} in --device{hint}: add it with mobiledeploy devices "
                                     f"add (configured: {', '.join(sorted(known))})")
     return list(dict.fromkeys(names))
-
-
-def variants(alphas: list[float], resolutions: list[int], precisions: list[str]) -> list[Variant]:
-    """Every combination, cheapest first."""
-    return [Variant(a, r, p) for a in alphas for r in resolutions for p in precisions]
 
 
 def spanning(cells: list[tuple[float, int]], k: int) -> list[tuple[float, int]]:

@@ -13,7 +13,7 @@ from pathlib import Path
 from ..artifact.bundle import Artifact, file_sha256
 from ..errors import MobiledeployError
 from ..progress import console
-from . import accuracy, cache, grid, sources
+from . import accuracy, cache, sources
 
 #: Data-free calibration of random weights (latency only): a few unoptimised prior images suffice,
 #: because the quantization ranges of random weights change no kernel and no accuracy is claimed.
