@@ -117,3 +117,17 @@ def test_pick_results_without_model_block_are_not_guessed(tmp_path):
     proc = mobiledeploy("pick", "--device", "local", "--budget-ms", "20", env={"MOBILEDEPLOY_HOME": str(home)})
     assert proc.returncode == 2
     assert_one_line_error(proc, "no stored results for local")
+
+
+@pytest.mark.parametrize("content", [b"not a model at all", b"\x00" * 64, b""])
+def test_weights_file_with_the_right_name_but_not_a_model(tmp_path, content):
+    """A corrupt Google file: the cell fails with one line naming the file; nothing half-written remains."""
+    wd = tmp_path / "weights"
+    wd.mkdir()
+    (wd / "mobilenet_v1_0.25_128.tflite").write_bytes(content)
+    out = tmp_path / "models"
+    proc = mobiledeploy("sweep", "--alphas", "0.25", "--res", "128", "--precision", "int8", "--weights-dir", wd,
+                        "--out", out, "--runs", "2", env={"MOBILEDEPLOY_HOME": str(tmp_path / "home")})
+    assert proc.returncode == 2
+    assert_one_line_error(proc, "a0.25-128", "mobilenet_v1_0.25_128.tflite")
+    assert not list(out.glob("*")) if out.exists() else True  # no artifact, no temporary folder

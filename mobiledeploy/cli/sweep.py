@@ -109,6 +109,9 @@ def sweep(alphas, res, precision, device_list, weights_dir, data, wnids, calib, 
                        "command again to resume", err=True)
             sys.exit(130)
     doc = _report_doc(names, threads, p, cells)
+    failures = [line for rd in runs_done for line in rd["errors"]]
+    if not doc["rows"] and failures:
+        raise MobiledeployError(f"{failures[0]}" + (f" (and {len(failures) - 1} more failures)" if len(failures) > 1 else ""))
     if not doc["rows"]:
         raise MobiledeployError("no stored results for this grid on " + ", ".join(names) +
                                 ": run the sweep without --report first")
@@ -121,12 +124,11 @@ def sweep(alphas, res, precision, device_list, weights_dir, data, wnids, calib, 
     else:
         report.table(doc, f"sweep: {', '.join(names)}, {threads} thread(s)")
         click.echo(f"plot: {plot_path}")
-        for rd in runs_done:
-            for line in rd["errors"]:
-                click.echo(f"warning: {line}", err=True)
-    failed = sum(len(rd["errors"]) for rd in runs_done)
-    if failed:
-        raise MobiledeployError(f"{failed} export(s)/bench(es) failed (listed above); the rest is stored: fix and re-run")
+        for line in failures:
+            click.echo(f"warning: {line}", err=True)
+    if failures:
+        raise MobiledeployError(f"{len(failures)} export(s)/bench(es) failed ({'listed above' if not as_json else 'see run.errors'}"
+                                "); the rest is stored: fix and re-run")
 
 
 def _near_budget(doc: dict, budget_ms: float) -> list[tuple[float, int]]:
