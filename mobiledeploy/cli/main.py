@@ -25,6 +25,8 @@ def cli(verbose):
       mobiledeploy predict models/mobilenet_v1_0.50_128 photo.jpg
       mobiledeploy eval models/mobilenet_v1_0.50_128 --data DIR
       mobiledeploy bench models/mobilenet_v1_0.50_128 --device local   # or a board / phone
+      mobiledeploy sweep --device local                    # every alpha x res x precision: the front
+      mobiledeploy pick --device local --budget-ms 20      # the best variant that fits the budget
     """
     setup_logging(verbose)
 
