@@ -67,6 +67,8 @@ bench: install
 	$(PY) bench/tflite_latency.py
 	$(PY) bench/runner_overhead.py
 	$(PY) bench/ssh_vs_local.py
+	$(PY) bench/sweep_time.py
+	$(PY) bench/predictor_error.py
 
 clean:
 	rm -rf $(VENV) models/mobilenet_v1_* .pytest_cache

@@ -2,7 +2,7 @@
 
 Every case runs the real CLI in a subprocess and checks the exit code, one `error:` line (or the signal's
 exit code), no traceback, and that nothing is left behind: no hidden `.NAME.tmp-*` folder or file, no
-SavedModel in $TMPDIR, and an existing artifact untouched. Full and read-only disks are real small
+temporary file in $TMPDIR, and an existing artifact untouched. Full and read-only disks are real small
 tmpfs mounts (tests/fsfaults.py; skipped without root).
 """
 import json
@@ -68,9 +68,9 @@ def test_signal_during_export_leaves_nothing(tmp_path, sig, code):
     out, tmpdir = tmp_path / "out", tmp_path / "tmp"
     tmpdir.mkdir()
     proc = start(out, tmpdir)
-    # the SavedModel in $TMPDIR exists only during TFLite conversion: the latest, fullest moment
-    wait_for(lambda: any(p.name.startswith("mobiledeploy-savedmodel-") for p in tmpdir.iterdir()),
-             "the SavedModel was written", proc)
+    # mid-conversion, the fullest moment: the float file is written in the hidden folder, int8 still to come
+    wait_for(lambda: out.is_dir() and any((p / "model_fp32.tflite").exists() for p in out.glob(".*.tmp-*")),
+             "the float file was written", proc)
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == code, err

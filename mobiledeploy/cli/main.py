@@ -13,6 +13,7 @@ from .export import export
 from .info import info
 from .quant import quant_report
 from .run import evaluate, predict, testvectors
+from .sweep import pick, sweep
 
 
 EPILOG = """\b
@@ -42,6 +43,8 @@ def cli(ctx, verbose):
       mobiledeploy predict models/mobilenet_v1_0.5_128 photo.jpg
       mobiledeploy eval models/mobilenet_v1_0.5_128 --data DIR
       mobiledeploy bench models/mobilenet_v1_0.5_128 --device local   # or a board / phone
+      mobiledeploy sweep --device local                    # every alpha x res x precision: the front
+      mobiledeploy pick --device local --budget-ms 20      # the best variant that fits the budget
     """
     setup_logging(verbose)
     from .config import default_map, settings_file
@@ -59,6 +62,8 @@ cli.add_command(bench)
 cli.add_command(devices)
 cli.add_command(testvectors)
 cli.add_command(quant_report)
+cli.add_command(sweep)
+cli.add_command(pick)
 
 
 def main():

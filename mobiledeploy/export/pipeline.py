@@ -8,6 +8,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from .. import __version__
 from ..artifact import labels as labels_mod
 from ..artifact.manifest import FileEntry, LabelsInfo, Manifest, ModelInfo, TensorSpec
@@ -47,6 +49,10 @@ class ExportOptions:
     background: bool = False
     quiet: bool = False
     fallback_float: int = 0
+    # data-free calibration: images and optimisation steps (0: the 1/f prior as is, for latency-only
+    # exports of random weights, where calibration quality cannot matter and synthesis is most of the time)
+    datafree_count: int = DATAFREE_CALIB
+    datafree_steps: int = datafree.STEPS
 
     def int8_options(self):
         """The TFLite int8 choices (tflite_ranges.Int8Options): ranges, imported QAT file, float fallback."""
@@ -81,7 +87,9 @@ def export(opts: ExportOptions) -> dict:
             calib_inputs, verify_inputs, calib_info = _inputs(model, spec, opts, quantized)
 
         with steps.step("float reference computed (Keras)"):
-            reference = model.predict(verify_inputs, batch_size=16, verbose=0)
+            # eager calls: predict() traces a function first, seconds per model for a handful of inputs
+            reference = np.concatenate([model(verify_inputs[i:i + 16], training=False).numpy()
+                                        for i in range(0, len(verify_inputs), 16)])
 
         entries = []
         job = _Job(model, pub.tmp, calib_inputs, opts)
@@ -145,10 +153,10 @@ def _inputs(model, spec, opts: ExportOptions, quantized: bool):
         verify_info = {"source": str(opts.verify_dir), "count": len(verify_inputs)}
     else:
         verify_inputs = None
-    count = DATAFREE_CALIB if quantized else 0
+    count = opts.datafree_count if quantized else 0
     extra = 0 if verify_inputs is not None else DATAFREE_VERIFY
     with bar("synthesizing data-free inputs", count + extra, opts.quiet) as advance:
-        synthetic, method = datafree.synthesize(model, count + extra, progress=advance)
+        synthetic, method = datafree.synthesize(model, count + extra, steps=opts.datafree_steps, progress=advance)
     info.update(source="data-free", generator=method, count=count)
     if verify_inputs is None:
         verify_inputs = synthetic[count:]
