@@ -69,6 +69,7 @@ bench: install
 	$(PY) bench/ssh_vs_local.py
 	$(PY) bench/sweep_time.py
 	$(PY) bench/predictor_error.py
+	$(PY) bench/quant_latency.py
 
 clean:
 	rm -rf $(VENV) models/mobilenet_v1_* .pytest_cache
