@@ -169,11 +169,18 @@ def bench_all(opts: SweepOptions, targets: dict, artifacts: dict, log) -> tuple[
     total = sum(len(js) for js in jobs.values())
 
     def device_loop(name):
+        try:
+            bench_device(name)
+        except Exception as exc:  # noqa: BLE001 - a bug in one device's loop is reported, not a thread traceback
+            with lock:
+                errors.append(f"{name}: unexpected {type(exc).__name__}: {exc} (report it)")
+
+    def bench_device(name):
         target = targets[name]
         for (alpha, res), artifact, e in jobs[name]:
             if stop.is_set():
                 return
-            label = f"a{alpha:g}-{res}-{e['precision']}"
+            label = f"a{alpha:g}-{res}-{e.precision}"
             try:
                 raw = target.run(artifact.path(e), opts.settings)
             except MobiledeployError as exc:

@@ -25,13 +25,13 @@ def export_cell(recipe, out: str, data: str | None, wnids: str | None) -> dict:
     import time
 
     from ..artifact.bundle import Artifact
-    from ..export.formats import TARGETS
+    from ..export.formats import FILE_KINDS
     from ..export.pipeline import ExportOptions, export
 
     start = time.perf_counter()
-    targets = [t for t in TARGETS if t.format == "tflite" and (t.precision in recipe.precisions or t.precision == "fp32")]
+    kinds = [k for k in FILE_KINDS if k.format == "tflite" and (k.precision in recipe.precisions or k.precision == "fp32")]
     result = export(ExportOptions(
-        alpha=recipe.alpha, resolution=recipe.resolution, targets=targets, weights=recipe.weights or "none",
+        alpha=recipe.alpha, resolution=recipe.resolution, kinds=kinds, weights=recipe.weights or "none",
         calib=recipe.calib, calib_count=recipe.calib_count, out=out, force=True, quiet=True,
         datafree_count=recipe.calib_count, datafree_steps=recipe.datafree_steps))
     accuracy = []
