@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY      = $(VENV)/bin/python
 
-.PHONY: install system-deps board-deps test test-board test-fast export bench clean
+.PHONY: install system-deps board-deps test test-board test-fast test-faults export bench clean
 
 install: system-deps $(VENV)/.installed
 
@@ -43,8 +43,13 @@ board-deps:
 test-board: install board-deps
 	$(PY) -m pytest -q -rs -s -m board tests/test_board.py
 
+# The quick tier (no exports, no ../shared/data): under a minute.
 test-fast: install
-	$(PY) -m pytest -q -m "not slow"
+	$(PY) -m pytest -q -m "not slow and not board and not data"
+
+# The fault suite alone: bad input, hostile files, signals, remote faults.
+test-faults: install
+	$(PY) -m pytest -q -rs -m "faults and not board"
 
 # The main job on its built-in default.
 export: install

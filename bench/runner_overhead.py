@@ -44,7 +44,7 @@ def main():
     from mobiledeploy.export.pipeline import ExportOptions, export
 
     with tempfile.TemporaryDirectory() as tmp:
-        result = export(ExportOptions(alpha=0.5, resolution=128, targets=select("tflite", None, True),
+        result = export(ExportOptions(alpha=0.5, resolution=128, kinds=select("tflite", None, True),
                                       weights="none", out=tmp, quiet=True))
         path = Path(result["artifact"]) / "model_int8.tflite"
         runner, bare = [], []

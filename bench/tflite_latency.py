@@ -50,7 +50,7 @@ def main():
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        result = export(ExportOptions(alpha=ALPHA, resolution=RES, targets=select("tflite", None, True),
+        result = export(ExportOptions(alpha=ALPHA, resolution=RES, kinds=select("tflite", None, True),
                                       weights="none", out=str(tmp), quiet=True))
         art = Path(result["artifact"])
         model = build_with_weights(ALPHA, RES, str(art / "model_fp32.tflite")).model

@@ -4,16 +4,67 @@ from __future__ import annotations
 import logging
 import re
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
 from .artifact.bundle import Artifact
+from .artifact.manifest import FileEntry
 from .errors import MobiledeployError
 from .runtime.images import find_images, load_rgb
 from .runtime.preprocess import to_float64
 
 log = logging.getLogger("mobiledeploy")
+KERAS_ROW = SimpleNamespace(name="keras", format="keras", precision="fp32")  # the float model, as a file row
 WNID = re.compile(r"^(n\d{8})")
+WNIDS_MAX_BYTES = 1 << 20  # 1000 ids take 10 KB; a bigger "wnids file" is the wrong file
+
+
+def read_wnids(path: Path, classes: int) -> list[str]:
+    """WordNet ids in class order, one per line; refuses a file that would shift or merge labels.
+
+    `classes` counts the real classes (background excluded): a 1001-line list for a 1000-class model
+    would move every label by one without any other sign, so the count must match exactly.
+    """
+    path = Path(path)
+    if not path.is_file():
+        kind = "is not a regular file" if path.exists() else "not found"
+        raise MobiledeployError(f"--wnids {path} {kind}: give a text file with one WordNet id per line")
+    size = path.stat().st_size
+    if size > WNIDS_MAX_BYTES:
+        raise MobiledeployError(f"--wnids {path} is {size} bytes, more than a WordNet id list "
+                                f"({WNIDS_MAX_BYTES} at most): is it the right file?")
+    try:
+        with open(path, "rb") as f:
+            text = f.read(WNIDS_MAX_BYTES + 1).decode("utf-8")
+    except UnicodeDecodeError:
+        raise MobiledeployError(f"--wnids {path} is not UTF-8 text: give one WordNet id per line") from None
+    except OSError as exc:
+        raise MobiledeployError(f"cannot read --wnids {path}: {exc.strerror or exc}") from None
+    # first word of each line: LOC_synset_mapping.txt style lines ("n01440764 tench, Tinca tinca") work too
+    wnids = [line.split()[0] for line in text.splitlines() if line.strip()]
+    for number, wnid in enumerate(wnids, start=1):
+        if not re.fullmatch(r"n\d{8}", wnid):
+            raise MobiledeployError(f"--wnids {path}: entry {number} is {wnid[:40]!r}, not a WordNet id "
+                                    "(n + 8 digits, e.g. n01440764)")
+    first: dict[str, int] = {}
+    for number, wnid in enumerate(wnids, start=1):
+        if wnid in first:
+            raise MobiledeployError(f"--wnids {path} lists {wnid} twice (entries {first[wnid]} and {number}): "
+                                    "each class needs its own id")
+        first[wnid] = number
+    if len(wnids) != classes:
+        raise MobiledeployError(f"--wnids {path} has {len(wnids)} WordNet ids, the artifact has {classes} "
+                                "classes (background not counted): give exactly one id per class, in the "
+                                "model's class order")
+    return wnids
+
+
+def select_entries(artifact: Artifact, files: list[str] | None) -> list[FileEntry]:
+    """The manifest entries to evaluate: all, or those named (an error listing the files when one is not there)."""
+    if not files:
+        return list(artifact.manifest.files)
+    return [artifact.entry(name) for name in dict.fromkeys(files)]
 
 
 def label_index(path: Path, root: Path, labels: list[str], wnids: list[str] | None, offset: int,
@@ -57,6 +108,39 @@ def labelled_images(root: Path, labels: list[str], wnids: list[str] | None, offs
     return known
 
 
+def _check_memory(count: int, spec: dict, root: Path) -> None:
+    """Every input is held as float64 (the exact values each file is fed): refuse a folder that cannot fit."""
+    from .export.memory import GB, available_bytes
+
+    side = int(spec.shape[1])
+    # float64 inputs, their concatenated copy, and the float32 copy the Keras model is given
+    need = count * side * side * 3 * (8 + 8 + 4)
+    have = available_bytes()
+    if have is not None and need > have:
+        fits = max(1, int(have // (side * side * 3 * 20)))
+        raise MobiledeployError(f"evaluating {count} images of {root} at {side}x{side} needs about {need / GB:.1f} GB "
+                                f"of memory, this machine has {have / GB:.1f} GB available: evaluate at most about "
+                                f"{fits} images at a time (a smaller --data folder)")
+
+
+def _read_inputs(pairs: list, spec: dict, root: Path):
+    """Preprocessed inputs and their classes; unreadable images are left out with one warning."""
+    inputs, truth, failed = [], [], []
+    for path, index in pairs:
+        try:
+            inputs.append(to_float64(load_rgb(path), spec))
+            truth.append(index)
+        except MobiledeployError as exc:
+            failed.append(str(exc))
+    if not inputs:
+        raise MobiledeployError(f"none of the {len(pairs)} labelled images in {root} could be read "
+                                f"(first: {failed[0]})")
+    if failed:
+        log.warning("%d of %d images could not be read and are left out (first: %s)", len(failed), len(pairs),
+                    failed[0])
+    return np.concatenate(inputs), np.array(truth)
+
+
 def accuracy(scores: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
     """(top-1, top-5) fractions."""
     top5 = np.argsort(-scores, axis=1, kind="stable")[:, :5]
@@ -67,9 +151,9 @@ def keras_float_model(artifact: Artifact):
     """The float Keras model rebuilt from the artifact's fp32 TFLite file (verified equal at export)."""
     from .model.weights import build_with_weights
 
-    entry = artifact.entry(precision="fp32", fmt="tflite")
-    m = artifact.manifest["model"]
-    return build_with_weights(m["alpha"], m["resolution"], str(artifact.path(entry)), m["background"]).model
+    entry = artifact.manifest.file("tflite", "fp32")
+    m = artifact.manifest.model
+    return build_with_weights(m.alpha, m.resolution, str(artifact.path(entry)), m.background).model
 
 
 def evaluate(artifact: Artifact, data: Path, wnids: list[str] | None = None, files: list[str] | None = None,
@@ -78,29 +162,30 @@ def evaluate(artifact: Artifact, data: Path, wnids: list[str] | None = None, fil
     from .runtime.session import Session
 
     labels = artifact.labels
-    offset = int(artifact.manifest["model"]["background"])
+    offset = int(artifact.manifest.model.background)
+    entries = select_entries(artifact, files)
     pairs = labelled_images(Path(data), labels, wnids, offset)
-    spec = artifact.manifest["input"]
-    inputs = np.concatenate([to_float64(load_rgb(p), spec) for p, _ in pairs])
-    truth = np.array([i for _, i in pairs])
-    entries = [e for e in artifact.manifest["files"] if not files or e["name"] in files]
+    spec = artifact.manifest.input
+    _check_memory(len(pairs), spec, Path(data))
+    inputs, truth = _read_inputs(pairs, spec, Path(data))
     outputs = {}
     for e in entries:
         session = Session(artifact.path(e))
-        outputs[e["name"]] = (e, np.concatenate([session.run(x[None]) for x in inputs]))
+        outputs[e.name] = (e, np.concatenate([session.run(x[None]) for x in inputs]))
         if progress:
             progress(1)
     if keras:
         model = keras_float_model(artifact)
-        outputs["keras"] = ({"name": "keras", "format": "keras", "precision": "fp32"},
+        outputs["keras"] = (KERAS_ROW,
                             model.predict(inputs.astype(np.float32), batch_size=16, verbose=0))
         if progress:
             progress(1)
-    reference = outputs.get("keras", outputs.get("model_fp32.tflite", (None, None)))[1]
+    fp32 = next((e.name for e in artifact.manifest.files if (e.format, e.precision) == ("tflite", "fp32")), None)
+    reference = outputs.get("keras", outputs.get(fp32, (None, None)))[1]
     results = []
     for name, (e, scores) in outputs.items():
         top1, top5 = accuracy(scores, truth)
-        row = {"file": e["name"], "format": e["format"], "precision": e["precision"], "n": len(truth),
+        row = {"file": e.name, "format": e.format, "precision": e.precision, "n": len(truth),
                "top1": top1, "top5": top5}
         if reference is not None:
             row["agreement_with_float"] = float((scores.argmax(1) == reference.argmax(1)).mean())

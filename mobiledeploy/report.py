@@ -2,20 +2,32 @@
 from __future__ import annotations
 
 import io
+import logging
 from pathlib import Path
 
 from .errors import MobiledeployError
 from .fsutil import atomic_write
-from .model.cost import summary
+
+log = logging.getLogger("mobiledeploy")
 
 
-def _macs(row: dict) -> int:
-    """Multiply-adds of a result's artifact, from its name (mobilenet_v1_<alpha>_<res>)."""
+def result_model(row: dict) -> dict | None:
+    """The model block of a bench result: stored with it, else read from its artifact's manifest (older
+    results); None when neither is there. Artifact names are never parsed: they are not facts."""
+    if isinstance(row.get("model"), dict):
+        return row["model"]
+    from .artifact.bundle import Artifact
+
     try:
-        _, _, alpha, res = row["artifact_name"].split("_")
-        return summary(float(alpha), int(res))["macs"]
-    except (KeyError, ValueError):
-        return 0
+        return Artifact.load(row["artifact"]).manifest.model.to_dict()
+    except (MobiledeployError, KeyError, TypeError):
+        return None
+
+
+def _point_label(model: dict) -> str:
+    from .model.architecture import alpha_text
+
+    return f"a{alpha_text(model['alpha'])}-{model['resolution']}"
 
 
 def latency_plot(rows: list[dict], path: Path) -> Path:
@@ -40,9 +52,19 @@ def latency_plot(rows: list[dict], path: Path) -> Path:
     if not latest:
         raise MobiledeployError("no bench results to plot: run mobiledeploy bench first")
     series: dict[str, list] = {}
+    unknown = 0
     for (device, name, file, threads), r in sorted(latest.items()):
+        model = result_model(r)
+        if model is None:
+            unknown += 1
+            continue
         series.setdefault(f"{device}: {file} ({threads} thr)", []).append(
-            (_macs(r) / 1e6, r["median_ms"], r.get("p90_ms"), name.replace("mobilenet_v1_", "")))
+            (model["macs"] / 1e6, r["median_ms"], r.get("p90_ms"), _point_label(model)))
+    if unknown:
+        log.warning("%d results left out of the plot: their artifact is gone and they predate stored model facts",
+                    unknown)
+    if not series:
+        raise MobiledeployError("no bench result to plot has known multiply-adds: re-run mobiledeploy bench")
     fig, ax = plt.subplots(figsize=(8, 5), dpi=120)
     for label, points in series.items():
         points.sort()

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install the mobiledeploy live classifier on a Raspberry Pi (Raspberry Pi OS Bookworm, 64-bit).
-#   bash raspberrypi/install.sh [--artifact models/mobilenet_v1_0.50_128] [--port 8080] [--host 127.0.0.1] [--no-service]
+#   bash raspberrypi/install.sh [--artifact models/mobilenet_v1_0.5_128] [--port 8080] [--host 127.0.0.1] [--no-service]
 #   (--host 0.0.0.0 shares the web view with your network, without authentication)
 # Camera and OpenCV come from apt (picamera2 is only packaged there); a virtual environment with
 # --system-site-packages sees them, and gets mobiledeploy's light runtime (no TensorFlow) from pip.
@@ -8,7 +8,7 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(dirname "$here")"
 venv="${MOBILEDEPLOY_VENV:-$HOME/.local/share/mobiledeploy/venv}"
-artifact="$repo/models/mobilenet_v1_0.50_128"
+artifact="$repo/models/mobilenet_v1_0.5_128"
 port=8080
 host=127.0.0.1
 service=1
@@ -39,7 +39,7 @@ if [ -f "$artifact/manifest.json" ]; then
 import sys
 from mobiledeploy.runtime.classifier import Classifier
 c = Classifier(sys.argv[1])
-print(f"  {c.artifact.manifest['name']} / {c.entry['name']}: ok")
+print(f"  {c.artifact.manifest.name} / {c.entry.name}: ok")
 PY
 else
   echo "  no artifact at $artifact yet: export one on your computer (mobiledeploy export --alpha 0.5 --res 128 --int8)"

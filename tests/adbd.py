@@ -41,15 +41,18 @@ class Stream:
         threading.Thread(target=self._writer, daemon=True).start()
 
     def _writer(self):
-        while True:
-            item = self.out.get()
-            if item is None:
-                self.conn.send(pack(CLSE, self.local_id, self.remote_id))
-                return
-            for i in range(0, len(item), 4096):
-                self.conn.send(pack(WRTE, self.local_id, self.remote_id, item[i:i + 4096]))
-                if self.acks.get(timeout=60) is None:
+        try:
+            while True:
+                item = self.out.get()
+                if item is None:
+                    self.conn.send(pack(CLSE, self.local_id, self.remote_id))
                     return
+                for i in range(0, len(item), 4096):
+                    self.conn.send(pack(WRTE, self.local_id, self.remote_id, item[i:i + 4096]))
+                    if self.acks.get(timeout=60) is None:
+                        return
+        except OSError:  # the connection was cut (FakeDevice.drop): the phone is gone
+            return
 
     def write(self, data: bytes):
         self.out.put(data)
@@ -192,6 +195,7 @@ class FakeDevice:
     def __init__(self, root: Path, mode: str = "device"):
         self.root, self.mode = root, mode
         self.commands: list[str] = []
+        self.connections: list[Connection] = []
         (root / DEVICE_PREFIX.lstrip("/")).mkdir(parents=True, exist_ok=True)
         bin_dir = root / "bin"
         bin_dir.mkdir(exist_ok=True)
@@ -213,7 +217,19 @@ class FakeDevice:
                 sock, _ = self.server.accept()
             except OSError:
                 return
-            Connection(self, sock).start()
+            conn = Connection(self, sock)
+            self.connections.append(conn)
+            conn.start()
+
+    def drop(self):
+        """Vanish, as an unplugged phone does: stop listening and cut every connection."""
+        self.server.close()
+        for conn in self.connections:
+            try:
+                conn.sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            conn.sock.close()
 
     def close(self):
         self.server.close()

@@ -15,6 +15,20 @@ REFERENCE = SHARED / "reference" / "mobilenet_v1_0.25_128_quant.tflite"
 SAMPLE = SHARED / "imagenet-sample"
 
 
+SLOW_FIXTURES = {"main_job", "reference_artifact", "tiny_artifact", "small_artifact", "results", "artifact"}  # each runs exports
+DATA_FIXTURES = {"reference_artifact", "results"}                                 # each needs ../shared/data
+
+
+def pytest_collection_modifyitems(config, items):
+    """`slow` and `data` follow from the fixtures a test uses, so `make test-fast` stays fast as tests are added."""
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        if names & SLOW_FIXTURES:
+            item.add_marker(pytest.mark.slow)
+        if names & DATA_FIXTURES:
+            item.add_marker(pytest.mark.data)
+
+
 def shared(*parts) -> Path:
     """A path under ../shared/data, or skip the test with the reason."""
     path = SHARED.joinpath(*parts)
@@ -79,5 +93,15 @@ def reference_artifact(tmp_path_factory):
     out = tmp_path_factory.mktemp("reference-artifact")
     proc = mobiledeploy("export", "--alpha", "0.25", "--res", "128", "--int8", "--weights", REFERENCE,
                         "--calib", sample, "--out", out, "--json")
+    assert proc.returncode == 0, proc.stderr
+    return Path(json.loads(proc.stdout)["artifact"])
+
+
+@pytest.fixture(scope="session")
+def tiny_artifact(tmp_path_factory):
+    """The smallest real artifact (alpha 0.25 at 32 px, TFLite fp32 + int8, data-free): for fault tests."""
+    out = tmp_path_factory.mktemp("tiny")
+    proc = mobiledeploy("export", "--alpha", "0.25", "--res", "32", "--int8", "--formats", "tflite", "--weights",
+                        "none", "--out", out, "--json")
     assert proc.returncode == 0, proc.stderr
     return Path(json.loads(proc.stdout)["artifact"])

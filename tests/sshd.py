@@ -54,6 +54,8 @@ class Sshd:
             "PermitRootLogin prohibit-password", f"PidFile {root / 'sshd.pid'}",
             "Subsystem sftp internal-sftp", "LogLevel ERROR", ""]))
         Path("/run/sshd").mkdir(exist_ok=True)  # privilege-separation directory
+        self.workdir = root / "board-workdir"  # the runs' folders go here, never into the shared /tmp
+        self.workdir.mkdir()
         self.proc = None
 
     def start(self):
@@ -69,8 +71,8 @@ class Sshd:
                 time.sleep(0.05)
         raise RuntimeError("sshd did not start listening")
 
-    def descendants_kill(self):
-        """SIGKILL sshd and every process below it (its session children)."""
+    def descendants(self) -> set[int]:
+        """sshd and every process below it (its session children, the runner)."""
         pids, frontier = {self.proc.pid}, {self.proc.pid}
         while frontier:
             children = set()
@@ -83,13 +85,37 @@ class Sshd:
                     children.add(int(stat.parent.name))
             frontier = children - pids
             pids |= children
+        return pids
+
+    def signal_all(self, sig) -> set[int]:
+        """Send a signal to sshd and everything below it; the pids it reached."""
+        pids = self.descendants()
         for pid in pids:
             try:
-                os.kill(pid, signal.SIGKILL)
+                os.kill(pid, sig)
             except ProcessLookupError:
                 pass
+        return pids
+
+    def freeze(self):
+        """SIGSTOP the server and its sessions: a board that hangs (TCP stays up, nothing answers)."""
+        self.frozen = self.signal_all(signal.SIGSTOP)
+
+    def thaw(self):
+        """SIGCONT what freeze() stopped (and anything started since)."""
+        for pid in set(getattr(self, "frozen", ())) | self.descendants():
+            try:
+                os.kill(pid, signal.SIGCONT)
+            except ProcessLookupError:
+                pass
+        self.frozen = set()
+
+    def descendants_kill(self):
+        """SIGKILL sshd and every process below it (its session children), as a crash or reboot would."""
+        self.signal_all(signal.SIGKILL)
         self.proc.wait(5)
 
     def stop(self):
         if self.proc and self.proc.poll() is None:
+            self.thaw()
             self.descendants_kill()

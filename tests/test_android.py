@@ -27,7 +27,7 @@ def needs(*tools):
 def test_processing_module_matches_python_vectors(reference_artifact, tmp_path):
     needs("mvn", "java")
     vectors = tmp_path / "vectors"
-    mobiledeploy("testvectors", reference_artifact, "--images", shared("images"), "--out", vectors, check=True)
+    mobiledeploy("testvectors", reference_artifact, "--data", shared("images"), "--out", vectors, check=True)
     assert sorted(p.name for p in vectors.iterdir()) == ["model_fp32", "model_int8"]
     reports = PROCESSING / "target" / "surefire-reports"
     shutil.rmtree(reports, ignore_errors=True)

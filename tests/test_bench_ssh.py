@@ -21,27 +21,32 @@ def sshd(tmp_path):
 
 
 def add_board(sshd, name="board", *extra, python=PY, key=None, known=None):
+    if "--workdir" not in extra:
+        extra = (*extra, "--workdir", sshd.workdir)
     mobiledeploy("devices", "add", name, "--ssh", f"root@127.0.0.1:{sshd.port}", "--key", key or sshd.client_key,
                  "--known-hosts", known or sshd.known_hosts, "--python", python, *extra, check=True)
 
 
-def leftovers():
-    return set(Path("/tmp").glob("mobiledeploy.*"))
+def leftovers(sshd):
+    return set(sshd.workdir.iterdir())
 
 
 def test_bench_over_ssh_with_real_runner(sshd, main_job):
     add_board(sshd)
-    before = leftovers()
+    assert not leftovers(sshd)
     proc = mobiledeploy("bench", main_job[0]["artifact"], "--device", "board", "--file", "model_int8.tflite",
                         "--runs", "20", "--json", check=True)
-    doc = json.loads(proc.stdout)
-    for key in ("device", "file", "runs", "median_ms", "mean_ms", "p90_ms", "std_ms"):
+    out = json.loads(proc.stdout)
+    assert out["device"] == "board" and len(out["results"]) == 1
+    doc = out["results"][0]
+    for key in ("device", "file", "runs", "median_ms", "mean_ms", "p90_ms", "std_ms", "model"):
         assert key in doc
+    assert doc["model"]["alpha"] == 0.5 and doc["model"]["resolution"] == 128
     assert doc["device"] == "board" and doc["runs"] == 20 and len(doc["latencies_ms"]) == 20
     assert doc["runtime"] == "ai-edge-litert" and doc["median_ms"] > 0
-    assert leftovers() == before  # the per-run folder was removed
+    assert not leftovers(sshd)  # the per-run folder was removed
     history = json.loads(mobiledeploy("bench", "--history", "--device", "board", "--json", check=True).stdout)
-    assert history and history[-1]["sha256"] == doc["sha256"]
+    assert history["results"] and history["results"][-1]["sha256"] == doc["sha256"]
 
 
 def test_devices_check_over_ssh(sshd):

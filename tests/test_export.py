@@ -12,27 +12,30 @@ from PIL import Image
 
 from conftest import assert_one_line_error, mobiledeploy
 from mobiledeploy.artifact.bundle import Artifact, file_sha256
-from mobiledeploy.artifact.manifest import validate
+from mobiledeploy.artifact.manifest import Manifest
+
+pytestmark = pytest.mark.slow  # nearly every test here runs an export
 
 
 def test_main_job_offline_writes_four_verified_files(main_job):
     result, proc = main_job
     folder = Path(result["artifact"])
-    assert folder.name == "mobilenet_v1_0.50_128"
+    assert folder.name == "mobilenet_v1_0.5_128"
     names = {f["name"] for f in result["files"]}
     assert names == {"model_fp32.tflite", "model_int8.tflite", "model_fp32.onnx", "model_int8.onnx"}
     art = Artifact.load(folder)
     manifest = art.manifest
-    validate(manifest)
-    assert manifest["calibration"]["source"] == "data-free"
-    assert manifest["model"]["macs"] == 49_160_192
-    for entry in manifest["files"]:
-        assert art.path(entry).stat().st_size == entry["size"]
-        assert file_sha256(folder / entry["name"]) == entry["sha256"]
-        if entry["precision"] == "fp32":
-            assert entry["verification"]["cosine_min"] >= 0.9999
+    assert Manifest.from_dict(manifest.to_dict()) == manifest  # the typed form round-trips through JSON
+    assert manifest.calibration["source"] == "data-free"
+    assert manifest.model.macs == 49_160_192 and manifest.model.alpha == 0.5
+    for entry in manifest.files:
+        assert art.path(entry).stat().st_size == entry.size
+        assert file_sha256(folder / entry.name) == entry.sha256
+        if entry.precision == "fp32":
+            assert entry.verification["cosine_min"] >= 0.9999
     int8 = art.entry("model_int8.tflite")
-    assert int8["input"]["dtype"] == "int8" and int8["input"]["quantization"]["scale"] > 0
+    assert int8.input.dtype == "int8" and int8.input.quantization.scale > 0
+    assert manifest.default_file() is int8
     assert len(art.labels) == 1000
     assert not [p for p in folder.parent.iterdir() if p.name.startswith(".")]  # no temp folders left
 
@@ -76,7 +79,7 @@ def test_empty_calibration_folder(tmp_path):
     proc = mobiledeploy("export", "--alpha", "0.25", "--res", "96", "--int8", "--calib", tmp_path / "empty",
                         "--out", tmp_path / "out")
     assert_one_line_error(proc, "no images")
-    assert not (tmp_path / "out" / "mobilenet_v1_0.25_096").exists()
+    assert not (tmp_path / "out" / "mobilenet_v1_0.25_96").exists()
 
 
 def test_mixed_calibration_folder_converts_and_skips(tmp_path):

@@ -15,6 +15,8 @@ from mobiledeploy.runtime.images import find_images, load_rgb
 from mobiledeploy.runtime.preprocess import to_float64
 from mobiledeploy.runtime.session import Session
 
+pytestmark = [pytest.mark.slow, pytest.mark.data]
+
 
 def export(out: Path, *extra) -> Artifact:
     proc = mobiledeploy("export", "--alpha", "0.25", "--res", "128", "--int8", "--weights", REFERENCE,
@@ -57,7 +59,7 @@ def top1(result, name):
 def test_int8_tflite_close_to_float_and_reference(results):
     sample = shared("imagenet-sample")
     ref = Session(REFERENCE)
-    spec = results["calibrated"].manifest["input"]
+    spec = results["calibrated"].manifest.input
     paths = find_images(sample)
     truth = np.array([results["wnids"].index(p.name.split("_")[0]) for p in paths])
     ref_top1 = np.array([ref.run(to_float64(load_rgb(p), spec))[0, 1:].argmax() for p in paths])
@@ -78,7 +80,7 @@ def test_int8_tflite_and_onnx_agree(results):
     strict = tie_aware = 0
     paths = find_images(shared("imagenet-sample"))
     for p in paths:
-        x = to_float64(load_rgb(p), art.manifest["input"])
+        x = to_float64(load_rgb(p), art.manifest.input)
         t, o = st.run(x)[0], so.run(x)[0]
         strict += int(t.argmax() == o.argmax())
         # int8 softmax outputs step by 1/256 and often tie at the top; argmax then picks the lowest index
@@ -92,9 +94,9 @@ def test_int8_tflite_and_onnx_agree(results):
 
 
 def test_float_files_match_keras(results):
-    for entry in results["calibrated"].manifest["files"]:
-        if entry["precision"] == "fp32":
-            assert entry["verification"]["cosine_min"] >= 0.9999, entry
+    for entry in results["calibrated"].manifest.files:
+        if entry.precision == "fp32":
+            assert entry.verification["cosine_min"] >= 0.9999, entry
     for row in results["eval"]["results"]:
         if row["precision"] == "fp32":
             assert row["agreement_with_float"] == 1.0

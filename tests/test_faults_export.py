@@ -48,7 +48,7 @@ def wait_for(predicate, what: str, proc: subprocess.Popen, timeout: float = 240.
 
 def assert_artifact_complete(folder: Path) -> None:
     art = Artifact.load(folder)
-    for entry in art.manifest["files"]:
+    for entry in art.manifest.files:
         art.path(entry)  # size and sha256 checked
 
 
@@ -200,9 +200,9 @@ def _images(folder: Path, bad: str | None = None) -> Path:
 def test_testvectors_bad_image_publishes_nothing(tmp_path, small_artifact, bad, previous):
     out = tmp_path / "vectors"
     if previous:
-        mobiledeploy("testvectors", small_artifact, "--images", _images(tmp_path / "good"), "--out", out, check=True)
+        mobiledeploy("testvectors", small_artifact, "--data", _images(tmp_path / "good"), "--out", out, check=True)
         before = {str(p.relative_to(out)): p.read_bytes() for p in out.rglob("*") if p.is_file()}
-    proc = mobiledeploy("testvectors", small_artifact, "--images", _images(tmp_path / "imgs", bad), "--out", out)
+    proc = mobiledeploy("testvectors", small_artifact, "--data", _images(tmp_path / "imgs", bad), "--out", out)
     assert_one_line_error(proc, "img9")
     assert proc.returncode == 2
     if previous:
@@ -217,7 +217,7 @@ def test_testvectors_to_a_faulty_disk(tmp_path, small_artifact, fault, fragment)
     with tmpfs(tmp_path / "disk", "1m", readonly=fault == "read-only") as disk:
         if fault == "full":
             fill(disk)
-        proc = mobiledeploy("testvectors", small_artifact, "--images", images, "--out", disk / "vectors")
+        proc = mobiledeploy("testvectors", small_artifact, "--data", images, "--out", disk / "vectors")
         assert_one_line_error(proc, fragment)
         assert proc.returncode == 2
         assert leftovers(disk, keep=("filler",)) == []
@@ -225,7 +225,7 @@ def test_testvectors_to_a_faulty_disk(tmp_path, small_artifact, fault, fragment)
 
 def test_testvectors_out_is_a_file(tmp_path, small_artifact):
     (tmp_path / "vectors").write_text("x")
-    proc = mobiledeploy("testvectors", small_artifact, "--images", _images(tmp_path / "imgs"),
+    proc = mobiledeploy("testvectors", small_artifact, "--data", _images(tmp_path / "imgs"),
                         "--out", tmp_path / "vectors")
     assert_one_line_error(proc, str(tmp_path / "vectors"))
     assert proc.returncode == 2
@@ -332,7 +332,7 @@ def test_permission_denied(locked, small_artifact, command):
         images = _images(locked / "imgs")
         for p in [locked / "artifact", images, *(locked / "artifact").iterdir(), *images.iterdir()]:
             p.chmod(0o755 if p.is_dir() else 0o644)
-        proc = as_nobody("testvectors", locked / "artifact", "--images", images, "--out", target)
+        proc = as_nobody("testvectors", locked / "artifact", "--data", images, "--out", target)
     else:
         proc = as_nobody("devices", "add", "board", "--ssh", "pi@192.0.2.1", env={"MOBILEDEPLOY_HOME": str(target)})
     assert_one_line_error(proc, "permission denied", str(locked / "locked"))

@@ -116,6 +116,7 @@ def test_imagenet_offline_names_file_and_place(tmp_path):
     assert not list(tmp_path.iterdir())
 
 
+@pytest.mark.slow
 def test_tflite_round_trip_restores_the_model(tmp_path):
     """Our own fp32 TFLite export imports back into Keras with the same outputs (BN folded into bias)."""
     from mobiledeploy.export.tflite import Converter
@@ -129,6 +130,7 @@ def test_tflite_round_trip_restores_the_model(tmp_path):
     np.testing.assert_allclose(loaded.model(x).numpy(), src(x).numpy(), atol=2e-5)
 
 
+@pytest.mark.slow
 def test_tflite_for_another_alpha_says_what_it_holds(tmp_path):
     from mobiledeploy.export.tflite import Converter
 

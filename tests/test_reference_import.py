@@ -10,6 +10,8 @@ from mobiledeploy.runtime.images import find_images, load_rgb
 from mobiledeploy.runtime.preprocess import input_spec, to_float64
 from mobiledeploy.runtime.session import Session
 
+pytestmark = [pytest.mark.slow, pytest.mark.data]
+
 
 @pytest.fixture(scope="module")
 def imported():

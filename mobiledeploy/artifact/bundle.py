@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import tempfile
 from dataclasses import dataclass
@@ -9,12 +10,15 @@ from pathlib import Path
 
 from .. import fsutil, signals
 from ..errors import MobiledeployError
-from . import manifest as mf
+from .manifest import FileEntry, Manifest
 
 
 def artifact_name(alpha: float, resolution: int) -> str:
-    """Folder name for an artifact: mobilenet_v1_<alpha, 2 decimals>_<res>."""
-    return f"mobilenet_v1_{alpha:.2f}_{resolution}"
+    """Folder name for an artifact: mobilenet_v1_<alpha>_<res>, alpha written losslessly (Google's style:
+    0.25, 0.5, 1.0; 0.254 stays 0.254), so two different models never share a folder."""
+    from ..model.architecture import alpha_text
+
+    return f"mobilenet_v1_{alpha_text(alpha)}_{resolution}"
 
 
 def file_sha256(path: Path) -> str:
@@ -26,52 +30,90 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+MAX_LABELS_BYTES = 4 << 20   # 1000 ImageNet names are 20 KB; a cap keeps /dev/zero-like files out
+
+
+def member_path(folder: Path, name: str, what: str) -> Path:
+    """The path of a file the manifest names, refused unless it is a regular file inside the artifact folder."""
+    root = Path(folder).resolve()
+    path = root / name
+    if Path(name).is_absolute() or len(Path(name).parts) != 1 or name in (".", ".."):
+        raise MobiledeployError(f"{folder}/manifest.json names {what} {name!r} outside the artifact folder: "
+                                "refused (re-export the artifact)")
+    try:
+        real = path.resolve(strict=True)
+    except (FileNotFoundError, RuntimeError):
+        raise MobiledeployError(f"{path} is missing: re-export the artifact") from None
+    if real.parent != root:
+        raise MobiledeployError(f"{path} links outside the artifact folder: refused (re-export the artifact)")
+    if not real.is_file():
+        raise MobiledeployError(f"{path} is not a regular file: refused (re-export the artifact)")
+    return real
+
+
 @dataclass
 class Artifact:
-    """A validated artifact folder."""
+    """A validated artifact folder: its typed manifest, and checked access to the files it names."""
 
     folder: Path
-    manifest: dict
+    manifest: Manifest
 
     @classmethod
     def load(cls, folder) -> "Artifact":
         """Read and validate the manifest; model files are checked when they are used."""
         folder = Path(folder)
-        return cls(folder, mf.read(folder))
+        return cls(folder, Manifest.load(folder))
 
     @property
     def labels(self) -> list[str]:
-        """Class names, one per output."""
-        path = self.folder / self.manifest["labels"]["file"]
+        """Class names, one per output (labels.txt, confined to the folder, size-capped, UTF-8)."""
+        path = member_path(self.folder, self.manifest.labels.file, "labels file")
+        if path.stat().st_size > MAX_LABELS_BYTES:
+            raise MobiledeployError(f"{path} is larger than {MAX_LABELS_BYTES >> 20} MiB: not a labels file "
+                                    "(re-export the artifact)")
         try:
-            labels = [line for line in path.read_text(encoding="utf-8").splitlines()]
-        except OSError:
-            raise MobiledeployError(f"{path} is missing: re-export the artifact") from None
-        if len(labels) != self.manifest["model"]["outputs"]:
+            labels = path.read_bytes().decode("utf-8").splitlines()
+        except UnicodeDecodeError:
+            raise MobiledeployError(f"{path} is not UTF-8 text: re-export the artifact or rewrite it as UTF-8") from None
+        except OSError as exc:
+            raise MobiledeployError(f"cannot read {path}: {exc.strerror or exc}") from None
+        if len(labels) != self.manifest.model.outputs:
             raise MobiledeployError(f"{path} has {len(labels)} lines, the model has "
-                                    f"{self.manifest['model']['outputs']} outputs: re-export the artifact")
+                                    f"{self.manifest.model.outputs} outputs: re-export the artifact")
         return labels
 
-    def entry(self, name: str | None = None, precision: str | None = None, fmt: str | None = None) -> dict:
-        """A file entry by name, or the first matching precision/format; a clear error listing the choices."""
-        files = self.manifest["files"]
-        for e in files:
-            if (name is None or e["name"] == name) and (precision is None or e["precision"] == precision) \
-                    and (fmt is None or e["format"] == fmt):
-                return e
-        choices = ", ".join(e["name"] for e in files)
-        wanted = name or f"{precision or ''} {fmt or ''}".strip()
-        raise MobiledeployError(f"{self.folder} has no file {wanted}: it has {choices}")
+    def entry(self, name: str) -> FileEntry:
+        """A file entry by name; a clear error listing the choices."""
+        return self.manifest.entry(name)
 
-    def path(self, entry: dict) -> Path:
-        """The verified path of a model file: refuses a file whose sha256 or size does not match."""
-        path = self.folder / entry["name"]
-        if not path.is_file():
-            raise MobiledeployError(f"{path} is missing: re-export the artifact")
-        if path.stat().st_size != entry["size"] or file_sha256(path) != entry["sha256"]:
-            raise MobiledeployError(f"{path} does not match its sha256 in the manifest (modified or truncated): "
-                                    "re-export the artifact")
+    def path(self, entry: FileEntry) -> Path:
+        """The verified path of a model file: refuses a file outside the folder or whose sha256 or size differ."""
+        path = member_path(self.folder, entry.name, "model file")
+        if path.stat().st_size != entry.size or file_sha256(path) != entry.sha256:
+            raise MobiledeployError(f"{self.folder / entry.name} does not match its sha256 in the manifest "
+                                    "(modified or truncated): re-export the artifact")
         return path
+
+
+def find(models: Path, alpha: float, resolution: int) -> Artifact:
+    """The artifact under `models` whose manifest says this alpha and resolution (names are not parsed)."""
+    models = Path(models)
+    found, others = [], []
+    for manifest in sorted(models.glob("*/manifest.json")) if models.is_dir() else []:
+        try:
+            art = Artifact.load(manifest.parent)
+        except MobiledeployError:
+            continue  # not ours to judge here: a broken artifact is reported when it is used by name
+        m = art.manifest.model
+        if m.resolution == resolution and math.isclose(m.alpha, alpha, rel_tol=1e-9, abs_tol=1e-12):
+            found.append(art)
+        else:
+            others.append(f"{m.alpha:g}/{m.resolution}")
+    if not found:
+        have = ", ".join(others) or "none"
+        raise MobiledeployError(f"no artifact for alpha {alpha:g} at {resolution} px in {models} (alpha/res there: "
+                                f"{have}): mobiledeploy export --alpha {alpha:g} --res {resolution} --int8 --out {models}")
+    return max(found, key=lambda a: (a.folder / "manifest.json").stat().st_mtime)
 
 
 class Publisher:

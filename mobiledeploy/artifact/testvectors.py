@@ -20,6 +20,7 @@ from ..runtime.classifier import Classifier
 from ..runtime.images import find_images, load_rgb
 from ..runtime.preprocess import to_float64
 from .bundle import Artifact, Publisher
+from .manifest import FileEntry
 
 
 def write(artifact_path, images: list[Path], out: Path, k: int = 5) -> list[Path]:
@@ -31,21 +32,21 @@ def write(artifact_path, images: list[Path], out: Path, k: int = 5) -> list[Path
     """
     artifact = Artifact.load(artifact_path)
     if not images:
-        raise MobiledeployError("no images for test vectors: pass --images DIR with jpg/png/bmp files")
-    entries = [e for e in artifact.manifest["files"] if e["format"] == "tflite"]
+        raise MobiledeployError("no images for test vectors: pass --data DIR with jpg/png/bmp files")
+    entries = [e for e in artifact.manifest.files if e.format == "tflite"]
     if not entries:
         raise MobiledeployError(f"{artifact.folder} has no TFLite file to write vectors for")
     with contextlib.ExitStack() as stack:
         for entry in entries:
-            target = Path(out) / Path(entry["name"]).stem
+            target = Path(out) / Path(entry.name).stem
             pub = stack.enter_context(Publisher(target, force=True, what="test vector folder"))
             _write_one(artifact, entry, images, pub.tmp, k)
-    return [Path(out) / Path(e["name"]).stem for e in entries]
+    return [Path(out) / Path(e.name).stem for e in entries]
 
 
-def _write_one(artifact: Artifact, entry: dict, images: list[Path], folder: Path, k: int) -> None:
+def _write_one(artifact: Artifact, entry: FileEntry, images: list[Path], folder: Path, k: int) -> None:
     """The vectors of one model file, into `folder`."""
-    clf = Classifier(artifact, entry["name"])
+    clf = Classifier(artifact, entry.name)
     shutil.copy(artifact.folder / "manifest.json", folder / "manifest.json")
     cases = []
     for path in images:
@@ -61,11 +62,11 @@ def _write_one(artifact: Artifact, entry: dict, images: list[Path], folder: Path
         (folder / f"{name}.output.bin").write_bytes(raw.astype(raw.dtype.newbyteorder("<")).tobytes())
         cases.append({"name": name, "source": path.name, "width": int(rgb.shape[1]), "height": int(rgb.shape[0]),
                       "top": [{"index": p.index, "score": p.score, "label": p.label} for p in clf.top(scores, k)]})
-    doc = {"artifact": artifact.manifest["name"], "file": entry["name"], "sha256": entry["sha256"],
+    doc = {"artifact": artifact.manifest.name, "file": entry.name, "sha256": entry.sha256,
            "input": {"dtype": str(clf.session.input_dtype), "shape": clf.session.input_shape,
-                     "quantization": entry["input"]["quantization"]},
-           "output": {"dtype": str(clf.session.output_dtype), "quantization": entry["output"]["quantization"],
-                      "size": int(artifact.manifest["model"]["outputs"])},
+                     "quantization": entry.input.to_dict()["quantization"]},
+           "output": {"dtype": str(clf.session.output_dtype), "quantization": entry.output.to_dict()["quantization"],
+                      "size": int(artifact.manifest.model.outputs)},
            "k": k, "cases": cases}
     (folder / "vectors.json").write_text(json.dumps(doc, indent=2) + "\n")
 

@@ -18,7 +18,12 @@ from . import benchmark_model
 
 REMOTE_DIR = "/data/local/tmp/mobiledeploy"
 MARKER = "__mobiledeploy_rc="
-TIMEOUT = 600
+TIMEOUT = 600.0      # a whole benchmark_model run (the device's `timeout` overrides it)
+SHORT_TIMEOUT = 60.0  # everything else: getprop, mkdir, push, rm
+PID_FILE = f"{REMOTE_DIR}/benchmark_model.pid"
+# benchmark_model started so it can be stopped by its pid after a timeout or Ctrl-C: `exec` keeps the pid
+LAUNCH = 'echo $$ > "$1"; shift; exec "$@"'
+STOP = 'p=$(cat "$1" 2>/dev/null) && kill "$p" 2>/dev/null; rm -f "$1" "$2"'
 
 
 def parse_devices(text: str) -> list[tuple[str, str]]:
@@ -66,45 +71,87 @@ def split_status(output: str) -> tuple[int, str]:
     return int(m.group(1)), output[:m.start()]
 
 
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[-1][:200] if lines else "no output"
+
+
 class AdbTarget:
     """One Android device; benchmark_model comes from the device config or --benchmark-binary."""
 
     def __init__(self, name: str, entry: dict):
         self.name, self.entry = name, entry
+        self.timeout = float(entry.get("timeout", TIMEOUT))
+        self.short = min(SHORT_TIMEOUT, self.timeout)
+        self.serial = None
         self.adb = shutil.which("adb")
         if not self.adb:
             raise MobiledeployError("adb not found: install Android platform-tools (Debian: apt install adb)")
-        listing = self._adb(["devices"], check=True)
+        listing = self._adb(["devices"], "listing devices", check=True)
         self.serial = choose_serial(entry.get("serial"), os.environ.get("ANDROID_SERIAL"), parse_devices(listing))
 
-    def _adb(self, args: list[str], check: bool = False, timeout: float = TIMEOUT) -> str:
+    def _adb(self, args: list[str], what: str, check: bool = False, timeout: float | None = None) -> str:
+        timeout = self.short if timeout is None else timeout
         try:
-            proc = subprocess.run([self.adb, *args], capture_output=True, text=True, timeout=timeout)
+            proc = subprocess.run([self.adb, *args], capture_output=True, text=True, timeout=timeout,
+                                  stdin=subprocess.DEVNULL)
         except subprocess.TimeoutExpired:
-            raise MobiledeployError(f"adb {args[0]} timed out after {timeout:.0f} s") from None
+            who = f"Android device {self.serial}" if self.serial else "the adb server"
+            raise MobiledeployError(f"{who} did not finish {what} within {timeout:g} s (hung, or slower than the "
+                                    "device's timeout: raise it with devices add NAME --adb SERIAL --timeout S)") from None
+        except OSError as exc:
+            raise MobiledeployError(f"cannot run {self.adb}: {exc.strerror or exc}") from None
         if check and proc.returncode != 0:
-            raise MobiledeployError(f"adb {args[0]} failed: {(proc.stderr or proc.stdout).strip().splitlines()[-1:]}")
+            raise MobiledeployError(f"adb failed while {what}: {_last_line(proc.stderr or proc.stdout)}")
         return proc.stdout + proc.stderr
 
-    def shell(self, argv: list[str], timeout: float = TIMEOUT) -> tuple[int, str]:
-        """Run an argument list on the device; (exit status from the marker, output)."""
+    def _gone(self, what: str, said: str) -> MobiledeployError:
+        """The error for a command whose status never came back: the device left, or adb broke."""
+        try:
+            states = dict(parse_devices(self._adb(["devices"], "listing devices", timeout=min(15.0, self.short))))
+        except MobiledeployError:
+            states = {}
+        state = states.get(self.serial)
+        if state != "device":
+            now = "gone from adb devices" if state is None else f"adb now reports it {state}"
+            return MobiledeployError(f"Android device {self.serial} disconnected during {what} ({now}): nothing "
+                                     "was stored; reconnect it (adb devices) and retry")
+        return MobiledeployError(f"the adb connection to {self.serial} broke during {what} ({_last_line(said)}): "
+                                 "nothing was stored")
+
+    def shell(self, argv: list[str], timeout: float | None = None, what: str | None = None) -> tuple[int, str]:
+        """Run an argument list on the device; (exit status from the marker, output).
+
+        With `what`, a command whose status never arrives (device unplugged, adb killed) is an error
+        naming that step; without it, the caller sees status -1.
+        """
         command = f"{shlex.join(argv)} 2>&1; echo {MARKER}$?"
-        return split_status(self._adb(["-s", self.serial, "shell", command], timeout=timeout))
+        out = self._adb(["-s", self.serial, "shell", command], what or f"running {argv[0]}", timeout=timeout)
+        code, text = split_status(out)
+        if code == -1 and what:
+            raise self._gone(what, out)
+        return code, text
 
     def push(self, local: Path, remote: str) -> None:
-        out = self._adb(["-s", self.serial, "push", str(local), remote])
-        code, _ = self.shell(["ls", remote], 60)
-        if code != 0:
-            raise MobiledeployError(f"adb push of {local.name} to {self.serial} failed: {out.strip()[-200:]}")
+        """Copy a file to the device and check that it arrived whole (adb push's status is not trusted)."""
+        what = f"copying {local.name}"
+        out = self._adb(["-s", self.serial, "push", str(local), remote], what, timeout=self.timeout)
+        code, listing = self.shell(["wc", "-c", remote], what=what)
+        size = listing.split()[0] if listing.split() else ""
+        if code != 0 or size != str(local.stat().st_size):
+            reason = _last_line(out)
+            if "No space" in out or "No space" in listing:
+                reason = f"no space left on the device under {REMOTE_DIR}: free some space on the phone"
+            raise MobiledeployError(f"adb push of {local.name} to {self.serial} failed: {reason}")
 
     def probe(self) -> dict:
         info = {"serial": self.serial, "tflite_runtime": "benchmark_model"}
         for key, argv in (("model", ["getprop", "ro.product.model"]), ("android", ["getprop", "ro.build.version.release"]),
                           ("machine", ["uname", "-m"]),
                           ("governor", ["cat", "/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor"])):
-            code, out = self.shell(argv, 60)
+            code, out = self.shell(argv, what="describing the device")
             info[key] = out.strip() if code == 0 and out.strip() else None
-        code, out = self.shell(["cat", "/proc/cpuinfo"], 60)
+        code, out = self.shell(["cat", "/proc/cpuinfo"], what="describing the device")
         if code == 0:
             info["cores"] = sum(1 for line in out.splitlines() if line.startswith("processor"))
             for line in out.splitlines():
@@ -119,13 +166,12 @@ class AdbTarget:
             raise MobiledeployError(f"no benchmark_model binary for {self.name}: download TensorFlow's prebuilt "
                                     "android_aarch64_benchmark_model and pass its path with devices add "
                                     f"{self.name} --adb SERIAL --benchmark-binary PATH")
-        code, out = self.shell(["mkdir", "-p", REMOTE_DIR], 60)
+        code, out = self.shell(["mkdir", "-p", REMOTE_DIR], what="preparing the device")
         if code != 0:
-            raise MobiledeployError(f"cannot create {REMOTE_DIR} on {self.serial}: {out.strip()}")
+            raise MobiledeployError(f"cannot create {REMOTE_DIR} on {self.serial}: {_last_line(out)}")
         tool, graph = f"{REMOTE_DIR}/benchmark_model", f"{REMOTE_DIR}/{model.name}"
         self.push(Path(binary), tool)
-        self.shell(["chmod", "755", tool], 60)
-        self.push(model, graph)
+        self.shell(["chmod", "755", tool], what="preparing the device")
         argv = [tool, f"--graph={graph}", f"--num_threads={settings.get('threads', 1)}",
                 f"--warmup_runs={settings.get('warmup', 10)}", f"--num_runs={settings.get('runs', 50)}",
                 "--use_xnnpack=true"]
@@ -137,13 +183,15 @@ class AdbTarget:
             argv.append("--enable_op_profiling=true")
         if settings.get("cpu_mask"):
             argv = ["taskset", settings["cpu_mask"], *argv]
+        finished = False
         try:
-            code, out = self.shell(argv)
+            self.push(model, graph)
+            code, out = self.shell(["sh", "-c", LAUNCH, "sh", PID_FILE, *argv], self.timeout, "the benchmark")
+            finished = True
         finally:
-            self.shell(["rm", "-f", graph], 60)
+            self._cleanup(graph, stop=not finished)
         if code != 0:
-            tail = [line for line in out.strip().splitlines() if line.strip()][-1:] or ["no output"]
-            raise MobiledeployError(f"benchmark_model failed on {self.serial} (status {code}): {tail[0]}")
+            raise MobiledeployError(f"benchmark_model failed on {self.serial} (status {code}): {_last_line(out)}")
         try:
             parsed = benchmark_model.parse(out)
         except ValueError as exc:
@@ -153,5 +201,13 @@ class AdbTarget:
                 "first_ms": parsed.get("first_ms"), "memory_mb": parsed.get("memory_mb"),
                 "op_profile": parsed.get("ops") or None}
 
+    def _cleanup(self, graph: str, stop: bool) -> None:
+        """Remove the model (after a timeout or Ctrl-C, first stop benchmark_model); never masks the real error."""
+        try:
+            argv = ["sh", "-c", STOP, "sh", PID_FILE, graph] if stop else ["rm", "-f", PID_FILE, graph]
+            self.shell(argv, min(15.0, self.short))
+        except (MobiledeployError, KeyboardInterrupt):
+            pass
+
     def close(self):
-        pass
+        """Nothing to close: every adb command is its own connection."""

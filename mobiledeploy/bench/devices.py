@@ -16,22 +16,150 @@ else:  # pragma: no cover
 
 NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 LOCAL = {"kind": "local"}
+KINDS = ("local", "ssh", "adb")
+MAX_BYTES = 1 << 20  # a hand-edited device list; anything bigger is not one
+
+
+def _text(value) -> bool:
+    # one line, no NUL: these strings end up in messages, paths and remote argument lists
+    return isinstance(value, str) and 0 < len(value) <= 4096 and not any(c in value for c in "\0\n\r")
+
+
+def _number(lo: float, hi: float):
+    def check(value) -> bool:
+        return (isinstance(value, (int, float)) and not isinstance(value, bool) and value == value and abs(value) != float("inf")
+                and lo <= value <= hi)
+    return check
+
+
+def _port(value) -> bool:
+    return type(value) is int and 1 <= value <= 65535
+
+
+def _flag(value) -> bool:
+    return isinstance(value, bool)
+
+
+# The file is checked whole when it is read: every field of every device has a known name and type, so a
+# typo or a wrong type is one line naming the file, the device, the field and the fix, never a KeyError or
+# a TypeError deep inside an SSH connection. field -> (check, what it must be); `kind` is checked first.
+FIELDS = {
+    "local": {"python": (_text, "a path to a Python interpreter")},
+    "ssh": {
+        "host": (_text, "a host name or address"),
+        "user": (_text, "a user name"),
+        "port": (_port, "an integer 1-65535"),
+        "key": (_text, "the path of a private key file"),
+        "known_hosts": (_text, "the path of a known_hosts file"),
+        "python": (_text, "the path of Python on the board"),
+        "workdir": (_text, "an absolute folder on the board, such as /tmp"),
+        "insecure": (_flag, "true or false"),
+        "connect_timeout": (_number(0.1, 600), "seconds between 0.1 and 600"),
+        "keepalive": (_number(0.1, 3600), "seconds between 0.1 and 3600"),
+        "dead_timeout": (_number(0.5, 3600), "seconds between 0.5 and 3600"),
+    },
+    "adb": {
+        "serial": (_text, "an adb serial (from adb devices) or auto"),
+        "benchmark_binary": (_text, "the local path of benchmark_model"),
+        "timeout": (_number(1, 86400), "seconds between 1 and 86400"),
+    },
+}
+REQUIRED = {"local": (), "ssh": ("host", "user"), "adb": ("serial",)}
 
 
 def config_path() -> Path:
+    """Where the device list lives: devices.toml in the mobiledeploy home."""
     return home() / "devices.toml"
 
 
-def load() -> dict[str, dict]:
+def _show(value) -> str:
+    text = repr(value)
+    return (text[:40] + "...") if len(text) > 43 else text
+
+
+def check_entry(name: str, entry, where: str = "") -> dict:
+    """The entry itself when every field is known and well typed, else one MobiledeployError saying which."""
+    fix = f"edit {where} or re-add it with mobiledeploy devices add {name}" if where else \
+        f"re-add it with mobiledeploy devices add {name}"
+    prefix = f"{where}: device {name!r}" if where else f"device {name!r}"
+    if not isinstance(entry, dict):
+        raise MobiledeployError(f"{prefix} must be a table ([devices.{name}]), got {_show(entry)}: {fix}")
+    kind = entry.get("kind")
+    if kind is None:
+        raise MobiledeployError(f"{prefix} has no 'kind' (one of {', '.join(KINDS)}): {fix}")
+    if kind not in KINDS:
+        raise MobiledeployError(f"{prefix}: unknown kind {_show(kind)} (one of {', '.join(KINDS)}): {fix}")
+    fields = FIELDS[kind]
+    for field, value in entry.items():
+        if field == "kind":
+            continue
+        if field not in fields:
+            import difflib
+
+            close = difflib.get_close_matches(str(field), list(fields), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else f" ({kind} devices take {', '.join(fields)})"
+            raise MobiledeployError(f"{prefix}: unknown field {_show(field)}{hint}: {fix}")
+        check, expected = fields[field]
+        if not check(value):
+            raise MobiledeployError(f"{prefix}: field {field!r} must be {expected}, got {_show(value)}: {fix}")
+    for field in REQUIRED[kind]:
+        if field not in entry:
+            raise MobiledeployError(f"{prefix}: field {field!r} is missing ({fields[field][1]}): {fix}")
+    if kind == "ssh" and "workdir" in entry and not entry["workdir"].startswith("/"):
+        raise MobiledeployError(f"{prefix}: field 'workdir' must be {fields['workdir'][1]}, got "
+                                f"{_show(entry['workdir'])}: {fix}")
+    return entry
+
+
+def parse(data: bytes, where: str, check: bool = True) -> dict[str, dict]:
+    """The devices a devices.toml body holds; `check=False` keeps broken entries (to remove them)."""
+    if len(data) > MAX_BYTES:
+        raise MobiledeployError(f"{where} is {len(data)} bytes, not a device list: fix or delete it")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise MobiledeployError(f"{where} is not UTF-8 text (byte {data[exc.start]:#04x} at offset {exc.start}): "
+                                "fix or delete it") from None
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        detail = " ".join(str(exc).split())
+        raise MobiledeployError(f"{where} is not valid TOML ({detail}): fix or delete it") from None
+    except RecursionError:
+        raise MobiledeployError(f"{where} nests too deeply to be a device list: fix or delete it") from None
+    for key in doc:
+        if key != "devices":
+            raise MobiledeployError(f"{where}: unknown top-level key {_show(key)} (devices go in [devices.NAME] "
+                                    "tables): fix or delete it")
+    devices = doc.get("devices", {})
+    if not isinstance(devices, dict):
+        raise MobiledeployError(f"{where}: 'devices' must be a table of [devices.NAME] tables, got "
+                                f"{_show(devices)}: fix or delete it")
+    for name, entry in devices.items():
+        if not check:
+            continue
+        if not NAME.match(name):
+            raise MobiledeployError(f"{where}: device name {_show(name)} is not usable (letters, digits, '.', '_' "
+                                    "or '-'): rename it in the file")
+        if name == "local":
+            raise MobiledeployError(f"{where}: 'local' is built in and cannot be redefined: remove "
+                                    "[devices.local] from the file")
+        check_entry(name, entry, str(where))
+    return devices
+
+
+def load(check: bool = True) -> dict[str, dict]:
     """Every configured device, plus `local`, which always exists."""
     path = config_path()
     devices = {}
-    if path.is_file():
+    if path.exists():
         try:
-            devices = tomllib.loads(path.read_text(encoding="utf-8")).get("devices", {})
-        except tomllib.TOMLDecodeError as exc:
-            raise MobiledeployError(f"{path} is not valid TOML ({exc}): fix or delete it") from None
-    return {"local": dict(LOCAL), **devices}
+            data = path.read_bytes()
+        except OSError as exc:
+            raise MobiledeployError(f"cannot read {path}: {exc.strerror or exc} (fix its permissions or delete "
+                                    "it)") from None
+        devices = parse(data, str(path), check)
+    return {"local": dict(LOCAL), **{k: v for k, v in devices.items() if k != "local"}}
 
 
 def save(devices: dict[str, dict]) -> None:
@@ -49,24 +177,27 @@ def save(devices: dict[str, dict]) -> None:
 def parse_ssh(spec: str) -> dict:
     """USER@HOST[:PORT] (HOST may be [IPv6]) -> {user, host, port}."""
     m = re.fullmatch(r"(?:([^@\s]+)@)?(\[[0-9a-fA-F:.]+\]|[^:@\s\[\]]+)(?::(\d{1,5}))?", spec or "")
-    if not m:
-        raise MobiledeployError(f"--ssh takes USER@HOST[:PORT], got {spec!r}")
+    if not m or not 1 <= int(m.group(3) or 22) <= 65535:
+        raise MobiledeployError(f"--ssh takes USER@HOST[:PORT] (port 1-65535), got {spec!r}")
     user, host, port = m.groups()
     return {"user": user or os.environ.get("USER", "root"), "host": host.strip("[]"), "port": int(port or 22)}
 
 
 def add(name: str, entry: dict) -> None:
+    """Add or replace device `name` (the entry is checked like the file)."""
     if not NAME.match(name):
         raise MobiledeployError(f"device name {name!r}: use letters, digits, '.', '_' or '-'")
     if name == "local":
         raise MobiledeployError("'local' is built in and cannot be redefined")
+    check_entry(name, entry)
     devices = load()
     devices[name] = entry
     save(devices)
 
 
 def remove(name: str) -> None:
-    devices = load()
+    """Remove device `name`; works even when that entry is broken (that is how one fixes the file)."""
+    devices = load(check=False)
     if name == "local" or name not in devices:
         raise MobiledeployError(f"no device {name!r} to remove (configured: {', '.join(sorted(devices))})")
     del devices[name]
@@ -74,6 +205,7 @@ def remove(name: str) -> None:
 
 
 def get(name: str) -> dict:
+    """The checked entry of device `name`, or one line naming the configured ones."""
     devices = load()
     if name not in devices:
         import difflib

@@ -110,6 +110,64 @@ def load_onnx(path, threads):
     return (lambda x: sess.run(None, {inp.name: x})[0]), inp.shape, np.float32, "onnxruntime", ort.__version__, False
 
 
+class UsageError(Exception):
+    """A setting this device cannot honour: reported as its message alone."""
+
+
+def usable_cores():
+    try:
+        return sorted(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return list(range(os.cpu_count() or 1))
+
+
+def set_cpu_mask(text):
+    """Pin this process to the cores of a hex mask; a core the device lacks is a usage error."""
+    try:
+        mask = int(text, 16)
+    except ValueError:
+        mask = 0
+    if mask <= 0:
+        raise UsageError("--cpu-mask takes a hex mask of cores such as f0, got %r" % text)
+    wanted = [i for i in range(mask.bit_length()) if mask >> i & 1]
+    usable = usable_cores()
+    missing = [c for c in wanted if c not in usable]
+    if missing:
+        raise UsageError("--cpu-mask %s names cores %s, which this device does not have or will not give "
+                         "this process (usable: %s)" % (text, ",".join(map(str, missing)), ",".join(map(str, usable))))
+    try:
+        os.sched_setaffinity(0, wanted)
+    except AttributeError:
+        raise UsageError("--cpu-mask is not supported on this system (no sched_setaffinity)")
+    except OSError as exc:
+        raise UsageError("--cpu-mask %s cannot be applied here: %s" % (text, exc.strerror or exc))
+
+
+def lead_process_group(pid_file):
+    """Lead a process group of our own and say so in pid_file, so the host can stop us and our children."""
+    if os.getpgrp() != os.getpid():
+        os.setsid()
+    tmp = pid_file + ".tmp"
+    with open(tmp, "w") as f:
+        f.write("%d\n" % os.getpid())
+    os.replace(tmp, pid_file)
+
+
+def stop_on_eof():
+    """Exit as soon as stdin ends: over SSH that is the connection going away (sshd sends no signal)."""
+    import threading
+
+    def watch():
+        try:
+            while os.read(0, 4096):
+                pass
+        except OSError:
+            pass
+        os._exit(4)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 def measure(args):
     try:
         import numpy as np
@@ -117,8 +175,7 @@ def measure(args):
         raise RuntimeError("numpy is missing on this device: pip install numpy")
 
     if args.cpu_mask:
-        mask = int(args.cpu_mask, 16)
-        os.sched_setaffinity(0, [i for i in range(mask.bit_length()) if mask >> i & 1])
+        set_cpu_mask(args.cpu_mask)
     temp_before = temperature_c()
     start = time.perf_counter()
     loader = load_onnx if args.model.endswith(".onnx") else load_tflite
@@ -168,14 +225,27 @@ def main():
     p.add_argument("--cooldown", type=float, default=0.0, help="seconds to sleep between runs")
     p.add_argument("--cpu-mask", default=None, help="hex mask of the cores to run on")
     p.add_argument("--probe", action="store_true", help="only describe the device and its runtime")
+    p.add_argument("--pid-file", help="lead a process group and write its id here (the host stops it by it)")
+    p.add_argument("--stop-on-eof", action="store_true", help="exit when stdin ends (the host went away)")
     args = p.parse_args()
     if not args.probe and not args.model:
         p.error("a model file is required (or --probe)")
     try:
+        if args.stop_on_eof:
+            stop_on_eof()
+        if args.pid_file:
+            lead_process_group(args.pid_file)
         if args.probe:
             doc = probe()
         else:
             doc = measure(args)
+    except UsageError as exc:
+        print(json.dumps({"error": str(exc)}))
+        sys.exit(3)
+    except OSError as exc:  # e.g. a full disk on the device: the reason, and the path
+        where = " (%s)" % exc.filename if getattr(exc, "filename", None) else ""
+        print(json.dumps({"error": "%s%s" % (exc.strerror or exc, where)}))
+        sys.exit(3)
     except Exception as exc:  # reported to the host as data, not a traceback
         print(json.dumps({"error": f"{type(exc).__name__}: {exc}"}))
         sys.exit(3)
@@ -185,6 +255,7 @@ def main():
 def probe():
     """What `devices check` reports: architecture, CPU, runtime, free space, temperature, governor."""
     doc = {"machine": platform.machine(), "cpu_model": cpu_model(), "cores": os.cpu_count(),
+           "affinity": usable_cores(),
            "python": platform.python_version(),
            "governor": read_first("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor"),
            "temperature_c": temperature_c()}

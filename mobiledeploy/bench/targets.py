@@ -1,9 +1,7 @@
-"""Where the runner runs: the local machine (a subprocess) or a board over SSH (paramiko)."""
+"""Where the runner runs: the local machine (a subprocess), a board over SSH (ssh.py) or a phone (adb.py)."""
 from __future__ import annotations
 
 import json
-import shlex
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -11,8 +9,7 @@ from pathlib import Path
 from ..errors import MobiledeployError
 
 RUNNER = Path(__file__).with_name("runner.py")
-CONNECT_TIMEOUT = 10.0
-RUN_TIMEOUT = 600.0
+RUN_TIMEOUT = 3600.0
 
 
 def runner_args(model: str, settings: dict) -> list[str]:
@@ -29,12 +26,49 @@ def runner_args(model: str, settings: dict) -> list[str]:
 def parse_runner_output(stdout: str, where: str) -> dict:
     """The runner's one JSON document; its {"error"} becomes a MobiledeployError."""
     lines = [line for line in stdout.strip().splitlines() if line.startswith("{")]
-    if not lines:
-        raise MobiledeployError(f"the runner on {where} printed no result")
-    doc = json.loads(lines[-1])
+    doc = None
+    if lines:
+        try:
+            doc = json.loads(lines[-1])
+        except ValueError:
+            doc = None
+    if not isinstance(doc, dict):
+        tail = " ".join(stdout.split())[-120:]
+        raise MobiledeployError(f"the runner on {where} printed no result" + (f" (it printed: {tail})" if tail else ""))
     if "error" in doc:
-        raise MobiledeployError(f"{where}: {doc['error']}")
+        raise MobiledeployError(f"{where}: {' '.join(str(doc['error']).split())}")
     return doc
+
+
+def cores_text(cores) -> str:
+    """0,1,2,5 -> '0-2,5'."""
+    cores, spans = sorted(cores), []
+    for c in cores:
+        if spans and c == spans[-1][1] + 1:
+            spans[-1][1] = c
+        else:
+            spans.append([c, c])
+    return ",".join(f"{a}" if a == b else f"{a}-{b}" for a, b in spans)
+
+
+def check_cpu_mask(mask: str | None, probe: dict, device: str) -> None:
+    """Refuse a --cpu-mask naming cores the device does not have (or will not let the runner use)."""
+    if not mask:
+        return
+    bits = int(mask, 16)
+    wanted = {i for i in range(bits.bit_length()) if bits >> i & 1}
+    usable = probe.get("affinity")
+    if not isinstance(usable, list) or not usable:
+        cores = probe.get("cores")
+        if not isinstance(cores, int) or cores < 1:
+            return  # the device did not say; the runner itself reports a mask it cannot apply
+        usable = list(range(cores))
+    missing = wanted - set(usable)
+    if missing:
+        best = sum(1 << c for c in usable)
+        raise MobiledeployError(f"--cpu-mask {mask} names core{'s' if len(missing) > 1 else ''} "
+                                f"{cores_text(missing)}, which {device} does not have (usable cores: "
+                                f"{cores_text(usable)}): use a mask within them, e.g. {best:x}")
 
 
 class LocalTarget:
@@ -46,125 +80,25 @@ class LocalTarget:
         self.python = python or sys.executable
 
     def _run(self, args: list[str], timeout: float = RUN_TIMEOUT) -> dict:
-        proc = subprocess.run([self.python, str(RUNNER), *args], capture_output=True, text=True, timeout=timeout)
+        try:
+            proc = subprocess.run([self.python, str(RUNNER), *args], capture_output=True, text=True,
+                                  timeout=timeout, stdin=subprocess.DEVNULL)
+        except FileNotFoundError:
+            raise MobiledeployError(f"cannot run {self.python}: no such file (fix the local device's python)") from None
+        except subprocess.TimeoutExpired:
+            raise MobiledeployError(f"the local runner took longer than {timeout:g} s: stopped") from None
         return parse_runner_output(proc.stdout, "local")
 
     def probe(self) -> dict:
+        """What `devices check` reports for this machine."""
         return self._run(["--probe"], 60)
 
     def run(self, model: Path, settings: dict) -> dict:
+        """Measure one model file here."""
         return self._run(runner_args(str(model), settings))
 
     def close(self):
-        pass
-
-
-class SSHTarget:
-    """A Linux board over SSH: host keys checked unless insecure; a per-run temporary folder, removed after."""
-
-    def __init__(self, name: str, entry: dict, insecure: bool = False):
-        self.name, self.entry = name, entry
-        self.where = f"{entry['user']}@{entry['host']}:{entry.get('port', 22)}"
-        self.insecure = insecure or bool(entry.get("insecure"))
-        self.python = entry.get("python", "python3")
-        self.workdir = entry.get("workdir", "/tmp")
-        self.client = self._connect()
-
-    def _connect(self):
-        import paramiko
-
-        client = paramiko.SSHClient()
-        known = self.entry.get("known_hosts")
-        try:
-            if known:
-                client.load_host_keys(str(Path(known).expanduser()))
-            else:
-                client.load_system_host_keys()
-        except OSError as exc:
-            raise MobiledeployError(f"cannot read known_hosts {known}: {exc.strerror}") from None
-        client.set_missing_host_key_policy(paramiko.AutoAddPolicy() if self.insecure else paramiko.RejectPolicy())
-        key = self.entry.get("key")
-        host, port = self.entry["host"], int(self.entry.get("port", 22))
-        try:
-            client.connect(host, port=port, username=self.entry["user"],
-                           key_filename=str(Path(key).expanduser()) if key else None,
-                           look_for_keys=key is None, allow_agent=key is None, timeout=CONNECT_TIMEOUT,
-                           banner_timeout=CONNECT_TIMEOUT, auth_timeout=CONNECT_TIMEOUT)
-        except paramiko.BadHostKeyException:
-            raise MobiledeployError(f"the host key of {self.where} does not match known_hosts (the board was "
-                                    "reinstalled, or someone is in between): check it, then update known_hosts") from None
-        except paramiko.AuthenticationException:
-            raise MobiledeployError(f"authentication to {self.where} failed: check --key and that its public "
-                                    "key is in the board's ~/.ssh/authorized_keys") from None
-        except paramiko.SSHException as exc:
-            if "not found in known_hosts" in str(exc):
-                raise MobiledeployError(
-                    f"the host key of {self.where} is unknown: add it (ssh-keyscan -p {port} {host} >> "
-                    "~/.ssh/known_hosts, or the device's --known-hosts file) or pass --insecure") from None
-            raise MobiledeployError(f"SSH to {self.where} failed: {exc}") from None
-        except (OSError, socket.timeout) as exc:
-            raise MobiledeployError(f"cannot reach {self.where}: {exc.strerror or exc}") from None
-        return client
-
-    def _exec(self, argv: list[str], timeout: float = RUN_TIMEOUT) -> tuple[int, str, str]:
-        """Run an argument list remotely: every word quoted, so names cannot inject shell syntax."""
-        import paramiko
-
-        command = shlex.join(argv)
-        try:
-            _, out, err = self.client.exec_command(command, timeout=timeout)
-            stdout, stderr = out.read().decode("utf-8", "replace"), err.read().decode("utf-8", "replace")
-            status = out.channel.recv_exit_status()
-        except (paramiko.SSHException, EOFError, OSError, socket.timeout) as exc:
-            raise MobiledeployError(f"connection to {self.where} lost during the run ({exc or type(exc).__name__}): "
-                                    "nothing was stored") from None
-        if status == -1:  # the channel closed without an exit status: the connection went away
-            raise MobiledeployError(f"connection to {self.where} lost during the run: nothing was stored")
-        return status, stdout, stderr
-
-    def _tempdir(self) -> str:
-        code, out, err = self._exec(["mktemp", "-d", f"{self.workdir.rstrip('/')}/mobiledeploy.XXXXXX"], 30)
-        if code != 0 or not out.strip():
-            raise MobiledeployError(f"cannot create a temporary folder under {self.workdir} on {self.where}: "
-                                    f"{err.strip() or 'mktemp failed'} (set the device's workdir)")
-        return out.strip()
-
-    def _put(self, local: Path, remote: str) -> None:
-        try:
-            with self.client.open_sftp() as sftp:
-                sftp.put(str(local), remote)
-        except (OSError, EOFError) as exc:
-            raise MobiledeployError(f"copying {local.name} to {self.where} failed: {exc}") from None
-
-    def _with_runner(self, args_for) -> dict:
-        tmp = self._tempdir()
-        try:
-            self._put(RUNNER, f"{tmp}/runner.py")
-            argv = args_for(tmp)
-            code, out, err = self._exec([self.python, f"{tmp}/runner.py", *argv])
-            if code == 127 or (code != 0 and not out.strip()):
-                raise MobiledeployError(f"{self.where}: cannot run {self.python}: "
-                                        f"{(err.strip().splitlines() or ['exit ' + str(code)])[-1]}")
-            return parse_runner_output(out, self.where)
-        finally:
-            try:
-                self._exec(["rm", "-rf", tmp], 30)
-            except MobiledeployError:
-                pass
-
-    def probe(self) -> dict:
-        return self._with_runner(lambda tmp: ["--probe"])
-
-    def run(self, model: Path, settings: dict) -> dict:
-        def args(tmp):
-            remote = f"{tmp}/{model.name}"
-            self._put(model, remote)
-            return runner_args(remote, settings)
-
-        return self._with_runner(args)
-
-    def close(self):
-        self.client.close()
+        """Nothing to close."""
 
 
 def open_target(name: str, entry: dict, insecure: bool = False):
@@ -173,6 +107,8 @@ def open_target(name: str, entry: dict, insecure: bool = False):
     if kind == "local":
         return LocalTarget(entry.get("python"))
     if kind == "ssh":
+        from .ssh import SSHTarget
+
         return SSHTarget(name, entry, insecure)
     if kind == "adb":
         from .adb import AdbTarget

@@ -5,19 +5,21 @@ from pathlib import Path
 
 import click
 
-from .common import emit_json, user_errors
+from .common import emit_json, json_option, user_errors
 
 
 @click.command()
 @click.argument("artifact", required=False, type=click.Path())
 @click.option("--device", default="local", show_default=True, help="Device name (see mobiledeploy devices list).")
-@click.option("--file", "file_name", default=None, help="One model file (default: every file the device can run).")
-@click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--file", "files", multiple=True,
+              help="Only these model files (repeatable; default: every file the device can run).")
+@click.option("--threads", type=click.IntRange(1, 1024), default=1, show_default=True, help="Inference threads (1 to 1024).")
 @click.option("--runs", type=click.IntRange(min=2), default=50, show_default=True, help="Measured inferences.")
 @click.option("--warmup", type=click.IntRange(min=0), default=10, show_default=True)
 @click.option("--cpu-mask", default=None, metavar="HEX", help="Cores to run on, e.g. f0 for cores 4-7.")
 @click.option("--cooldown", type=click.FloatRange(min=0), default=0.0, help="Seconds to sleep between runs.")
-@click.option("--insecure", is_flag=True, help="Accept an unknown SSH host key (explicit opt-in).")
+@click.option("--insecure", is_flag=True,
+              help="Accept an unknown SSH host key for this connection only (never written to known_hosts).")
 @click.option("--use-gpu", is_flag=True, help="adb: benchmark_model with the GPU delegate.")
 @click.option("--use-nnapi", is_flag=True, help="adb: benchmark_model with the NNAPI delegate.")
 @click.option("--op-profiling", is_flag=True, help="adb: per-op timing table (--enable_op_profiling).")
@@ -25,11 +27,10 @@ from .common import emit_json, user_errors
 @click.option("--history", is_flag=True, help="Show past results side by side instead of measuring.")
 @click.option("--plot", type=click.Path(), default=None,
               help="With --history: also draw latency against multiply-adds into this PNG file.")
-@click.option("--json", "as_json", is_flag=True,
-              help='One JSON object with --file (keys device, file, runs, median_ms, mean_ms, p90_ms, std_ms, '
-                   '...), else a list of them.')
+@json_option('keys "device", "artifact", "results": [{"file", "runs", "median_ms", "mean_ms", "p90_ms", '
+             '"std_ms", "cv", "model", ...}]; with --history: "results" only')
 @user_errors
-def bench(artifact, device, file_name, threads, runs, warmup, cpu_mask, cooldown, insecure, use_gpu, use_nnapi,
+def bench(artifact, device, files, threads, runs, warmup, cpu_mask, cooldown, insecure, use_gpu, use_nnapi,
           op_profiling, benchmark_binary, history, plot, as_json):
     """Measure inference latency of ARTIFACT's files on a device (default ARTIFACT: newest in models/).
 
@@ -38,12 +39,12 @@ def bench(artifact, device, file_name, threads, runs, warmup, cpu_mask, cooldown
 
     \b
     Examples:
-      mobiledeploy bench models/mobilenet_v1_0.50_128 --device local --threads 2
+      mobiledeploy bench models/mobilenet_v1_0.5_128 --device local --threads 2
       mobiledeploy bench --device pixel
     """
     from pathlib import Path
 
-    from ..bench import session, store
+    from ..bench import measure, store
     from ..errors import MobiledeployError
     from ..progress import bar
 
@@ -55,7 +56,7 @@ def bench(artifact, device, file_name, threads, runs, warmup, cpu_mask, cooldown
 
             click.echo(f"plot: {latency_plot(rows, Path(plot))}", err=True)
         if as_json:
-            emit_json(rows)
+            emit_json({"results": rows})
         else:
             _table(rows, "bench history", history=True)
         return
@@ -65,7 +66,7 @@ def bench(artifact, device, file_name, threads, runs, warmup, cpu_mask, cooldown
                 raise ValueError
         except ValueError:
             raise MobiledeployError(f"--cpu-mask takes a hex mask of cores such as f0, got {cpu_mask!r}") from None
-    path = Path(artifact) if artifact else session.latest_artifact()
+    path = Path(artifact) if artifact else measure.latest_artifact()
     settings = {"threads": threads, "runs": runs, "warmup": warmup, "cpu_mask": cpu_mask, "cooldown": cooldown}
     if use_gpu or use_nnapi or op_profiling or benchmark_binary:
         from ..bench import devices as dev
@@ -74,10 +75,13 @@ def bench(artifact, device, file_name, threads, runs, warmup, cpu_mask, cooldown
             raise MobiledeployError("--use-gpu, --use-nnapi, --op-profiling and --benchmark-binary are for adb devices")
         settings.update(delegate="gpu" if use_gpu else "nnapi" if use_nnapi else None, op_profiling=op_profiling,
                         benchmark_binary=str(Path(benchmark_binary).resolve()) if benchmark_binary else None)
-    with bar(f"benchmarking on {device}", 1 if file_name else 4, as_json) as advance:
-        results = session.run(path, device, file_name, settings, insecure, advance)
+    from ..artifact.bundle import Artifact
+
+    art = Artifact.load(path)
+    with bar(f"benchmarking on {device}", len(files) or len(art.manifest.files), as_json) as advance:
+        results = measure.run(art, device, list(files), settings, insecure, advance)
     if as_json:
-        emit_json(results[0] if file_name else results)
+        emit_json({"device": device, "artifact": str(path), "results": results})
         return
     _table(results, f"{path} on {device}")
 
@@ -118,19 +122,38 @@ def devices():
 @click.option("--known-hosts", type=click.Path(), help="known_hosts file (default ~/.ssh/known_hosts).")
 @click.option("--python", "python", help="Python on the board (default python3).")
 @click.option("--workdir", help="Folder for the per-run temporary folder on the board (default /tmp).")
-@click.option("--insecure", is_flag=True, help="Never check this board's host key (not recommended).")
+@click.option("--insecure", is_flag=True,
+              help="Never check this board's host key (not recommended; a @revoked key is still refused).")
 @click.option("--benchmark-binary", type=click.Path(), help="adb: local path of TensorFlow's benchmark_model.")
+@click.option("--connect-timeout", type=click.FloatRange(0.1, 600), metavar="SECONDS",
+              help="ssh: wait this long for the board to connect and answer SSH (default 10).")
+@click.option("--keepalive", type=click.FloatRange(0.1, 3600), metavar="SECONDS",
+              help="ssh: seconds between keepalive requests during a run (default 5).")
+@click.option("--dead-timeout", type=click.FloatRange(0.5, 3600), metavar="SECONDS",
+              help="ssh: give up on a board that has not answered for this long (default 30).")
+@click.option("--timeout", "adb_timeout", type=click.FloatRange(1, 86400), metavar="SECONDS",
+              help="adb: longest wait for one adb command, e.g. a whole benchmark_model run (default 600).")
 @user_errors
-def devices_add(name, ssh_spec, serial, key, known_hosts, python, workdir, insecure, benchmark_binary):
+def devices_add(name, ssh_spec, serial, key, known_hosts, python, workdir, insecure, benchmark_binary,
+                connect_timeout, keepalive, dead_timeout, adb_timeout):
     """Add or replace device NAME: --ssh USER@HOST[:PORT] or --adb SERIAL."""
     from ..bench import devices as dev
     from ..errors import MobiledeployError
 
     if bool(ssh_spec) == bool(serial):
         raise MobiledeployError("give exactly one of --ssh USER@HOST[:PORT] or --adb SERIAL")
+    ssh_only = {"--key": key, "--known-hosts": known_hosts, "--python": python, "--workdir": workdir,
+                "--insecure": insecure, "--connect-timeout": connect_timeout, "--keepalive": keepalive,
+                "--dead-timeout": dead_timeout}
+    adb_only = {"--benchmark-binary": benchmark_binary, "--timeout": adb_timeout}
+    wrong = [k for k, v in (adb_only if ssh_spec else ssh_only).items() if v]
+    if wrong:
+        raise MobiledeployError(f"{', '.join(wrong)} {'is' if len(wrong) == 1 else 'are'} for "
+                                f"{'adb' if ssh_spec else 'ssh'} devices: drop {'it' if len(wrong) == 1 else 'them'}")
     if ssh_spec:
         entry = {"kind": "ssh", **dev.parse_ssh(ssh_spec)}
-        for k, v in (("key", key), ("known_hosts", known_hosts), ("python", python), ("workdir", workdir)):
+        for k, v in (("key", key), ("known_hosts", known_hosts), ("python", python), ("workdir", workdir),
+                     ("connect_timeout", connect_timeout), ("keepalive", keepalive), ("dead_timeout", dead_timeout)):
             if v:
                 entry[k] = str(Path(v).expanduser().resolve()) if k in ("key", "known_hosts") else v
         if insecure:
@@ -139,12 +162,14 @@ def devices_add(name, ssh_spec, serial, key, known_hosts, python, workdir, insec
         entry = {"kind": "adb", "serial": serial}
         if benchmark_binary:
             entry["benchmark_binary"] = str(Path(benchmark_binary).resolve())
+        if adb_timeout:
+            entry["timeout"] = adb_timeout
     dev.add(name, entry)
     click.echo(f"added {name} to {dev.config_path()}; check it with: mobiledeploy devices check {name}")
 
 
 @devices.command("list")
-@click.option("--json", "as_json", is_flag=True)
+@json_option('key "devices": {name: {"kind", ...}}')
 @user_errors
 def devices_list(as_json):
     """List configured devices."""
@@ -152,7 +177,7 @@ def devices_list(as_json):
 
     entries = dev.load()
     if as_json:
-        emit_json(entries)
+        emit_json({"devices": entries})
         return
     for name, e in entries.items():
         where = {"local": "this machine", "ssh": f"{e.get('user')}@{e.get('host')}:{e.get('port', 22)}",
@@ -173,8 +198,9 @@ def devices_remove(name):
 
 @devices.command("check")
 @click.argument("name")
-@click.option("--insecure", is_flag=True, help="Accept an unknown SSH host key.")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--insecure", is_flag=True,
+              help="Accept an unknown SSH host key for this connection only (never written to known_hosts).")
+@json_option('keys "device", "reachable", "machine", "cores", "tflite_runtime", ...')
 @user_errors
 def devices_check(name, insecure, as_json):
     """Reach device NAME and report architecture, CPU, runtime, free space, temperature, governor."""

@@ -102,8 +102,17 @@ def _checked(name: str, checker_name: str, doc: str):
     return Checked
 
 
-AlphaType = _checked("ALPHA", "check_alpha", "Width multiplier: a number in (0, 1] (larger with a warning).")
-ResolutionType = _checked("PIXELS", "check_resolution", "Input side in pixels, >= 32.")
+AlphaType = _checked("ALPHA", "check_alpha", "Width multiplier: 1/32 to 16 (above 1 with a warning).")
+ResolutionType = _checked("PIXELS", "check_resolution", "Input side in pixels, 32 to 16384.")
+
+
+def shape_options(fn):
+    """--alpha and --res: which MobileNet v1, shared by every command that names one."""
+    fn = click.option("--res", "resolution", type=ResolutionType(), default=224, show_default=True,
+                      help="Input side in pixels (the paper's rho x 224).")(fn)
+    fn = click.option("--alpha", type=AlphaType(), default=1.0, show_default=True,
+                      help="Width multiplier: channels x alpha, cost ~ alpha^2.")(fn)
+    return fn
 
 
 def model_options(fn):
@@ -111,8 +120,33 @@ def model_options(fn):
     fn = click.option("--weights", default="auto", show_default=True, metavar="SPEC",
                       help="auto (official ImageNet file if cached or downloadable, else random), "
                            "imagenet, none, a Keras .h5 file, or a MobileNet v1 .tflite to import.")(fn)
-    fn = click.option("--res", "resolution", type=ResolutionType(), default=224, show_default=True,
-                      help="Input side in pixels (the paper's rho x 224).")(fn)
-    fn = click.option("--alpha", type=AlphaType(), default=1.0, show_default=True,
-                      help="Width multiplier: channels x alpha, cost ~ alpha^2.")(fn)
-    return fn
+    return shape_options(fn)
+
+
+def renamed(old: str, new: str, dest: str, **kwargs):
+    """A hidden option under an option's old spelling, kept for one release: it warns and fills `dest`.
+
+    The command reads the value with `pick(new_value, old_value)`.
+    """
+
+    def callback(ctx, param, value):
+        if value not in (None, (), False):
+            click.echo(f"warning: {old} is renamed {new}; {old} goes away in the next release", err=True)
+        return value
+
+    return click.option(old, f"{dest}_old", hidden=True, default=None, expose_value=True, callback=callback,
+                        **kwargs)
+
+
+def pick(value, old_value, default=None):
+    """The new option's value, else the old spelling's, else the default."""
+    if value not in (None, ()):
+        return value
+    if old_value not in (None, ()):
+        return old_value
+    return default
+
+
+def json_option(keys: str):
+    """--json with the documented shape of the command's one JSON object."""
+    return click.option("--json", "as_json", is_flag=True, help=f"Print one JSON object on stdout ({keys}).")

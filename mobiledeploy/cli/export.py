@@ -3,16 +3,16 @@ from __future__ import annotations
 
 import click
 
-from ..export.formats import help_table
+from ..export.formats import FORMATS, PRECISIONS, help_table
 from .common import emit_json, model_options, user_errors
 
 
 @click.command(epilog="\b\nFiles an artifact can hold:\n" + help_table())
 @model_options
 @click.option("--int8", is_flag=True, help="Add full-integer int8 files (calibrated).")
-@click.option("--formats", default="tflite,onnx", show_default=True, help="Comma list: tflite, onnx.")
+@click.option("--formats", default=",".join(FORMATS), show_default=True, help=f"Comma list: {', '.join(FORMATS)}.")
 @click.option("--precision", "precisions", default=None, metavar="LIST",
-              help="Comma list of fp32, fp16, dynamic, int8 (fp32 is always written).")
+              help=f"Comma list of {', '.join(PRECISIONS)} (fp32 is always written).")
 @click.option("--calib", type=click.Path(), default=None,
               help="Folder of calibration images (recursive; jpg/png/bmp). Without it: data-free calibration.")
 @click.option("--calib-count", type=click.IntRange(min=1), default=200, show_default=True,
@@ -45,9 +45,9 @@ def export(alpha, resolution, weights, int8, formats, precisions, calib, calib_c
     from ..export.pipeline import ExportOptions
     from ..export.pipeline import export as run_export
 
-    targets = select(formats, precisions, int8)
+    kinds = select(formats, precisions, int8)
     result = run_export(ExportOptions(
-        alpha=alpha, resolution=resolution, targets=targets, weights=weights, calib=calib,
+        alpha=alpha, resolution=resolution, kinds=kinds, weights=weights, calib=calib,
         calib_count=calib_count, calib_method=calib_method, verify_dir=verify_dir, verify_count=verify_count,
         io=io, out=out, force=force, labels=labels, background=keep_background, quiet=as_json))
     if as_json:

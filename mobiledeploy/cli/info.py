@@ -4,16 +4,14 @@ from __future__ import annotations
 import click
 
 from ..model.cost import summary
-from .common import AlphaType, ResolutionType, emit_json, user_errors
+from .common import emit_json, json_option, shape_options, user_errors
 
 
 @click.command()
-@click.option("--alpha", type=AlphaType(), default=1.0, show_default=True, help="Width multiplier.")
-@click.option("--res", "resolution", type=ResolutionType(), default=224, show_default=True,
-              help="Input side in pixels.")
-@click.option("--classes", type=click.IntRange(min=1), default=1000, show_default=True,
+@shape_options
+@click.option("--classes", type=click.IntRange(1, 1_000_000), default=1000, show_default=True,
               help="Classifier outputs.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (keys macs, params, layers, ...).")
+@json_option("keys macs, params, layers, pointwise_macs_share, ...")
 @user_errors
 def info(alpha, resolution, classes, as_json):
     """Multiply-adds and parameters of MobileNet v1, per layer, computed analytically.

@@ -14,21 +14,40 @@ from .info import info
 from .run import evaluate, predict, testvectors
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+EPILOG = """\b
+Every command: --help explains it; --json prints one JSON object on stdout (its keys are in the
+command's --help), progress and warnings go to stderr.
+\b
+Settings: option defaults per command from ./mobiledeploy.toml (or [tool.mobiledeploy] in
+./pyproject.toml), e.g. [export] alpha = 0.5, res = 128; the command line wins.
+\b
+Exit codes: 0 ok, 1 unexpected failure (a bug: report it), 2 user error (one "error:" line says what
+to fix), 130 interrupted (Ctrl-C), 143 terminated (SIGTERM), 129 hung up (SIGHUP). Interrupted work
+leaves nothing half-written.
+"""
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100}, epilog=EPILOG)
 @click.version_option(__version__, prog_name="mobiledeploy")
 @click.option("-v", "--verbose", is_flag=True, help="Show TensorFlow's own log lines and full tracebacks.")
-def cli(verbose):
+@click.pass_context
+def cli(ctx, verbose):
     """MobileNet v1 from Keras definition to verified TFLite/ONNX artifacts and measured latency.
 
     \b
     Typical flow:
       mobiledeploy info --alpha 0.5 --res 128              # cost before you build
       mobiledeploy export --alpha 0.5 --res 128 --int8     # artifact in models/
-      mobiledeploy predict models/mobilenet_v1_0.50_128 photo.jpg
-      mobiledeploy eval models/mobilenet_v1_0.50_128 --data DIR
-      mobiledeploy bench models/mobilenet_v1_0.50_128 --device local   # or a board / phone
+      mobiledeploy predict models/mobilenet_v1_0.5_128 photo.jpg
+      mobiledeploy eval models/mobilenet_v1_0.5_128 --data DIR
+      mobiledeploy bench models/mobilenet_v1_0.5_128 --device local   # or a board / phone
     """
     setup_logging(verbose)
+    from .config import default_map, settings_file
+
+    found = settings_file()
+    if found:
+        ctx.default_map = default_map(cli, *found)
 
 
 cli.add_command(info)

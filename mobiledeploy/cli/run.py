@@ -5,35 +5,38 @@ from pathlib import Path
 
 import click
 
-from .common import emit_json, user_errors
+from .common import emit_json, json_option, pick, renamed, user_errors
 
 
 @click.command()
 @click.argument("artifact", type=click.Path())
 @click.argument("images", nargs=-1, required=True, type=click.Path())
-@click.option("--file", "file_name", default=None, help="Model file of the artifact (default: int8 TFLite).")
-@click.option("--top", type=click.IntRange(1, 100), default=5, show_default=True, help="Classes to show.")
-@click.option("--threads", type=click.IntRange(min=1), default=None, help="Inference threads.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per run (key \"images\").")
+@click.option("--file", "file_name", default=None,
+              help="Model file of the artifact (default: the manifest's default, int8 TFLite first).")
+@click.option("--top-k", "top_k", type=click.IntRange(1, 100), default=None, help="Classes to show [default: 5].")
+@renamed("--top", "--top-k", "top_k", type=click.IntRange(1, 100))
+@click.option("--threads", type=click.IntRange(1, 1024), default=None, help="Inference threads (1 to 1024).")
+@json_option('keys "artifact", "file", "images": [{"image", "top": [{"index", "label", "score"}]}]')
 @user_errors
-def predict(artifact, images, file_name, top, threads, as_json):
+def predict(artifact, images, file_name, top_k, top_k_old, threads, as_json):
     """Classify IMAGES with one file of ARTIFACT, preprocessed exactly as its manifest says.
 
-    Example: mobiledeploy predict models/mobilenet_v1_0.50_128 photo.jpg
+    Example: mobiledeploy predict models/mobilenet_v1_0.5_128 photo.jpg
     """
     from ..runtime.classifier import Classifier
     from ..runtime.images import load_rgb
 
+    top = pick(top_k, top_k_old, 5)
     clf = Classifier(artifact, file_name, threads)
     out = []
     for image in images:
         preds = clf.classify(load_rgb(image), top)
         out.append({"image": image, "top": [p.__dict__ for p in preds]})
     if as_json:
-        emit_json({"artifact": str(clf.artifact.folder), "file": clf.entry["name"], "images": out})
+        emit_json({"artifact": str(clf.artifact.folder), "file": clf.entry.name, "images": out})
         return
     for item in out:
-        click.echo(f"{item['image']}  ({clf.entry['name']})")
+        click.echo(f"{item['image']}  ({clf.entry.name})")
         for p in item["top"]:
             click.echo(f"  {p['score']:7.4f}  {p['index']:4d}  {p['label']}")
 
@@ -45,22 +48,24 @@ def predict(artifact, images, file_name, top, threads, as_json):
                    "that start with the WordNet id (n01440764_x.JPEG).")
 @click.option("--wnids", type=click.Path(), default=None,
               help="WordNet ids in class order, one per line (for wnid-labelled data).")
-@click.option("--file", "files", multiple=True, help="Only these model files (repeatable).")
+@click.option("--file", "files", multiple=True, help="Only these model files (repeatable; default: all).")
 @click.option("--no-keras", is_flag=True, help="Skip the float Keras model (needs TensorFlow).")
-@click.option("--json", "as_json", is_flag=True, help='Print one JSON object with "results".')
+@json_option('keys "artifact", "data", "n", "results": [{"file", "format", "precision", "n", "top1", "top5", '
+             '"agreement_with_float"}]')
 @user_errors
 def evaluate(artifact, data, wnids, files, no_keras, as_json):
     """Top-1 and top-5 accuracy of every file of ARTIFACT and of the float Keras model.
 
-    Example: mobiledeploy eval models/mobilenet_v1_0.50_128 --data imagenet-val/
+    Example: mobiledeploy eval models/mobilenet_v1_0.5_128 --data imagenet-val/
     """
     from ..artifact.bundle import Artifact
-    from ..artifact.labels import read_labels
     from ..eval import evaluate as run_eval
+    from ..eval import read_wnids, select_entries
     from ..progress import bar
 
     art = Artifact.load(artifact)
-    wnid_list = read_labels(Path(wnids)) if wnids else None
+    entries = select_entries(art, list(files))  # a file the artifact lacks fails before any work
+    wnid_list = read_wnids(Path(wnids), art.manifest.model.classes) if wnids else None
     keras = not no_keras
     if keras:
         import importlib.util
@@ -68,7 +73,7 @@ def evaluate(artifact, data, wnids, files, no_keras, as_json):
         if importlib.util.find_spec("tensorflow") is None:  # looked up, not imported (imports take seconds)
             click.echo("warning: TensorFlow is not installed: the float Keras row is skipped", err=True)
             keras = False
-    total = len([e for e in art.manifest["files"] if not files or e["name"] in files]) + int(keras)
+    total = len(entries) + int(keras)
     with bar("evaluating", total, as_json) as advance:
         result = run_eval(art, Path(data), wnid_list, list(files), keras, advance)
     if as_json:
@@ -90,17 +95,27 @@ def evaluate(artifact, data, wnids, files, no_keras, as_json):
 
 @click.command()
 @click.argument("artifact", type=click.Path())
-@click.option("--images", required=True, type=click.Path(), help="Folder of real images (jpg, png, bmp).")
+@click.option("--data", type=click.Path(), default=None, help="Folder of real images (jpg, png, bmp).  [required]")
+@renamed("--images", "--data", "data", type=click.Path())
 @click.option("--out", required=True, type=click.Path(), help="Folder for the vectors (one subfolder per file).")
+@json_option('key "folders": the folders written')
 @user_errors
-def testvectors(artifact, images, out):
+def testvectors(artifact, data, data_old, out, as_json):
     """Write test vectors for other implementations of ARTIFACT's preprocessing (the Android app).
 
     For each TFLite file: raw RGB images, the exact input tensors the Python runtime makes, LiteRT's raw
     outputs and top-5, and a copy of the manifest. Example:
-    mobiledeploy testvectors models/mobilenet_v1_0.50_128 --images photos/ --out android_demo/testvectors
+    mobiledeploy testvectors models/mobilenet_v1_0.5_128 --data photos/ --out android_demo/testvectors
     """
     from ..artifact.testvectors import images_from, write
+    from ..errors import MobiledeployError
 
-    for folder in write(artifact, images_from(images), Path(out)):
-        click.echo(str(folder))
+    images = pick(data, data_old)
+    if images is None:
+        raise MobiledeployError("testvectors needs --data DIR: a folder of real images")
+    folders = [str(f) for f in write(artifact, images_from(images), Path(out))]
+    if as_json:
+        emit_json({"folders": folders})
+        return
+    for folder in folders:
+        click.echo(folder)

@@ -25,7 +25,7 @@ class ImageSet:
     skipped: list[str] = field(default_factory=list)
 
 
-def read_images(paths: list[Path], spec: dict, progress=None) -> ImageSet:
+def read_images(paths: list[Path], spec, progress=None) -> ImageSet:
     """Decode and preprocess; unreadable files are skipped with a warning and counted."""
     inputs, used, skipped = [], [], []
     for path in paths:
@@ -33,11 +33,11 @@ def read_images(paths: list[Path], spec: dict, progress=None) -> ImageSet:
             inputs.append(preprocess(load_rgb(path), spec)[0])
             used.append(str(path))
         except MobiledeployError as exc:
-            log.warning("skipped %s", exc)
+            log.warning("skipped: %s", exc)
             skipped.append(str(path))
         if progress:
             progress(1)
-    empty = np.zeros((0, *spec["shape"][1:]), np.float32)
+    empty = np.zeros((0, *spec.shape[1:]), np.float32)
     return ImageSet(np.stack(inputs) if inputs else empty, used, skipped)
 
 

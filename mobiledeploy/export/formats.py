@@ -1,4 +1,8 @@
-"""The one table of export targets: it drives argument checking, --help, file names and the bench."""
+"""The one table of file kinds an artifact can hold (format x precision).
+
+It drives the export's argument checking and --help, file names, the manifest schema's enums (checked
+by tests/test_formats.py), the dispatch to a writer (export/pipeline.py) and how many files a bench runs.
+"""
 from __future__ import annotations
 
 import difflib
@@ -8,8 +12,8 @@ from ..errors import MobiledeployError
 
 
 @dataclass(frozen=True)
-class Target:
-    """One file an artifact can hold."""
+class FileKind:
+    """One kind of file an artifact can hold."""
 
     format: str
     precision: str
@@ -21,19 +25,28 @@ class Target:
 
     @property
     def quantized(self) -> bool:
+        """Needs calibration inputs (full-integer activations)."""
         return self.precision == "int8"
 
 
-TARGETS = (
-    Target("tflite", "fp32", "float32, the reference every other file is checked against"),
-    Target("tflite", "fp16", "float16 weights, float32 compute on CPU; halves the file"),
-    Target("tflite", "dynamic", "int8 weights, float activations; no calibration"),
-    Target("tflite", "int8", "full integer, per-channel weights, builtin int8 ops, calibrated"),
-    Target("onnx", "fp32", "float32 graph written from the Keras layers (batch norm folded)"),
-    Target("onnx", "int8", "QDQ, per-channel, onnxruntime static quantization, calibrated"),
+FILE_KINDS = (
+    FileKind("tflite", "fp32", "float32, the reference every other file is checked against"),
+    FileKind("tflite", "fp16", "float16 weights, float32 compute on CPU; halves the file"),
+    FileKind("tflite", "dynamic", "int8 weights, float activations; no calibration"),
+    FileKind("tflite", "int8", "full integer, per-channel weights, builtin int8 ops, calibrated"),
+    FileKind("onnx", "fp32", "float32 graph written from the Keras layers (batch norm folded)"),
+    FileKind("onnx", "int8", "QDQ, per-channel, onnxruntime static quantization, calibrated"),
 )
-FORMATS = tuple(dict.fromkeys(t.format for t in TARGETS))
-PRECISIONS = tuple(dict.fromkeys(t.precision for t in TARGETS))
+FORMATS = tuple(dict.fromkeys(k.format for k in FILE_KINDS))
+PRECISIONS = tuple(dict.fromkeys(k.precision for k in FILE_KINDS))
+
+
+def kind(format: str, precision: str) -> FileKind:
+    """The table's row for a format and precision."""
+    for k in FILE_KINDS:
+        if k.format == format and k.precision == precision:
+            return k
+    raise KeyError((format, precision))
 
 
 def _parse_list(text: str, allowed: tuple, what: str) -> list[str]:
@@ -48,20 +61,20 @@ def _parse_list(text: str, allowed: tuple, what: str) -> list[str]:
     return items
 
 
-def select(formats: str, precisions: str | None, int8: bool) -> list[Target]:
-    """The targets an export writes: fp32 always; --int8 adds int8; --precision picks explicitly."""
+def select(formats: str, precisions: str | None, int8: bool) -> list[FileKind]:
+    """The file kinds an export writes: fp32 always; --int8 adds int8; --precision picks explicitly."""
     fmts = _parse_list(formats, FORMATS, "format")
     precs = _parse_list(precisions, PRECISIONS, "precision") if precisions else ["fp32"]
     if int8 and "int8" not in precs:
         precs.append("int8")
     if "fp32" not in precs:
         precs.insert(0, "fp32")  # every other file is verified against a float export too
-    chosen = [t for t in TARGETS if t.format in fmts and t.precision in precs]
+    chosen = [k for k in FILE_KINDS if k.format in fmts and k.precision in precs]
     if not chosen:
-        raise MobiledeployError(f"no target matches formats {fmts} and precisions {precs}")
+        raise MobiledeployError(f"no file kind matches formats {fmts} and precisions {precs}")
     return chosen
 
 
 def help_table() -> str:
-    """Lines for --help listing every target."""
-    return "\n".join(f"  {t.filename:<22} {t.note}" for t in TARGETS)
+    """Lines for --help listing every file kind."""
+    return "\n".join(f"  {k.filename:<22} {k.note}" for k in FILE_KINDS)

@@ -1,4 +1,4 @@
-"""The export, top to bottom: build, calibrate, convert and verify each target, write the manifest, publish."""
+"""The export, top to bottom: build, calibrate, write and verify each file kind, write the manifest, publish."""
 from __future__ import annotations
 
 import datetime as dt
@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..artifact import labels as labels_mod
-from ..artifact import manifest as mf
+from ..artifact.manifest import FileEntry, LabelsInfo, Manifest, ModelInfo, TensorSpec
 from ..artifact.bundle import Publisher, artifact_name, file_sha256
 from ..errors import MobiledeployError
 from ..model.cost import summary
@@ -18,8 +18,9 @@ from ..progress import Steps, bar
 from ..runtime.preprocess import input_spec
 from ..runtime.session import Session
 from ..quiet import native_output_captured
-from . import calibration, datafree, verify
-from .formats import Target
+from . import calibration, datafree, memory, verify
+from .formats import FileKind
+from .formats import kind as kind_of
 
 log = logging.getLogger("mobiledeploy")
 FLOAT_COSINE_MIN = 0.9999     # a float export that disagrees more than this with Keras fails
@@ -32,7 +33,7 @@ DATAFREE_VERIFY = 8
 class ExportOptions:
     alpha: float
     resolution: int
-    targets: list[Target]
+    kinds: list[FileKind]
     weights: str = "auto"
     calib: str | None = None
     calib_count: int = 200
@@ -50,8 +51,11 @@ class ExportOptions:
 def export(opts: ExportOptions) -> dict:
     """Write one artifact; returns {"artifact", "files", "manifest", "seconds"}."""
     target_dir = Path(opts.out) / artifact_name(opts.alpha, opts.resolution)
-    quantized = any(t.quantized for t in opts.targets)
-    steps = Steps(4 + len(opts.targets), opts.quiet)
+    quantized = any(k.quantized for k in opts.kinds)
+    histograms = opts.calib_method != "minmax" and any(k.format == "onnx" and k.quantized for k in opts.kinds)
+    kept = min(opts.calib_count, DATAFREE_CALIB if not opts.calib else opts.calib_count) if histograms else 0
+    memory.check(opts.alpha, opts.resolution, _held_inputs(opts, quantized), kept=kept)  # before anything is written
+    steps = Steps(4 + len(opts.kinds), opts.quiet)
     spec = input_spec(opts.resolution)
     with Publisher(target_dir, opts.force) as pub:
         with steps.step("model built, weights loaded"):
@@ -69,51 +73,42 @@ def export(opts: ExportOptions) -> dict:
             reference = model.predict(verify_inputs, batch_size=16, verbose=0)
 
         entries = []
-        converter = None
+        job = _Job(model, pub.tmp, calib_inputs, opts)
         try:
-            for target in opts.targets:
-                with steps.step(f"{target.filename} written and verified"):
-                    if target.format == "tflite" and converter is None:
-                        from .tflite import Converter
-
-                        with native_output_captured():
-                            converter = Converter(model)
-                    entries.append(_write_target(model, target, pub.tmp, calib_inputs, verify_inputs,
-                                                 reference, opts, converter))
+            for kind in opts.kinds:
+                with steps.step(f"{kind.filename} written and verified"):
+                    path = WRITERS[kind.format](job, kind)
+                    entries.append(_verified_entry(kind, path, verify_inputs, reference))
         finally:
-            if converter is not None:
-                converter.__exit__(None, None, None)
+            job.close()
 
         with steps.step("manifest written"):
             (pub.tmp / "labels.txt").write_text("\n".join(names) + "\n", encoding="utf-8")
             cost = summary(opts.alpha, opts.resolution, outputs)
-            doc = {
-                "manifest_version": mf.VERSION,
-                "name": target_dir.name,
-                "model": {
-                    "architecture": "mobilenet_v1", "alpha": opts.alpha, "resolution": opts.resolution,
-                    "classes": outputs - int(opts.background), "background": opts.background,
-                    "outputs": outputs, "macs": cost["macs"], "params": cost["params"],
-                    "weights": loaded.origin,
-                },
-                "input": spec,
-                "output": {"shape": [1, outputs], "kind": "probabilities", "background": opts.background},
-                "labels": {"file": "labels.txt", "count": len(names), "source": labels_source},
-                "files": entries,
-                "calibration": calib_info,
-                "provenance": _provenance(steps),
-            }
-            mf.validate(doc, "the new manifest")
-            import json
-
-            (pub.tmp / mf.MANIFEST).write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
-    return {"artifact": str(target_dir), "files": entries, "manifest": str(target_dir / mf.MANIFEST),
+            manifest = Manifest(
+                name=target_dir.name,
+                model=ModelInfo(opts.alpha, opts.resolution, outputs - int(opts.background), opts.background,
+                                outputs, cost["macs"], cost["params"], loaded.origin),
+                input=spec,
+                labels=LabelsInfo("labels.txt", len(names), labels_source),
+                files=tuple(entries), calibration=calib_info, provenance=_provenance(steps))
+            manifest_path = manifest.write(pub.tmp)
+    return {"artifact": str(target_dir), "files": [e.to_dict() for e in entries],
+            "manifest": str(target_dir / manifest_path.name),
             "weights": loaded.origin["kind"], "calibration": calib_info["source"],
             "seconds": round(sum(steps.timings.values()), 2), "timings": steps.timings}
 
 
+def _held_inputs(opts: ExportOptions, quantized: bool) -> int:
+    """How many preprocessed images the export holds at once, at most (for the memory estimate)."""
+    verify_count = opts.verify_count if opts.verify_dir or opts.calib else DATAFREE_VERIFY
+    if opts.calib:
+        return opts.calib_count + verify_count
+    return (DATAFREE_CALIB if quantized else 0) + verify_count
+
+
 def _inputs(model, spec, opts: ExportOptions, quantized: bool):
-    """Calibration inputs (only when a target needs them), held-back verification inputs, and their record."""
+    """Calibration inputs (only when a file kind needs them), held-back verification inputs, and their record."""
     info: dict = {"method": opts.calib_method, "tflite_int8": "min/max (TFLite converter)",
                   "onnx_int8": f"onnxruntime {opts.calib_method}"}
     if opts.calib:
@@ -157,49 +152,76 @@ def _verify_folder(opts: ExportOptions, spec: dict):
     return inputs
 
 
-def _write_target(model, target: Target, folder: Path, calib_inputs, verify_inputs, reference, opts,
-                  converter) -> dict:
-    """Convert one target into the temporary folder, verify it against Keras, return its manifest entry."""
-    path = folder / target.filename
-    if target.format == "tflite":
-        with native_output_captured() as captured:
-            try:
-                data = converter.convert(target.precision, calib_inputs if target.quantized else None, opts.io)
-            except Exception as exc:  # the converter raises many types; keep its own words
-                detail = (str(exc).strip().splitlines() or [type(exc).__name__])[-1]
-                raise MobiledeployError(f"TFLite conversion to {target.filename} failed: {detail}") from None
-        if captured.text and opts.quiet is False:
-            log.debug(captured.text)
-        path.write_bytes(data)
-    else:
-        import onnx
+@dataclass
+class _Job:
+    """What every writer needs: the model, the temporary artifact folder, calibration inputs, options."""
 
-        from .onnx_writer import keras_to_onnx
+    model: object
+    folder: Path
+    calib_inputs: object
+    opts: ExportOptions
+    converter: object = None   # the TFLite converter, traced once and shared by every TFLite precision
 
-        fp32 = folder / "model_fp32.onnx"
-        if not fp32.exists():
-            onnx.save(keras_to_onnx(model, opts.alpha, opts.resolution), str(fp32))
-        if target.quantized:
-            from .onnx_quant import quantize_int8
+    def close(self):
+        if self.converter is not None:
+            self.converter.__exit__(None, None, None)
 
-            with native_output_captured():
-                quantize_int8(fp32, path, calib_inputs, opts.calib_method)
+
+def _write_tflite(job: _Job, kind: FileKind) -> Path:
+    """One TFLite precision, converted from the shared trace."""
+    if job.converter is None:
+        from .tflite import Converter
+
+        with native_output_captured():
+            job.converter = Converter(job.model)
+    with native_output_captured() as captured:
+        try:
+            data = job.converter.convert(kind.precision, job.calib_inputs if kind.quantized else None, job.opts.io)
+        except Exception as exc:  # the converter raises many types; keep its own words
+            detail = (str(exc).strip().splitlines() or [type(exc).__name__])[-1]
+            raise MobiledeployError(f"TFLite conversion to {kind.filename} failed: {detail}") from None
+    if captured.text and job.opts.quiet is False:
+        log.debug(captured.text)
+    path = job.folder / kind.filename
+    path.write_bytes(data)
+    return path
+
+
+def _write_onnx(job: _Job, kind: FileKind) -> Path:
+    """The float ONNX graph (written once), and its int8 QDQ quantization when asked."""
+    import onnx
+
+    from .onnx_writer import keras_to_onnx
+
+    fp32 = job.folder / kind_of("onnx", "fp32").filename
+    if not fp32.exists():
+        onnx.save(keras_to_onnx(job.model, job.opts.alpha, job.opts.resolution), str(fp32))
+    path = job.folder / kind.filename
+    if kind.quantized:
+        from .onnx_quant import quantize_int8
+
+        with native_output_captured():
+            quantize_int8(fp32, path, job.calib_inputs, job.opts.calib_method)
+    return path
+
+
+WRITERS = {"tflite": _write_tflite, "onnx": _write_onnx}   # one per format of the file-kind table
+
+
+def _verified_entry(kind: FileKind, path: Path, verify_inputs, reference) -> FileEntry:
+    """Run the written file on the verification inputs, compare with Keras, return its manifest entry."""
     session = Session(path)
     scores = verify.run_file(session, verify_inputs)
     check = verify.compare(reference, scores)
-    if not target.quantized and target.precision == "fp32" and check["cosine_min"] < FLOAT_COSINE_MIN:
-        raise MobiledeployError(f"{target.filename} disagrees with the Keras model (cosine "
+    if not kind.quantized and kind.precision == "fp32" and check["cosine_min"] < FLOAT_COSINE_MIN:
+        raise MobiledeployError(f"{kind.filename} disagrees with the Keras model (cosine "
                                 f"{check['cosine_min']:.6f} < {FLOAT_COSINE_MIN}): the export is broken")
-    if target.quantized and check["top1_agreement"] < INT8_AGREEMENT_WARN:
+    if kind.quantized and check["top1_agreement"] < INT8_AGREEMENT_WARN:
         log.warning("%s agrees with the float model on top-1 for only %.1f%% of %d verification inputs",
-                    target.filename, 100 * check["top1_agreement"], check["n"])
-    return {
-        "name": target.filename, "format": target.format, "precision": target.precision,
-        "size": path.stat().st_size, "sha256": file_sha256(path),
-        "input": mf.io_entry(session.input_dtype, session.input_quant),
-        "output": mf.io_entry(session.output_dtype, session.output_quant),
-        "verification": check,
-    }
+                    kind.filename, 100 * check["top1_agreement"], check["n"])
+    return FileEntry(kind.filename, kind.format, kind.precision, path.stat().st_size, file_sha256(path),
+                     TensorSpec.of(session.input_dtype, session.input_quant),
+                     TensorSpec.of(session.output_dtype, session.output_quant), check)
 
 
 def _provenance(steps: Steps) -> dict:

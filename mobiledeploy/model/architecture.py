@@ -21,6 +21,12 @@ BLOCKS = (
 )
 IMAGENET_CLASSES = 1000
 MIN_RESOLUTION = 32
+#: The largest side any command accepts: 512x512 final feature maps, 73x the multiply-adds of 224 (whether
+#: an export of it fits in this machine's memory is checked separately, with an estimate).
+MAX_RESOLUTION = 16384
+MIN_ALPHA = 1 / 32
+#: Alpha 16 puts 16384 channels in the last layer (over a billion parameters): beyond any MobileNet.
+MAX_ALPHA = 16.0
 
 
 def channels(base: int, alpha: float) -> int:
@@ -39,31 +45,65 @@ def same_pads(size: int, kernel: int, stride: int) -> tuple[int, int]:
     return total // 2, total - total // 2
 
 
+def alpha_text(alpha: float) -> str:
+    """Alpha as names show it, losslessly: the shortest text that reads back as the same float (0.25, 1.0)."""
+    return repr(float(alpha))
+
+
 def check_alpha(alpha) -> float:
-    """Validate the width multiplier; larger than 1 is allowed with a warning."""
+    """Validate the width multiplier: [1/32, 16]; larger than 1 is allowed with a warning."""
     try:
         value = float(alpha)
-    except (TypeError, ValueError):
-        raise MobiledeployError(f"alpha must be a number in (0, 1], got {alpha!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise MobiledeployError(f"alpha must be a number in (0, 1], got {alpha!r}")
+    except (TypeError, ValueError, OverflowError):
+        raise MobiledeployError(f"alpha must be a number from 1/32 to {MAX_ALPHA:g} (the paper's: 0.25 to 1), "
+                                f"got {alpha!r}") from None
+    if not math.isfinite(value) or value <= 0:  # NaN fails every comparison: test finiteness first
+        raise MobiledeployError(f"alpha must be a positive finite number (the paper's: 0.25 to 1), got {alpha!r}")
+    if value < MIN_ALPHA:
+        raise MobiledeployError(f"alpha must be at least 1/32 = {MIN_ALPHA} (below it conv1 has less than one "
+                                f"channel and every smaller alpha builds the same network), got {alpha!r}")
+    if value > MAX_ALPHA:
+        raise MobiledeployError(f"alpha must be at most {MAX_ALPHA:g} ({int(BLOCKS[-1][0] * MAX_ALPHA)} channels "
+                                f"in the last layer, over a billion parameters), got {alpha!r}")
     if value > 1:
         warnings.warn(f"alpha {value} > 1 widens the network beyond the paper's models", stacklevel=2)
     return value
 
 
-def check_resolution(resolution) -> int:
-    """Validate the input side in pixels (>= 32); a side that is not a multiple of 32 warns."""
+def _whole_number(resolution) -> int | float | None:
+    """int for 224, "224", "224.0" or 224.0; None for anything else (NaN, inf, 12.5, "abc")."""
+    if isinstance(resolution, bool):
+        return None
+    if isinstance(resolution, int):
+        return resolution
+    text = str(resolution).strip()
     try:
-        value = int(resolution)
-        if value != float(resolution):
-            raise ValueError
-    except (TypeError, ValueError):
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        number = float(text)
+    except (ValueError, OverflowError):
+        return None
+    if number == math.inf:
+        return number  # "1e999" or a 5000-digit side: refused below as too large
+    return int(number) if number.is_integer() else None
+
+
+def check_resolution(resolution) -> int:
+    """Validate the input side in pixels (32 to 16384); a side that is not a multiple of 32 warns."""
+    value = _whole_number(resolution)
+    if value is None:
         raise MobiledeployError(f"resolution must be a whole number of pixels >= {MIN_RESOLUTION}, "
-                                f"got {resolution!r}") from None
+                                f"got {resolution!r}")
     if value < MIN_RESOLUTION:
         raise MobiledeployError(f"resolution must be >= {MIN_RESOLUTION} pixels (five stride-2 layers), "
                                 f"got {value}")
+    if value > MAX_RESOLUTION:
+        text = str(resolution).strip()
+        shown = text if len(text) <= 12 else f"{text[:6]}... ({len(text)} characters)"
+        raise MobiledeployError(f"resolution must be at most {MAX_RESOLUTION} pixels (a "
+                                f"{MAX_RESOLUTION // 32}x{MAX_RESOLUTION // 32} final feature map), got {shown}")
     if value % 32:
         warnings.warn(f"resolution {value} is not a multiple of 32: feature maps get odd sizes "
                       "and the paper's models use 128, 160, 192 or 224", stacklevel=2)
@@ -111,3 +151,33 @@ def layers(alpha: float, resolution: int, outputs: int | None = IMAGENET_CLASSES
     if outputs:
         result.append(Layer("conv_preds", "fc", 1, 1, 1, 1, cin, outputs))
     return result
+
+
+def width_bases() -> dict[str, int]:
+    """Channels at alpha 1 of every layer whose width alpha sets: conv1 and the 13 pointwise layers."""
+    return {"conv1": STEM[0], **{f"conv_pw_{i}": base for i, (base, _) in enumerate(BLOCKS, start=1)}}
+
+
+def alpha_of(widths: dict[str, int]) -> float | None:
+    """The shortest decimal alpha that builds these output channel counts (layer name -> channels).
+
+    Channel counts are int(base * alpha), so a file only bounds alpha to an interval (an alpha-0.3
+    model's last layer has 307 = int(1024 * 0.3) channels, i.e. 0.2998 <= alpha < 0.3008); the
+    shortest decimal in it is what a user typed. None when no alpha builds these counts.
+    """
+    bases = width_bases()
+    lo, hi = 0.0, math.inf
+    for name, count in widths.items():
+        base = bases.get(name)
+        if base is None or count < 1:
+            return None
+        lo = max(lo, count / base)
+        hi = min(hi, (count + 1) / base)
+    if not lo < hi:
+        return None
+    for digits in range(1, 8):
+        scale = 10 ** digits
+        candidate = math.ceil(lo * scale - 1e-9) / scale
+        if candidate > 0 and candidate < hi and all(channels(bases[n], candidate) == c for n, c in widths.items()):
+            return candidate
+    return lo

@@ -5,19 +5,75 @@ Keras 3 `.weights.h5` files key layers by class-derived names (`batch_normalizat
 names, so they load in order through Keras itself (see weights.py)."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import MobiledeployError
+from . import architecture as arch
+
+#: What h5py and numpy raise on a damaged or foreign file (truncated data, missing groups, odd types).
+H5_ERRORS = (OSError, KeyError, ValueError, TypeError, AttributeError, IndexError)
+
+
+def _damaged(path: Path, exc: Exception) -> MobiledeployError:
+    detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return MobiledeployError(f"cannot read Keras weights file {path}: {detail} (truncated, damaged or not a "
+                             "Keras weights file?)")
 
 
 def is_keras3_layout(path: Path) -> bool:
     """True for a Keras 3 `.weights.h5` file (a top-level `layers` group, no `layer_names`)."""
     import h5py
 
-    with h5py.File(path, "r") as f:
-        return "layers" in f and "layer_names" not in f.attrs and "model_weights" not in f
+    try:
+        with h5py.File(path, "r") as f:
+            return "layers" in f and "layer_names" not in f.attrs and "model_weights" not in f
+    except H5_ERRORS as exc:
+        raise _damaged(path, exc) from None
+
+
+def keras3_shapes(path: Path) -> dict[str, tuple]:
+    """Kernel shapes of a Keras 3 `.weights.h5` MobileNet v1 under our layer names (conv1, conv_pw_k, conv_preds).
+
+    Keras 3 names its groups after layer classes in model order (conv2d, conv2d_1, ...): the first
+    Conv2D is conv1, the one with a bias is the classifier, the others are the pointwise layers in order.
+    """
+    import h5py
+
+    def order(name):
+        number = re.search(r"_(\d+)$", name)
+        return int(number.group(1)) if number else 0
+
+    try:
+        with h5py.File(path, "r") as f:
+            groups = f["layers"]
+            convs = sorted((n for n in groups if re.fullmatch(r"conv2d(_\d+)?", n)), key=order)
+            shapes = [(tuple(groups[n]["vars"]["0"].shape), "1" in groups[n]["vars"]) for n in convs]
+    except H5_ERRORS as exc:
+        raise _damaged(path, exc) from None
+    out = {}
+    pointwise = [shape for shape, has_bias in shapes[1:] if not has_bias]
+    if shapes and len(shapes[0][0]) == 4 and shapes[0][0][:3] == (3, 3, 3):
+        out["conv1"] = shapes[0][0]
+    for number, shape in enumerate(pointwise, start=1):
+        out[f"conv_pw_{number}"] = shape
+    preds = [shape for shape, has_bias in shapes if has_bias]
+    if preds:
+        out["conv_preds"] = preds[-1]
+    return out
+
+
+def describe(shapes: dict[str, tuple]) -> str:
+    """What a weights file holds, for error messages: alpha from its channel counts, and its outputs."""
+    widths = {name: int(shape[-1]) for name, shape in shapes.items() if name in arch.width_bases()}
+    if "conv1" not in widths:
+        return "no conv1 layer (not a MobileNet v1 file)"
+    alpha = arch.alpha_of(widths)
+    width = f"alpha {alpha:g}" if alpha is not None else f"channel counts no alpha builds (conv1 {widths['conv1']})"
+    outputs = f" and {shapes['conv_preds'][-1]} outputs" if "conv_preds" in shapes else ""
+    return f"a MobileNet v1 with {width}{outputs}"
 
 
 def read_h5_weights(path: Path) -> dict[str, list[np.ndarray]]:
@@ -25,29 +81,26 @@ def read_h5_weights(path: Path) -> dict[str, list[np.ndarray]]:
     import h5py
 
     try:
-        f = h5py.File(path, "r")
-    except OSError as exc:
-        raise MobiledeployError(f"cannot read Keras weights file {path}: {exc}") from None
-    with f:
-        root = f["model_weights"] if "model_weights" in f else f
-        if "layer_names" in root.attrs:
-            out = {}
-            for raw in root.attrs["layer_names"]:
-                name = raw.decode() if isinstance(raw, bytes) else str(raw)
-                group = root[name]
-                names = [n.decode() if isinstance(n, bytes) else str(n)
-                         for n in group.attrs.get("weight_names", [])]
-                if names:
-                    out[name] = [np.asarray(group[n]) for n in names]
-            return out
+        with h5py.File(path, "r") as f:
+            root = f["model_weights"] if "model_weights" in f else f
+            if "layer_names" in root.attrs:
+                out = {}
+                for raw in root.attrs["layer_names"]:
+                    name = raw.decode() if isinstance(raw, bytes) else str(raw)
+                    group = root[name]
+                    names = [n.decode() if isinstance(n, bytes) else str(n)
+                             for n in group.attrs.get("weight_names", [])]
+                    if names:
+                        out[name] = [np.asarray(group[n]) for n in names]
+                return out
+    except H5_ERRORS as exc:
+        raise _damaged(path, exc) from None
     raise MobiledeployError(f"{path} is not a Keras weights file (no layer_names attribute or layers group)")
 
 
 def describe_alpha(weights: dict[str, list[np.ndarray]]) -> str:
-    """What the file holds, for error messages: the width from conv1's filters."""
-    if "conv1" in weights:
-        return f"a MobileNet v1 with alpha {weights['conv1'][0].shape[-1] / 32:g}"
-    return "no conv1 layer (not a MobileNet v1 file)"
+    """What a Keras 2 layout file holds, for error messages (see describe)."""
+    return describe({name: arrays[0].shape for name, arrays in weights.items() if arrays})
 
 
 def assign_by_name(model, weights: dict[str, list[np.ndarray]], source: str) -> int:

@@ -39,7 +39,7 @@ def build_mobilenet_v1(alpha: float = 1.0, resolution: int = 224, classes: int =
         x = layers.Conv2D(outputs, 1, padding="same", name="conv_preds")(x)
         x = layers.Reshape((outputs,), name="reshape_2")(x)
         x = layers.Activation("softmax", name="predictions")(x)
-    name = f"mobilenet_v1_{alpha:.2f}_{resolution}"
+    name = f"mobilenet_v1_{arch.alpha_text(alpha)}_{resolution}"
     return keras.Model(inputs, x, name=name)
 
 

@@ -25,7 +25,7 @@ CONV_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
 class TFLiteWeights:
     """What a TFLite MobileNet v1 holds."""
 
-    alpha: float
+    alpha: float | None   # the shortest decimal alpha that builds its channel counts (None: no alpha does)
     resolution: int
     outputs: int
     layers: dict          # Keras layer name -> (kernel in Keras layout, bias)
@@ -81,7 +81,8 @@ def read_tflite(path: Path) -> TFLiteWeights:
             bias = np.zeros(kernel.shape[-1] if op["op_name"] != "DEPTHWISE_CONV_2D" else kernel.shape[2],
                             np.float32)
         out[name] = (kernel, bias)
-    alpha = out["conv_pw_13"][0].shape[-1] / arch.BLOCKS[-1][0]
+    widths = {name: int(kernel.shape[-1]) for name, (kernel, _) in out.items() if name in arch.width_bases()}
+    alpha = arch.alpha_of(widths)
     return TFLiteWeights(alpha, resolution, out["conv_preds"][0].shape[-1], out, _embedded_labels(path))
 
 
@@ -101,9 +102,14 @@ def _embedded_labels(path: Path) -> list[str] | None:
 def assign_tflite(model, weights: TFLiteWeights, alpha: float, resolution: int, background: bool,
                   source: str) -> list[str] | None:
     """Load imported weights into a Keras model of this alpha/resolution; returns the matching labels."""
-    holds = (f"it holds MobileNet v1 alpha {weights.alpha:g} at {weights.resolution}x{weights.resolution} "
+    width = f"alpha {weights.alpha:g}" if weights.alpha is not None else "channel counts no alpha builds"
+    holds = (f"it holds MobileNet v1 {width} at {weights.resolution}x{weights.resolution} "
              f"with {weights.outputs} outputs")
-    if abs(weights.alpha - alpha) > 1e-6 or weights.resolution != resolution:
+    # the layer shapes decide, not a re-derived alpha: channel counts are int(base * alpha), so the file of
+    # an alpha-0.3 export holds 0.2998..0.3008 and only the shapes say whether it is what 0.3 builds
+    wrong = [name for name, (kernel, _) in weights.layers.items()
+             if name != "conv_preds" and tuple(kernel.shape) != tuple(model.get_layer(name).weights[0].shape)]
+    if wrong or weights.resolution != resolution:
         raise MobiledeployError(f"{source} does not fit alpha {alpha:g} res {resolution}: {holds}")
     model_outputs = model.get_layer("conv_preds").filters
     drop = 0

@@ -53,10 +53,16 @@ def build_with_weights(alpha: float, resolution: int, weights: str = "auto",
     path = Path(spec)
     if not path.exists():
         raise MobiledeployError(f"weights file not found: {path} (--weights takes {CHOICES})")
-    if not path.is_file():
-        raise MobiledeployError(f"--weights {path} is a folder; it takes {CHOICES}")
-    with open(path, "rb") as f:
-        head = f.read(8)
+    if not path.is_file():  # a folder, FIFO or device: never opened (a FIFO would block, /dev/zero never ends)
+        kind = "a folder" if path.is_dir() else "not a regular file"
+        raise MobiledeployError(f"--weights {path} is {kind}; it takes {CHOICES}")
+    if path.stat().st_size == 0:
+        raise MobiledeployError(f"--weights {path} is empty (0 bytes); it takes {CHOICES}")
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+    except OSError as exc:
+        raise MobiledeployError(f"cannot read --weights {path}: {exc.strerror or exc}") from None
     if head.startswith(b"\x89HDF"):
         return _from_h5(path, alpha, resolution, background)
     if head[4:8] == b"TFL3" or path.suffix == ".tflite":
@@ -66,38 +72,57 @@ def build_with_weights(alpha: float, resolution: int, weights: str = "auto",
 
 
 def _from_h5(path: Path, alpha: float, resolution: int, background: bool) -> Loaded:
-    from .keras_h5 import assign_by_name, is_keras3_layout, read_h5_weights
+    """Keras 2 (by layer name) or Keras 3 (`.weights.h5`, by order) weights; the classifier size comes from the file."""
+    from .keras_h5 import assign_by_name, describe, is_keras3_layout, keras3_shapes, read_h5_weights
     from .mobilenet import build_mobilenet_v1
 
     origin = {"kind": "keras-h5", "path": str(path), "sha256": sha256(path)}
-    try:
-        keras3 = is_keras3_layout(path)
-    except OSError as exc:
-        raise MobiledeployError(f"cannot read Keras weights file {path}: {exc}") from None
+    keras3 = is_keras3_layout(path)
     if keras3:
-        model = build_mobilenet_v1(alpha, resolution, background=background)
+        shapes = keras3_shapes(path)
+    else:
+        arrays = read_h5_weights(path)
+        shapes = {name: a[0].shape for name, a in arrays.items() if a}
+    holds = describe(shapes)
+    wanted = {layer.name: layer.cout for layer in arch.layers(alpha, resolution, None) if layer.name in arch.width_bases()}
+    if {name: int(shapes[name][-1]) for name in wanted if name in shapes} != wanted:
+        raise MobiledeployError(f"{path} does not fit MobileNet v1 alpha {alpha:g}: it holds {holds}")
+    outputs = int(shapes["conv_preds"][-1]) if "conv_preds" in shapes else arch.IMAGENET_CLASSES
+    classes = _classes(outputs, background, path)
+    model = build_mobilenet_v1(alpha, resolution, classes=classes, background=background)
+    if keras3:
         try:
             model.load_weights(str(path))
-        except (ValueError, KeyError) as exc:
+        except (ValueError, KeyError, OSError, TypeError) as exc:
             first = (str(exc).strip().splitlines() or ["layout mismatch"])[0]
-            raise MobiledeployError(f"{path} does not fit MobileNet v1 alpha {alpha:g} res {resolution}: "
-                                    f"{first}") from None
-        return Loaded(model, origin, background=background)
-
-    arrays = read_h5_weights(path)
-    preds = arrays.get("conv_preds")
-    outputs = preds[-1].shape[0] if preds else arch.IMAGENET_CLASSES
-    classes = outputs - int(background)
-    model = build_mobilenet_v1(alpha, resolution, classes=classes, background=background)
-    assign_by_name(model, arrays, str(path))
+            raise MobiledeployError(f"{path} does not fit MobileNet v1 alpha {alpha:g}: {first}; it holds "
+                                    f"{holds}") from None
+    else:
+        assign_by_name(model, arrays, str(path))
     return Loaded(model, origin, background=background)
+
+
+def _classes(outputs: int, background: bool, path: Path) -> int:
+    """Real classes of a file's classifier; a class count other than ImageNet's is said once."""
+    classes = outputs - int(background)
+    if classes < 1:
+        raise MobiledeployError(f"{path} has a classifier with {outputs} output(s): too few for "
+                                f"{'--keep-background' if background else 'a classifier'}")
+    if outputs not in (arch.IMAGENET_CLASSES, arch.IMAGENET_CLASSES + 1):
+        log.info("%s has a %d-output classifier (not ImageNet's 1000): the model gets %d outputs; pass --labels "
+                 "with %d names", path, outputs, outputs, classes)
+    return classes
 
 
 def _from_tflite(path: Path, alpha: float, resolution: int, background: bool) -> Loaded:
     from .mobilenet import build_mobilenet_v1
     from .tflite_import import assign_tflite, read_tflite
 
-    imported = read_tflite(path)
+    try:
+        imported = read_tflite(path)
+    except (KeyError, IndexError, ValueError, TypeError) as exc:  # a graph shaped unlike MobileNet v1
+        raise MobiledeployError(f"{path} is not a MobileNet v1 TFLite model ({type(exc).__name__}: "
+                                f"{(str(exc).strip().splitlines() or [''])[0]})") from None
     drops = imported.outputs == arch.IMAGENET_CLASSES + 1 and not background
     classes = imported.outputs - 1 if (drops or background) else imported.outputs
     model = build_mobilenet_v1(alpha, resolution, classes=classes, background=background)

@@ -10,9 +10,6 @@ from ..errors import MobiledeployError
 from .preprocess import to_float64
 from .session import Session
 
-PREFERENCE = (("tflite", "int8"), ("tflite", "fp32"), ("onnx", "int8"), ("onnx", "fp32"))
-
-
 @dataclass
 class Prediction:
     """One class of a top-k list."""
@@ -22,27 +19,18 @@ class Prediction:
     score: float
 
 
-def default_entry(artifact: Artifact) -> dict:
-    """The file to use when none is named: int8 TFLite first (what phones and boards run)."""
-    for fmt, precision in PREFERENCE:
-        for e in artifact.manifest["files"]:
-            if e["format"] == fmt and e["precision"] == precision:
-                return e
-    return artifact.manifest["files"][0]
-
-
 class Classifier:
     """An artifact file ready to classify RGB images."""
 
     def __init__(self, artifact, file: str | None = None, threads: int | None = None):
         self.artifact = artifact if isinstance(artifact, Artifact) else Artifact.load(artifact)
-        self.entry = self.artifact.entry(name=file) if file else default_entry(self.artifact)
+        self.entry = self.artifact.entry(file) if file else self.artifact.manifest.default_file()
         self.session = Session(self.artifact.path(self.entry), threads=threads)
         self.labels = self.artifact.labels
-        self.spec = self.artifact.manifest["input"]
-        if list(self.session.input_shape) != list(self.spec["shape"]):
-            raise MobiledeployError(f"{self.entry['name']} takes input {self.session.input_shape}, the manifest "
-                                    f"says {self.spec['shape']}: re-export the artifact")
+        self.spec = self.artifact.manifest.input
+        if list(self.session.input_shape) != list(self.spec.shape):
+            raise MobiledeployError(f"{self.entry.name} takes input {self.session.input_shape}, the manifest "
+                                    f"says {list(self.spec.shape)}: re-export the artifact")
 
     def tensor(self, rgb: np.ndarray) -> np.ndarray:
         """The exact tensor this file is fed for an HxWx3 uint8 RGB image."""

@@ -12,22 +12,16 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..artifact.manifest import InputSpec
+
 DEFAULT_CROP = 0.875              # Google's MobileNet evaluation crop
 DEFAULT_MEAN = (127.5, 127.5, 127.5)
 DEFAULT_STD = (127.5, 127.5, 127.5)
 
 
-def input_spec(resolution: int, crop: float = DEFAULT_CROP) -> dict:
-    """The manifest's preprocessing block for a model with this input side."""
-    return {
-        "shape": [1, resolution, resolution, 3],
-        "layout": "NHWC",
-        "color": "RGB",
-        "crop": {"kind": "central", "fraction": crop},
-        "resize": {"method": "bilinear", "half_pixel_centers": True, "antialias": False},
-        "mean": list(DEFAULT_MEAN),
-        "std": list(DEFAULT_STD),
-    }
+def input_spec(resolution: int, crop: float = DEFAULT_CROP) -> InputSpec:
+    """The manifest's preprocessing block for a model with this input side (crop 1.0: none)."""
+    return InputSpec((1, resolution, resolution, 3), crop if crop < 1 else None, DEFAULT_MEAN, DEFAULT_STD)
 
 
 def central_crop(rgb: np.ndarray, fraction: float) -> np.ndarray:
@@ -68,16 +62,14 @@ def resize_bilinear(img: np.ndarray, height: int, width: int) -> np.ndarray:
     return bottom
 
 
-def to_float64(rgb: np.ndarray, spec: dict) -> np.ndarray:
+def to_float64(rgb: np.ndarray, spec: InputSpec) -> np.ndarray:
     """Crop, resize and normalise an HxWx3 uint8 RGB image; float64 1xRxRx3."""
     if rgb.ndim != 3 or rgb.shape[2] != 3:
         raise ValueError(f"expected an HxWx3 RGB image, got shape {rgb.shape}")
-    _, height, width, _ = spec["shape"]
-    crop = spec.get("crop", {})
-    if crop.get("kind", "none") == "central":
-        rgb = central_crop(rgb, float(crop["fraction"]))
-    values = resize_bilinear(rgb, height, width)
-    values = (values - np.asarray(spec["mean"], np.float64)) / np.asarray(spec["std"], np.float64)
+    if spec.crop_fraction is not None:
+        rgb = central_crop(rgb, spec.crop_fraction)
+    values = resize_bilinear(rgb, spec.height, spec.width)
+    values = (values - np.asarray(spec.mean, np.float64)) / np.asarray(spec.std, np.float64)
     return values[None]
 
 
@@ -88,6 +80,6 @@ def quantize(values: np.ndarray, scale: float, zero_point: int, dtype) -> np.nda
     return np.clip(q, info.min, info.max).astype(dtype)
 
 
-def preprocess(rgb: np.ndarray, spec: dict) -> np.ndarray:
+def preprocess(rgb: np.ndarray, spec: InputSpec) -> np.ndarray:
     """The float32 model input for an image (the tensor a float model is fed)."""
     return to_float64(rgb, spec).astype(np.float32)

@@ -116,7 +116,7 @@ def run(classifier, source, outputs: Outputs, frames: int | None = None, top_k: 
             except queue.Empty:
                 producer.join(0.05)
     elapsed = time.perf_counter() - start
-    summary = {"frames": count, "fps": count / elapsed if elapsed > 0 else 0.0, "seconds": elapsed,
+    summary = {"model": model_name, "frames": count, "fps": count / elapsed if elapsed > 0 else 0.0, "seconds": elapsed,
                **{f"mean_{k}_ms": (v / count if count else 0.0) for k, v in totals.items()}}
     if outputs.json_lines:
         print(json.dumps(summary), flush=True)

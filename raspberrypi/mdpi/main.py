@@ -39,18 +39,19 @@ def parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="classify.py",
         description="Classify live camera frames with a mobiledeploy artifact (MobileNet v1 at your alpha/rho).",
-        epilog="Examples:\n  classify.py --artifact models/mobilenet_v1_0.50_128 --web\n"
+        epilog="Examples:\n  classify.py --artifact models/mobilenet_v1_0.5_128 --web\n"
                "  classify.py --alpha 0.5 --res 128 --precision int8 --source /dev/video0 --json-lines --frames 100\n"
-               "  classify.py --artifact models/mobilenet_v1_0.50_128 --source clip.mp4 --record out.avi",
+               "  classify.py --artifact models/mobilenet_v1_0.5_128 --source clip.mp4 --record out.avi",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     positive = _ranged(int, 1, None, "give 1 or more")
     m = p.add_argument_group("model")
     m.add_argument("--artifact", help="artifact folder (has manifest.json)")
-    m.add_argument("--file", help="model file in the artifact (default: int8 TFLite, else fp32)")
+    m.add_argument("--file", help="model file in the artifact (default: the manifest's default, int8 TFLite first)")
     m.add_argument("--models", default="models", help="folder of artifacts for --alpha/--res (default: models)")
-    m.add_argument("--alpha", type=float, help="pick the artifact by width multiplier ...")
-    m.add_argument("--res", type=int, help="... and input resolution")
-    m.add_argument("--precision", default="int8", help="file precision with --alpha/--res (default int8)")
+    m.add_argument("--alpha", type=float, help="pick the artifact whose manifest has this width multiplier ...")
+    m.add_argument("--res", type=int, help="... and this input resolution")
+    m.add_argument("--precision", choices=("fp32", "fp16", "dynamic", "int8"),
+                   help="TFLite file precision (default: the manifest's default file, int8 first)")
     m.add_argument("--threads", type=_ranged(int, 1, 256, "1 to 256 threads"), default=4,
                    help="inference threads (default 4: a Pi 4/5 has 4 cores)")
     s = p.add_argument_group("input")
@@ -83,17 +84,21 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def pick_artifact(args) -> tuple[str, str | None]:
+def pick_artifact(args):
+    """(artifact, file name or None): --artifact, or the artifact whose manifest says --alpha and --res."""
+    from mobiledeploy.artifact.bundle import Artifact, find
+
     if args.artifact:
-        return args.artifact, args.file
-    if args.alpha is None or args.res is None:
+        artifact = Artifact.load(args.artifact)
+    elif args.alpha is None or args.res is None:
         raise MobiledeployError("name the model: --artifact DIR, or --alpha A --res R [--precision P]")
-    folder = Path(args.models) / f"mobilenet_v1_{args.alpha:.2f}_{args.res}"
-    if not folder.is_dir():
-        have = sorted(p.name for p in Path(args.models).glob("mobilenet_v1_*")) if Path(args.models).is_dir() else []
-        raise MobiledeployError(f"no artifact {folder} (have: {', '.join(have) or 'none'}): "
-                                f"mobiledeploy export --alpha {args.alpha} --res {args.res} --int8")
-    return str(folder), args.file or f"model_{args.precision}.tflite"
+    else:
+        artifact = find(Path(args.models), args.alpha, args.res)
+    if args.file:
+        return artifact, args.file
+    if args.precision:
+        return artifact, artifact.manifest.file("tflite", args.precision).name
+    return artifact, None
 
 
 def main(argv=None) -> int:
@@ -156,7 +161,7 @@ def _classify(args, opened: list) -> int:
     artifact, file = pick_artifact(args)
     recorder = Recorder(args.record) if args.record else None  # checked before the model loads
     classifier = Classifier(artifact, file, args.threads)
-    name = f"{classifier.artifact.manifest['name']} / {classifier.entry['name']}"
+    name = f"{classifier.artifact.manifest.name} / {classifier.entry.name}"
     view = None
     if args.web:
         from .web import LiveView

@@ -1,4 +1,4 @@
-"""Bench an artifact's files on one device: run the runner, summarize on the host, store the result."""
+"""Bench an artifact's files on one device: run the runner, summarize on the host, store each result."""
 from __future__ import annotations
 
 import datetime as dt
@@ -8,7 +8,7 @@ from .. import __version__
 from ..artifact.bundle import Artifact
 from ..errors import MobiledeployError
 from . import devices, stats, store
-from .targets import open_target
+from .targets import check_cpu_mask, open_target
 
 
 def latest_artifact(models: Path = Path("models")) -> Path:
@@ -25,21 +25,23 @@ def runnable(entries: list[dict], kind: str, probe: dict) -> list[dict]:
         "tflite": kind in ("adb", "local") or bool(probe.get("tflite_runtime")),
         "onnx": kind == "local" or (kind == "ssh" and bool(probe.get("onnxruntime_version"))),
     }
-    return [e for e in entries if can.get(e["format"], False)]
+    return [e for e in entries if can.get(e.format, False)]
 
 
-def run(artifact_path, device: str, file: str | None, settings: dict, insecure: bool = False,
+def run(artifact, device: str, files: list[str], settings: dict, insecure: bool = False,
         progress=None) -> list[dict]:
-    """Measure each chosen file; every complete result is appended to the store and returned."""
-    artifact = Artifact.load(artifact_path)
+    """Measure each chosen file (default: all the device can run); each result is stored as it completes."""
+    if not isinstance(artifact, Artifact):
+        artifact = Artifact.load(artifact)
     entry = devices.get(device)
     target = open_target(device, entry, insecure)
     try:
         probe = target.probe()
-        if file:
-            chosen = [artifact.entry(name=file)]
+        check_cpu_mask(settings.get("cpu_mask"), probe, device)
+        if files:
+            chosen = [artifact.entry(name) for name in files]
         else:
-            chosen = runnable(artifact.manifest["files"], entry["kind"], probe)
+            chosen = runnable(artifact.manifest.files, entry["kind"], probe)
             if not chosen:
                 raise MobiledeployError(f"{device} can run none of {artifact.folder}'s files: it has no TFLite "
                                         "runtime (pip install ai-edge-litert on the device)")
@@ -59,8 +61,9 @@ def _record(artifact: Artifact, device: str, e: dict, settings: dict, raw: dict)
     summary = raw.get("summary") or stats.summarize(raw["latencies_ms"], raw.get("temperature_before_c"),
                                                     raw.get("temperature_after_c"))
     return {
-        "device": device, "artifact": str(artifact.folder), "artifact_name": artifact.manifest["name"],
-        "file": e["name"], "format": e["format"], "precision": e["precision"], "sha256": e["sha256"],
+        "device": device, "artifact": str(artifact.folder), "artifact_name": artifact.manifest.name,
+        "model": artifact.manifest.model.to_dict(),
+        "file": e.name, "format": e.format, "precision": e.precision, "sha256": e.sha256,
         "settings": settings, **summary,
         **{k: raw.get(k) for k in ("runtime", "runtime_version", "xnnpack", "cpu_model", "machine", "cores",
                                    "governor", "temperature_before_c", "temperature_after_c", "init_ms",

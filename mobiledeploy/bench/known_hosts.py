@@ -1,0 +1,126 @@
+"""Host keys from OpenSSH known_hosts files, read only (never written), for the SSH target's checks.
+
+paramiko's own loader misreads marker lines (`@cert-authority`, `@revoked`: one such line made every
+connection fail) and its AutoAddPolicy rewrites the file. Here each file is parsed line by line into an
+in-memory trust list: plain and hashed (`|1|salt|hash`) host entries are trusted, `@revoked` keys are
+refused for every host (even with --insecure), and what paramiko cannot check (certificate authorities,
+unknown key types, malformed lines) is skipped with one warning per file.
+"""
+from __future__ import annotations
+
+import base64
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import MobiledeployError
+
+log = logging.getLogger("mobiledeploy")
+MAX_BYTES = 16 << 20  # far above any real known_hosts; a bigger "file" (e.g. /dev/zero) is refused
+
+
+def fingerprint(key) -> str:
+    """OpenSSH's SHA256 fingerprint of a paramiko key (what ssh-keygen -l prints)."""
+    import hashlib
+
+    digest = hashlib.sha256(key.asbytes()).digest()
+    return "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
+
+
+@dataclass
+class Trust:
+    """Trusted host entries (a paramiko HostKeys) and the revoked key blobs."""
+
+    keys: object
+    revoked: set = field(default_factory=set)
+    sources: list = field(default_factory=list)
+
+    def is_revoked(self, key) -> bool:
+        return key.asbytes() in self.revoked
+
+
+def _entry(line: str):
+    """A paramiko HostKeyEntry for `names keytype base64`, or None when paramiko cannot use it."""
+    import paramiko
+
+    try:
+        entry = paramiko.hostkeys.HostKeyEntry.from_line(line)
+    except (paramiko.SSHException, paramiko.hostkeys.InvalidHostKey, ValueError, TypeError, IndexError,
+            AssertionError):
+        return None
+    if entry is not None and not all(_name_ok(name) for name in entry.hostnames):
+        return None  # a hashed name paramiko would choke on when matching (bad base64)
+    return entry
+
+
+def _name_ok(name: str) -> bool:
+    if not name.startswith("|1|"):
+        return bool(name)
+    parts = name.split("|")
+    try:
+        return len(parts) == 4 and len(base64.b64decode(parts[2], validate=True)) > 0 and \
+            len(base64.b64decode(parts[3], validate=True)) == 20
+    except ValueError:
+        return False
+
+
+def parse(text: str, source: str, trust: Trust) -> None:
+    """Add one file's entries to `trust`; one warning line when something in it was skipped."""
+    skipped: dict[str, int] = {}
+    for raw in text.splitlines():
+        line = " ".join(raw.split())  # paramiko splits on single blanks only
+        if not line or line.startswith("#"):
+            continue
+        marker = None
+        if line.startswith("@"):
+            marker, _, line = line.partition(" ")
+        if marker == "@revoked":
+            entry = _entry(line)
+            if entry is None:
+                skipped["unreadable @revoked line"] = skipped.get("unreadable @revoked line", 0) + 1
+            else:
+                trust.revoked.add(entry.key.asbytes())
+            continue
+        if marker is not None:
+            reason = f"{marker} (not supported)" if marker == "@cert-authority" else f"unknown marker {marker[:20]}"
+            skipped[reason] = skipped.get(reason, 0) + 1
+            continue
+        entry = _entry(line)
+        if entry is None:
+            skipped["unreadable or unsupported key"] = skipped.get("unreadable or unsupported key", 0) + 1
+            continue
+        trust.keys._entries.append(entry)
+    if skipped:
+        what = ", ".join(f"{n} {reason}" for reason, n in skipped.items())
+        log.warning("%s: skipped %d line%s: %s", source, sum(skipped.values()),
+                    "s" if sum(skipped.values()) > 1 else "", what)
+
+
+def load(paths: list[Path], required: bool, into=None) -> Trust:
+    """Trust from these files (into a paramiko HostKeys, e.g. an SSHClient's, which is never saved).
+
+    A configured file (`required`) must exist; the default ones may be absent.
+    """
+    import paramiko
+
+    trust = Trust(into if into is not None else paramiko.HostKeys())
+    for path in paths:
+        try:
+            with open(path, "rb") as f:
+                data = f.read(MAX_BYTES + 1)
+        except FileNotFoundError:
+            if required:
+                raise MobiledeployError(f"known_hosts file {path} does not exist: create it (ssh-keyscan -p PORT "
+                                        "HOST > FILE) or fix the device's known_hosts") from None
+            continue
+        except OSError as exc:
+            raise MobiledeployError(f"cannot read known_hosts {path}: {exc.strerror or exc} (fix the device's "
+                                    "known_hosts)") from None
+        if len(data) > MAX_BYTES:
+            raise MobiledeployError(f"known_hosts {path} is larger than {MAX_BYTES >> 20} MiB: not a known_hosts "
+                                    "file (fix the device's known_hosts)")
+        parse(data.decode("utf-8", "replace"), str(path), trust)
+        trust.sources.append(str(path))
+    # a key listed as @revoked is never trusted, even when a plain line for the host lists it too
+    trust.keys._entries = [e for e in trust.keys._entries if e.key.asbytes() not in trust.revoked]
+    return trust
