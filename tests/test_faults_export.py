@@ -81,6 +81,23 @@ def test_signal_during_export_leaves_nothing(tmp_path, sig, code):
     assert [p for p in leftovers(tmpdir) if "savedmodel" in p or "mobiledeploy" in p] == []
 
 
+def test_sigterm_during_onnx_quantization_leaves_nothing(tmp_path):
+    """onnxruntime's quantizer keeps its augmented model in $TMPDIR and a cache beside ours."""
+    out, tmpdir = tmp_path / "out", tmp_path / "tmp"
+    tmpdir.mkdir()
+    env = {**os.environ, "TMPDIR": str(tmpdir)}
+    proc = subprocess.Popen([str(EXE), *SMALL[:6], "onnx", *SMALL[7:], "--out", str(out)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env, preexec_fn=default_signals)
+    wait_for(lambda: any(out.glob(f".{NAME}.tmp-*/model_fp32.onnx")), "model_fp32.onnx was written", proc)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, err
+    assert "Traceback" not in err, err
+    # `.ses`: onnxruntime's native library keeps a session-id file in $TMPDIR across runs, also after a
+    # successful export; it is not a temporary of the export
+    assert leftovers(out) == [] and leftovers(tmpdir, keep=(".ses",)) == []
+
+
 # --- two exports of the same target at the same time ----------------------------------------------------
 
 def test_concurrent_exports_one_wins_the_other_refuses(tmp_path):

@@ -6,8 +6,8 @@ import click
 from .. import __version__
 from ..errors import MobiledeployError
 from ..fsutil import disk_error
-from ..signals import Terminated
-from .common import fail, setup_logging
+from ..signals import Terminated, received
+from .common import fail, setup_logging, signal_exit
 from .bench import bench, devices
 from .export import export
 from .info import info
@@ -76,8 +76,7 @@ def main():
         click.echo("interrupted", err=True)
         sys.exit(130)
     except Terminated as exc:
-        click.echo(f"terminated by {exc.name}", err=True)
-        sys.exit(exc.exit_code)
+        signal_exit(exc.signum)
     except MobiledeployError as exc:
         fail(exc)
     except click.ClickException as exc:
@@ -89,6 +88,8 @@ def main():
 
         if verbose():
             raise
+        if received() is not None:  # a library turned the signal's exception into its own
+            signal_exit(received())
         if isinstance(exc, OSError) and disk_error(exc, "") is not None:  # full disk, read-only, ...
             fail(disk_error(exc, ""))
         first = (str(exc).strip().splitlines() or [""])[0]
