@@ -24,8 +24,8 @@ Settings: option defaults per command from ./mobiledeploy.toml (or [tool.mobiled
 ./pyproject.toml), e.g. [export] alpha = 0.5, res = 128; the command line wins.
 \b
 Exit codes: 0 ok, 1 unexpected failure (a bug: report it), 2 user error (one "error:" line says what
-to fix), 130 interrupted (Ctrl-C), 143 terminated (SIGTERM), 129 hung up (SIGHUP). Interrupted work
-leaves nothing half-written.
+to fix), 3 no variant fits (pick), 130 interrupted (Ctrl-C), 143 terminated (SIGTERM), 129 hung up
+(SIGHUP). Interrupted work leaves nothing half-written.
 """
 
 

@@ -8,6 +8,8 @@ import click
 
 from .common import emit_json, user_errors
 
+NOTHING_FITS = 3   # pick's answer "no variant fits": not a failure (1) nor a user error (2); scripts test for it
+
 
 def _grid(alphas, res, precision):
     from ..sweep import grid
@@ -82,7 +84,7 @@ def sweep(alphas, res, precision, device_list, weights_dir, data, wnids, calib, 
     a, r, p = _grid(alphas, res, precision)
     names = grid.parse_devices(device_list, devices.load())
     _check_inputs(data, wnids, calib)
-    if budget_ms is not None and budget_ms <= 0:
+    if budget_ms is not None and not 0 < budget_ms < float("inf"):
         raise MobiledeployError(f"--budget-ms must be a positive number of milliseconds, got {budget_ms:g}")
     cells = [(x, y) for x in a for y in r]
     # absolute: results name their artifact, and pick prints a path that works from any folder
@@ -154,6 +156,8 @@ def _near_budget(doc: dict, budget_ms: float) -> list[tuple[float, int]]:
 def pick(device, budget_ms, min_top1, precision, threads, as_json):
     """The most accurate measured variant whose p90 latency on DEVICE fits the budget, and how to deploy it.
 
+    Exit code 3 when nothing fits (one line names the fastest measured variant and its p90).
+
     Example: mobiledeploy pick --device rpi4 --budget-ms 20 --min-top1 0.6
     """
     from ..bench import devices, store
@@ -161,7 +165,7 @@ def pick(device, budget_ms, min_top1, precision, threads, as_json):
     from ..sweep import accuracy, front, grid, rows
     from ..sweep.pick import choose, deploy_command
 
-    if not budget_ms > 0:
+    if not 0 < budget_ms < float("inf"):
         raise MobiledeployError(f"--budget-ms must be a positive number of milliseconds, got {budget_ms:g}")
     kind = devices.get(device).get("kind")
     precs = grid.parse_precisions(precision) if precision else None
@@ -177,7 +181,7 @@ def pick(device, budget_ms, min_top1, precision, threads, as_json):
             emit_json({"chosen": None, "reason": why})
         else:
             click.echo(why)
-        sys.exit(1)
+        sys.exit(NOTHING_FITS)
     fr = front.pareto([r for r in doc["rows"] if r["threads"] == chosen["threads"]])
     faster, better = front.neighbours(fr, chosen)
     result = {"chosen": chosen, "reason": why, "neighbours": {"faster": faster, "more_accurate": better},
