@@ -219,10 +219,9 @@ def most_sensitive(rows: list[dict], count: int, key: str = "tflite", exclude: t
 
 def plot(result: dict, path: Path, title: str) -> Path:
     """PNG of SQNR (dB) and RMSE (in quantization steps) by layer depth, one line per format; atomic write."""
-    import matplotlib
+    from ..plotting import pyplot, save
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     rows = result["layers"]
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(10, 6.5), dpi=110, sharex=True)
@@ -247,14 +246,4 @@ def plot(result: dict, path: Path, title: str) -> Path:
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=8)
     fig.tight_layout()
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{id(fig)}.png")
-    try:
-        fig.savefig(tmp)
-        tmp.replace(path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise MobiledeployError(f"cannot write the plot {path}: {exc.strerror or exc}") from None
-    finally:
-        plt.close(fig)
-    return path
+    return save(fig, path)

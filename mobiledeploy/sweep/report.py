@@ -52,13 +52,9 @@ def table(doc: dict, title: str) -> None:
 
 def plot(doc: dict, path: Path) -> Path:
     """Top-1 against p90 latency: one marker per variant, one colour per device, each device's front drawn."""
-    try:
-        import matplotlib
+    from ..plotting import pyplot, save
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise MobiledeployError("plots need matplotlib: pip install matplotlib") from None
+    plt = pyplot()
     rows = [r for r in doc["rows"] if r["top1"] is not None]
     if not rows:
         raise MobiledeployError("nothing to plot: no variant has a measured or published top-1")
@@ -91,14 +87,4 @@ def plot(doc: dict, path: Path) -> Path:
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    try:
-        fig.savefig(tmp)
-        tmp.replace(path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise MobiledeployError(f"cannot write the plot {path}: {exc.strerror or exc}") from None
-    finally:
-        plt.close(fig)
-    return path
+    return save(fig, path)
