@@ -113,9 +113,9 @@ def test_pick_results_without_model_block_are_not_guessed(tmp_path):
     (home / "results.jsonl").write_text(json.dumps({
         "device": "local", "artifact": "models/mobilenet_v1_0.50_128", "artifact_name": "mobilenet_v1_0.50_128",
         "file": "model_int8.tflite", "format": "tflite", "precision": "int8", "settings": {"threads": 1},
-        "median_ms": 1.0, "p90_ms": 1.1}) + "\n")
+        "median_ms": 1.0, "p90_ms": 1.1, "std_ms": 0.01, "cv": 0.01, "time": "2026-01-01T00:00:00+00:00"}) + "\n")
     proc = mobiledeploy("pick", "--device", "local", "--budget-ms", "20", env={"MOBILEDEPLOY_HOME": str(home)})
-    assert proc.returncode == 2
+    assert proc.returncode == 2 and "not bench records" not in proc.stderr  # a record, only without facts
     assert_one_line_error(proc, "no stored results for local")
 
 

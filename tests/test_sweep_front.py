@@ -17,6 +17,7 @@ def record(alpha, res, precision, p90, device="phone", threads=1):
     sha = f"{alpha}-{res}-{precision}-{device}-{threads}"
     return {"device": device, "artifact": f"/models/mobilenet_v1_{alpha:.2f}_{res}", "file": f"model_{precision}.tflite",
             "format": "tflite", "precision": precision, "sha256": sha, "size": 1000, "settings": {"threads": threads},
+            "artifact_name": f"mobilenet_v1_{alpha:.2f}_{res}", "std_ms": 0.01, "cv": 0.01,
             "median_ms": p90 * 0.9, "p90_ms": p90, "time": "2026-01-01T00:00:00+00:00",
             "model": {"alpha": alpha, "resolution": res, "macs": cost["macs"], "params": cost["params"],
                       "weights": {"kind": "random"}}}
