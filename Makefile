@@ -3,16 +3,18 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY      = $(VENV)/bin/python
 
-.PHONY: install system-deps board-deps test test-board test-fast test-faults export bench clean
+.PHONY: install system-deps board-deps test test-board test-fast test-faults export bench android clean
 
 install: system-deps $(VENV)/.installed
 
-# System packages the tests use (OpenSSH server and client, adb, Chromium and its WebDriver). Installed when root with apt;
+# System packages the tests use (OpenSSH server and client, adb, Chromium and its WebDriver; for the Android demo's APK:
+# JDK 17, Maven, aapt/aapt2, zipalign, apksigner, API 29 framework-res, zip). Installed when root with apt;
 # otherwise the tests that need them skip with the reason.
 system-deps:
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	  missing=""; \
-	  for p in openssh-server openssh-client adb chromium chromium-driver; do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	  for p in openssh-server openssh-client adb chromium chromium-driver \
+	    openjdk-17-jdk-headless maven aapt zipalign apksigner android-framework-res zip unzip; do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	  if [ -n "$$missing" ]; then \
 	    echo "apt-get install$$missing"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
@@ -51,6 +53,11 @@ test-fast: install
 test-faults: install
 	$(PY) -m pytest -q -rs -m "faults and not board"
 
+# The Android demo's signed APK from the artifacts in models/ (android_demo/build.sh; Maven Central artifacts
+# are cached in ~/.m2). `make test` builds and checks one from fresh exports (tests/test_android_apk.py).
+android: system-deps
+	bash android_demo/build.sh
+
 # The main job on its built-in default.
 export: install
 	$(VENV)/bin/mobiledeploy export --alpha 0.5 --res 128 --int8
@@ -60,6 +67,9 @@ bench: install
 	$(PY) bench/tflite_latency.py
 	$(PY) bench/runner_overhead.py
 	$(PY) bench/ssh_vs_local.py
+	$(PY) bench/sweep_time.py
+	$(PY) bench/predictor_error.py
+	$(PY) bench/quant_latency.py
 
 clean:
 	rm -rf $(VENV) models/mobilenet_v1_* .pytest_cache

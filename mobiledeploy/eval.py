@@ -11,6 +11,7 @@ import numpy as np
 from .artifact.bundle import Artifact
 from .artifact.manifest import FileEntry
 from .errors import MobiledeployError
+from .export.verify import agreement
 from .runtime.images import find_images, load_rgb
 from .runtime.preprocess import to_float64
 
@@ -108,6 +109,21 @@ def labelled_images(root: Path, labels: list[str], wnids: list[str] | None, offs
     return known
 
 
+def _check_memory(count: int, spec: dict, root: Path) -> None:
+    """Every input is held as float64 (the exact values each file is fed): refuse a folder that cannot fit."""
+    from .export.memory import GB, available_bytes
+
+    side = int(spec.shape[1])
+    # float64 inputs, their concatenated copy, and the float32 copy the Keras model is given
+    need = count * side * side * 3 * (8 + 8 + 4)
+    have = available_bytes()
+    if have is not None and need > have:
+        fits = max(1, int(have // (side * side * 3 * 20)))
+        raise MobiledeployError(f"evaluating {count} images of {root} at {side}x{side} needs about {need / GB:.1f} GB "
+                                f"of memory, this machine has {have / GB:.1f} GB available: evaluate at most about "
+                                f"{fits} images at a time (a smaller --data folder)")
+
+
 def _read_inputs(pairs: list, spec: dict, root: Path):
     """Preprocessed inputs and their classes; unreadable images are left out with one warning."""
     inputs, truth, failed = [], [], []
@@ -151,6 +167,7 @@ def evaluate(artifact: Artifact, data: Path, wnids: list[str] | None = None, fil
     entries = select_entries(artifact, files)
     pairs = labelled_images(Path(data), labels, wnids, offset)
     spec = artifact.manifest.input
+    _check_memory(len(pairs), spec, Path(data))
     inputs, truth = _read_inputs(pairs, spec, Path(data))
     outputs = {}
     for e in entries:
@@ -172,7 +189,9 @@ def evaluate(artifact: Artifact, data: Path, wnids: list[str] | None = None, fil
         row = {"file": e.name, "format": e.format, "precision": e.precision, "n": len(truth),
                "top1": top1, "top5": top5}
         if reference is not None:
-            row["agreement_with_float"] = float((scores.argmax(1) == reference.argmax(1)).mean())
+            agree = agreement(reference, scores)
+            row["agreement_with_float"] = agree["strict"]
+            row["agreement_with_float_tie_aware"] = agree["tie_aware"]
         results.append(row)
     return {"artifact": str(artifact.folder), "data": str(data), "n": len(truth), "results": results,
             "predictions": {name: scores.argmax(1).tolist() for name, (_, scores) in outputs.items()}}

@@ -1,12 +1,11 @@
 """Plots of stored bench results: latency against multiply-adds, one series per device and file kind."""
 from __future__ import annotations
 
-import io
 import logging
 from pathlib import Path
 
 from .errors import MobiledeployError
-from .fsutil import atomic_write
+from .plotting import check_target, pyplot, save
 
 log = logging.getLogger("mobiledeploy")
 
@@ -35,17 +34,8 @@ def latency_plot(rows: list[dict], path: Path) -> Path:
 
     The image format follows the file's suffix (png when it has none); the file appears whole or not at all.
     """
-    path = Path(path)
-    if path.is_dir():
-        raise MobiledeployError(f"--plot {path} is a folder: give a file name such as {path / 'latency.png'}")
-    fmt = path.suffix[1:].lower() or "png"
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise MobiledeployError("plots need matplotlib: pip install matplotlib") from None
+    check_target(path)  # before any work: a folder or an unknown suffix is the user's to fix
+    plt = pyplot()
     latest = {}
     for r in rows:
         latest[(r["device"], r["artifact_name"], r["file"], r["settings"].get("threads"))] = r
@@ -79,10 +69,4 @@ def latency_plot(rows: list[dict], path: Path) -> Path:
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=7)
     fig.tight_layout()
-    if fmt not in fig.canvas.get_supported_filetypes():
-        plt.close(fig)
-        raise MobiledeployError(f"--plot {path}: cannot draw .{fmt} files; use .png, .svg or .pdf")
-    image = io.BytesIO()
-    fig.savefig(image, format=fmt)
-    plt.close(fig)
-    return atomic_write(path, image.getvalue())
+    return save(fig, path)

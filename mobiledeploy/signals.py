@@ -22,15 +22,35 @@ class Terminated(BaseException):
         self.exit_code = 128 + signum
 
 
+_received: list[int] = []
+
+
+def received() -> int | None:
+    """The signal that started the unwind, if any.
+
+    A library can turn the exception raised in the middle of its own code into another one (pybind11
+    reports an ImportError "initialization failed" when a signal lands in a module's import), so error
+    handlers ask this rather than trusting the exception's type.
+    """
+    return _received[0] if _received else None
+
+
 def _raise(signum, frame):
+    _received.append(signum)
     # one unwind is enough: a second signal while cleaning up must not interrupt the clean-up
     for sig in SIGNALS:
         signal.signal(sig, signal.SIG_IGN)
     raise Terminated(signum)
 
 
+def _interrupt(signum, frame):
+    _received.append(signum)
+    raise KeyboardInterrupt
+
+
 def install() -> None:
-    """Make SIGTERM and SIGHUP raise Terminated (kept ignored when the parent ignores them, as nohup does)."""
+    """Make SIGTERM and SIGHUP raise Terminated and record Ctrl-C (signals the parent ignores, as nohup and
+    background jobs do, stay ignored)."""
     import threading
 
     if threading.current_thread() is not threading.main_thread():
@@ -38,6 +58,15 @@ def install() -> None:
     for sig in SIGNALS:
         if signal.getsignal(sig) != signal.SIG_IGN:
             signal.signal(sig, _raise)
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _interrupt)
+
+
+def exit_line(signum: int) -> tuple[str, int]:
+    """What to print and the exit code after unwinding for a signal."""
+    if signum == signal.SIGINT:
+        return "interrupted: nothing was published", 130
+    return f"terminated by {signal.Signals(signum).name}: temporary files removed", 128 + signum
 
 
 @contextmanager

@@ -2,7 +2,7 @@
 
 Every case runs the real CLI in a subprocess and checks the exit code, one `error:` line (or the signal's
 exit code), no traceback, and that nothing is left behind: no hidden `.NAME.tmp-*` folder or file, no
-SavedModel in $TMPDIR, and an existing artifact untouched. Full and read-only disks are real small
+temporary file in $TMPDIR, and an existing artifact untouched. Full and read-only disks are real small
 tmpfs mounts (tests/fsfaults.py; skipped without root).
 """
 import json
@@ -68,9 +68,9 @@ def test_signal_during_export_leaves_nothing(tmp_path, sig, code):
     out, tmpdir = tmp_path / "out", tmp_path / "tmp"
     tmpdir.mkdir()
     proc = start(out, tmpdir)
-    # the SavedModel in $TMPDIR exists only during TFLite conversion: the latest, fullest moment
-    wait_for(lambda: any(p.name.startswith("mobiledeploy-savedmodel-") for p in tmpdir.iterdir()),
-             "the SavedModel was written", proc)
+    # mid-conversion, the fullest moment: the float file is written in the hidden folder, int8 still to come
+    wait_for(lambda: out.is_dir() and any((p / "model_fp32.tflite").exists() for p in out.glob(".*.tmp-*")),
+             "the float file was written", proc)
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == code, err
@@ -79,6 +79,23 @@ def test_signal_during_export_leaves_nothing(tmp_path, sig, code):
         assert f"terminated by {signal.Signals(sig).name}" in err, err
     assert leftovers(out) == [], "a temporary artifact folder is left in --out"
     assert [p for p in leftovers(tmpdir) if "savedmodel" in p or "mobiledeploy" in p] == []
+
+
+def test_sigterm_during_onnx_quantization_leaves_nothing(tmp_path):
+    """onnxruntime's quantizer keeps its augmented model in $TMPDIR and a cache beside ours."""
+    out, tmpdir = tmp_path / "out", tmp_path / "tmp"
+    tmpdir.mkdir()
+    env = {**os.environ, "TMPDIR": str(tmpdir)}
+    proc = subprocess.Popen([str(EXE), *SMALL[:6], "onnx", *SMALL[7:], "--out", str(out)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env, preexec_fn=default_signals)
+    wait_for(lambda: any(out.glob(f".{NAME}.tmp-*/model_fp32.onnx")), "model_fp32.onnx was written", proc)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, err
+    assert "Traceback" not in err, err
+    # `.ses`: onnxruntime's native library keeps a session-id file in $TMPDIR across runs, also after a
+    # successful export; it is not a temporary of the export
+    assert leftovers(out) == [] and leftovers(tmpdir, keep=(".ses",)) == []
 
 
 # --- two exports of the same target at the same time ----------------------------------------------------

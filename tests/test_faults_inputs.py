@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from conftest import assert_one_line_error, mobiledeploy
@@ -466,3 +468,31 @@ def test_memory_estimate_grows_with_inputs_and_side():
         memory.check(1.0, 4096, 40, available=4 * memory.GB)
     fits = int(info.value.args[0].split("use --res ")[1].split()[0])
     assert memory.estimate(1.0, fits, 40) <= 4 * memory.GB < memory.estimate(1.0, fits + 32, 40)
+
+
+# ---------------------------------------------------------------- the image reader under fuzzing
+
+SEEDS = {fmt: image_bytes(fmt) for fmt in ("PNG", "JPEG", "BMP", "GIF")}
+
+
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(fmt=st.sampled_from(sorted(SEEDS)), cut=st.integers(0, 20000),
+       flips=st.lists(st.tuples(st.integers(0, 20000), st.integers(0, 255)), max_size=8))
+def test_image_reader_fuzz_only_user_errors(tmp_path_factory, fmt, cut, flips):
+    """Truncated and bit-flipped real images (headers included, so dimensions go wild): the reader returns
+    an HxWx3 uint8 array or raises MobiledeployError; any other exception is a bug."""
+    from mobiledeploy.errors import MobiledeployError
+    from mobiledeploy.runtime.images import MAX_PIXELS, load_rgb
+
+    data = bytearray(SEEDS[fmt][:max(1, cut)])
+    for position, value in flips:
+        data[position % len(data)] = value
+    path = tmp_path_factory.getbasetemp() / f"fuzz.{fmt.lower()}"
+    path.write_bytes(bytes(data))
+    try:
+        rgb = load_rgb(path)
+    except MobiledeployError as exc:
+        assert "\n" not in str(exc)
+        return
+    assert rgb.dtype == np.uint8 and rgb.ndim == 3 and rgb.shape[2] == 3
+    assert rgb.shape[0] * rgb.shape[1] <= MAX_PIXELS

@@ -1,5 +1,4 @@
 """The file-kind table drives the schema's enums, the writers, the CLI's help and default-file choice."""
-import json
 
 from conftest import mobiledeploy
 

@@ -1,16 +1,14 @@
 """The typed Manifest: round trip, lossless names, finding artifacts by manifest, hostile manifests, fuzzing."""
 import json
-import os
 import shutil
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import assert_one_line_error, mobiledeploy, shared
+from conftest import shared
 
-from mobiledeploy.artifact.bundle import Artifact, artifact_name, find
+from mobiledeploy.artifact.bundle import artifact_name, find
 from mobiledeploy.artifact.manifest import Manifest, parse_json
 from mobiledeploy.errors import MobiledeployError
 

@@ -134,7 +134,7 @@ def test_never_imports_tensorflow(artifact, tmp_path):
     (tmp_path / "tensorflow.py").write_text("raise ImportError('no TensorFlow on a Pi')\n")
     (tmp_path / "keras.py").write_text("raise ImportError('no Keras on a Pi')\n")
     proc = classify("--artifact", artifact, "--source", shared("images"), "--frames", "2", "--json-lines",
-                    env={"PYTHONPATH": str(tmp_path)})
+                    env={"PYTHONPATH": os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")]))})
     assert proc.returncode == 0, proc.stderr
 
 

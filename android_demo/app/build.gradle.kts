@@ -2,6 +2,7 @@ plugins {
     id("com.android.application")
 }
 
+// build.sh reads minSdk, targetSdk, versionCode and versionName from this file: keep them one per line.
 android {
     namespace = "dev.mobiledeploy.demo"
     compileSdk = 35
@@ -19,6 +20,16 @@ android {
     }
     androidResources {
         noCompress += "tflite"   // models are memory-mapped straight from the APK
+    }
+    packaging {
+        jniLibs {
+            useLegacyPackaging = false   // .so files stored uncompressed, page-aligned, loaded in place
+        }
+    }
+    testOptions {
+        unitTests {
+            isIncludeAndroidResources = true   // Robolectric (src/test) sees the app's resources and assets
+        }
     }
     buildTypes {
         release {
@@ -38,17 +49,15 @@ val copyArtifacts by tasks.registering(Copy::class) {
 }
 tasks.named("preBuild") { dependsOn(copyArtifacts) }
 
+// Only what Maven Central has, so that android_demo/build.sh builds the same app without Google's repository
+// (versions kept equal to tools/pom.xml and app/pom.xml; tests/test_android_apk.py checks).
 dependencies {
     implementation(project(":processing"))
-    implementation("androidx.appcompat:appcompat:1.7.0")
-    val camerax = "1.4.1"
-    implementation("androidx.camera:camera-core:$camerax")
-    implementation("androidx.camera:camera-camera2:$camerax")
-    implementation("androidx.camera:camera-lifecycle:$camerax")
-    implementation("androidx.camera:camera-view:$camerax")
-    // LiteRT 1.4.x: the Interpreter API with XNNPACK and the GPU delegate (2.x's Interpreter is CPU-only)
-    val litert = "1.4.2"
-    implementation("com.google.ai.edge.litert:litert:$litert")
-    implementation("com.google.ai.edge.litert:litert-gpu:$litert")
-    implementation("com.google.ai.edge.litert:litert-gpu-api:$litert")
+    // TensorFlow Lite's Interpreter with XNNPACK and the GPU delegate. For LiteRT instead (Google's Maven), use
+    // com.google.ai.edge.litert:litert, litert-gpu and litert-gpu-api 1.4.2: the same org.tensorflow.lite classes.
+    implementation("org.tensorflow:tensorflow-lite:2.16.1")
+    implementation("org.tensorflow:tensorflow-lite-gpu:2.16.1")
+    implementation("org.tensorflow:tensorflow-lite-gpu-api:2.14.0")   // the newest on Maven Central
+    testImplementation("junit:junit:4.13.2")
+    testImplementation("org.robolectric:robolectric:4.16.1")
 }

@@ -10,12 +10,23 @@ from ..errors import MobiledeployError
 log = logging.getLogger("mobiledeploy")
 
 
+MAX_BYTES = 4 << 20   # 1000 ImageNet names are 20 KB; the cap keeps /dev/zero-like files out
+
+
 def read_labels(path: Path) -> list[str]:
-    """One label per line; blank lines are dropped."""
+    """One label per line; blank lines are dropped. Regular UTF-8 files of at most MAX_BYTES only."""
+    path = Path(path)
+    if not path.is_file():
+        what = "is not a regular file" if path.exists() else "not found"
+        raise MobiledeployError(f"labels file {path} {what}: give a text file with one class name per line")
+    if path.stat().st_size > MAX_BYTES:
+        raise MobiledeployError(f"labels file {path} is larger than {MAX_BYTES >> 20} MiB: is it the right file?")
     try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise MobiledeployError(f"cannot read labels file {path}: {exc}") from None
+        lines = path.read_bytes().decode("utf-8").splitlines()
+    except UnicodeDecodeError:
+        raise MobiledeployError(f"labels file {path} is not UTF-8 text: save it as UTF-8") from None
+    except OSError as exc:
+        raise MobiledeployError(f"cannot read labels file {path}: {exc.strerror or exc}") from None
     return [line.strip() for line in lines if line.strip()]
 
 

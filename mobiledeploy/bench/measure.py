@@ -6,6 +6,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..artifact.bundle import Artifact
+from ..artifact.manifest import FileEntry
 from ..errors import MobiledeployError
 from . import devices, stats, store
 from .targets import check_cpu_mask, open_target
@@ -48,7 +49,7 @@ def run(artifact, device: str, files: list[str], settings: dict, insecure: bool 
         results = []
         for e in chosen:
             raw = target.run(artifact.path(e), settings)
-            results.append(_record(artifact, device, e, settings, raw))
+            results.append(record(artifact, device, e, settings, raw))
             store.append(results[-1])
             if progress:
                 progress(1)
@@ -57,14 +58,14 @@ def run(artifact, device: str, files: list[str], settings: dict, insecure: bool 
         target.close()
 
 
-def _record(artifact: Artifact, device: str, e: dict, settings: dict, raw: dict) -> dict:
+def record(artifact: Artifact, device: str, e: FileEntry, settings: dict, raw: dict) -> dict:
+    """One stored result: the runner's latencies summarized, with the file's and the model's facts."""
     summary = raw.get("summary") or stats.summarize(raw["latencies_ms"], raw.get("temperature_before_c"),
                                                     raw.get("temperature_after_c"))
     return {
         "device": device, "artifact": str(artifact.folder), "artifact_name": artifact.manifest.name,
-        "model": artifact.manifest.model.to_dict(),
         "file": e.name, "format": e.format, "precision": e.precision, "sha256": e.sha256,
-        "settings": settings, **summary,
+        "size": e.size, "model": artifact.manifest.model.to_dict(), "settings": settings, **summary,
         **{k: raw.get(k) for k in ("runtime", "runtime_version", "xnnpack", "cpu_model", "machine", "cores",
                                    "governor", "temperature_before_c", "temperature_after_c", "init_ms",
                                    "first_ms", "memory_mb")},

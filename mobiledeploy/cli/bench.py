@@ -13,7 +13,7 @@ from .common import emit_json, json_option, user_errors
 @click.option("--device", default="local", show_default=True, help="Device name (see mobiledeploy devices list).")
 @click.option("--file", "files", multiple=True,
               help="Only these model files (repeatable; default: every file the device can run).")
-@click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--threads", type=click.IntRange(1, 1024), default=1, show_default=True, help="Inference threads (1 to 1024).")
 @click.option("--runs", type=click.IntRange(min=2), default=50, show_default=True, help="Measured inferences.")
 @click.option("--warmup", type=click.IntRange(min=0), default=10, show_default=True)
 @click.option("--cpu-mask", default=None, metavar="HEX", help="Cores to run on, e.g. f0 for cores 4-7.")

@@ -5,6 +5,7 @@ import functools
 import json
 import logging
 import os
+import signal
 import sys
 import warnings
 
@@ -12,6 +13,7 @@ import click
 
 from ..errors import MobiledeployError
 from ..fsutil import disk_error
+from .. import signals
 from ..signals import Terminated
 from ..quiet import VERBOSE_ENV, quiet_environment
 
@@ -27,8 +29,6 @@ def _warning_line(message, category, filename, lineno, file=None, line=None):
 
 def setup_logging(verbose: bool) -> None:
     """Warnings and log records as one short line each on stderr; SIGTERM/SIGHUP unwind like Ctrl-C."""
-    from .. import signals
-
     signals.install()
     if verbose:
         os.environ[VERBOSE_ENV] = "1"
@@ -53,21 +53,28 @@ def user_errors(fn):
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except MobiledeployError as exc:
-            fail(exc)
-        except OSError as exc:
-            err = disk_error(exc, "")
-            if err is None:
-                raise
-            fail(err)
-        except KeyboardInterrupt:
-            click.echo("interrupted: nothing was published", err=True)
-            sys.exit(130)
-        except Terminated as exc:
-            click.echo(f"terminated by {exc.name}: temporary files removed", err=True)
-            sys.exit(exc.exit_code)
+        except SystemExit:
+            raise
+        except BaseException as exc:
+            signum = signals.received() or (signal.SIGINT if isinstance(exc, KeyboardInterrupt) else None)
+            if isinstance(exc, Terminated):
+                signum = exc.signum
+            if signum is not None:  # whatever a library turned the signal's exception into
+                signal_exit(signum)
+            if isinstance(exc, MobiledeployError):
+                fail(exc)
+            if isinstance(exc, OSError) and disk_error(exc, "") is not None:
+                fail(disk_error(exc, ""))
+            raise
 
     return wrapper
+
+
+def signal_exit(signum: int) -> None:
+    """Say which signal ended the command (the clean-up has run) and exit 128 + its number."""
+    message, code = signals.exit_line(signum)
+    click.echo(message, err=True)
+    sys.exit(code)
 
 
 def fail(exc: MobiledeployError) -> None:

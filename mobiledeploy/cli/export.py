@@ -17,8 +17,11 @@ from .common import emit_json, model_options, user_errors
               help="Folder of calibration images (recursive; jpg/png/bmp). Without it: data-free calibration.")
 @click.option("--calib-count", type=click.IntRange(min=1), default=200, show_default=True,
               help="Images used for calibration (below 100 warns).")
-@click.option("--calib-method", type=click.Choice(["minmax", "entropy", "percentile"]), default="minmax",
-              show_default=True, help="ONNX int8 calibration method (the TFLite converter always uses min/max).")
+@click.option("--calib-method", type=click.Choice(["minmax", "entropy", "percentile", "imported"]), default="minmax",
+              show_default=True, help="Int8 activation ranges: min/max, percentile, entropy, or imported from a "
+                                      "quantized --weights FILE.tflite (QAT; TFLite only, ONNX then uses min/max).")
+@click.option("--fallback-float", type=click.IntRange(min=0), default=0, show_default=True, metavar="N",
+              help="Keep the N layers that add the most int8 error (quant-report's ranking) in float (TFLite).")
 @click.option("--verify", "verify_dir", type=click.Path(), default=None,
               help="Folder of verification images (default: held back from --calib, else synthetic).")
 @click.option("--verify-count", type=click.IntRange(min=1), default=50, show_default=True,
@@ -33,7 +36,7 @@ from .common import emit_json, model_options, user_errors
 @click.option("--json", "as_json", is_flag=True, help='Print one JSON object (keys "artifact", "files", ...).')
 @user_errors
 def export(alpha, resolution, weights, int8, formats, precisions, calib, calib_count, calib_method, verify_dir,
-           verify_count, io, labels, keep_background, out, force, as_json):
+           verify_count, io, labels, keep_background, out, force, as_json, fallback_float):
     """Export MobileNet v1 to a verified artifact: TFLite/ONNX files, labels.txt, manifest.json.
 
     Every file is run (LiteRT, onnxruntime) on verification images and compared with the float Keras
@@ -49,7 +52,8 @@ def export(alpha, resolution, weights, int8, formats, precisions, calib, calib_c
     result = run_export(ExportOptions(
         alpha=alpha, resolution=resolution, kinds=kinds, weights=weights, calib=calib,
         calib_count=calib_count, calib_method=calib_method, verify_dir=verify_dir, verify_count=verify_count,
-        io=io, out=out, force=force, labels=labels, background=keep_background, quiet=as_json))
+        io=io, out=out, force=force, labels=labels, background=keep_background, quiet=as_json,
+        fallback_float=fallback_float))
     if as_json:
         emit_json(result)
         return
@@ -63,11 +67,12 @@ def _print_summary(result: dict) -> None:
 
     table = Table(title=f"{result['artifact']}  ({result['seconds']:.1f} s)")
     table.add_column("file", no_wrap=True)
-    for col in ("size", "top1 agree", "top5 has top1", "cos min", "max err"):
+    for col in ("size", "top1 agree", "tie-aware", "top5 has top1", "cos min", "max err"):
         table.add_column(col, justify="right")
     for f in result["files"]:
         v = f["verification"]
         table.add_row(f["name"], f"{f['size'] / 1e6:.2f} MB", f"{v['top1_agreement']:.1%}",
+                      f"{v['top1_agreement_tie_aware']:.1%}" if "top1_agreement_tie_aware" in v else "",
                       f"{v['top5_contains_top1']:.1%}", f"{v['cosine_min']:.5f}", f"{v['max_abs_error']:.2e}")
     console.print(table)
     if result.get("weights") == "random":

@@ -6,12 +6,14 @@ import click
 from .. import __version__
 from ..errors import MobiledeployError
 from ..fsutil import disk_error
-from ..signals import Terminated
-from .common import fail, setup_logging
+from ..signals import Terminated, received
+from .common import fail, setup_logging, signal_exit
 from .bench import bench, devices
 from .export import export
 from .info import info
+from .quant import quant_report
 from .run import evaluate, predict, testvectors
+from .sweep import pick, sweep
 
 
 EPILOG = """\b
@@ -22,8 +24,8 @@ Settings: option defaults per command from ./mobiledeploy.toml (or [tool.mobiled
 ./pyproject.toml), e.g. [export] alpha = 0.5, res = 128; the command line wins.
 \b
 Exit codes: 0 ok, 1 unexpected failure (a bug: report it), 2 user error (one "error:" line says what
-to fix), 130 interrupted (Ctrl-C), 143 terminated (SIGTERM), 129 hung up (SIGHUP). Interrupted work
-leaves nothing half-written.
+to fix), 3 no variant fits (pick), 130 interrupted (Ctrl-C), 143 terminated (SIGTERM), 129 hung up
+(SIGHUP). Interrupted work leaves nothing half-written.
 """
 
 
@@ -41,6 +43,8 @@ def cli(ctx, verbose):
       mobiledeploy predict models/mobilenet_v1_0.5_128 photo.jpg
       mobiledeploy eval models/mobilenet_v1_0.5_128 --data DIR
       mobiledeploy bench models/mobilenet_v1_0.5_128 --device local   # or a board / phone
+      mobiledeploy sweep --device local                    # every alpha x res x precision: the front
+      mobiledeploy pick --device local --budget-ms 20      # the best variant that fits the budget
     """
     setup_logging(verbose)
     from .config import default_map, settings_file
@@ -57,6 +61,9 @@ cli.add_command(evaluate)
 cli.add_command(bench)
 cli.add_command(devices)
 cli.add_command(testvectors)
+cli.add_command(quant_report)
+cli.add_command(sweep)
+cli.add_command(pick)
 
 
 def main():
@@ -69,8 +76,7 @@ def main():
         click.echo("interrupted", err=True)
         sys.exit(130)
     except Terminated as exc:
-        click.echo(f"terminated by {exc.name}", err=True)
-        sys.exit(exc.exit_code)
+        signal_exit(exc.signum)
     except MobiledeployError as exc:
         fail(exc)
     except click.ClickException as exc:
@@ -82,6 +88,8 @@ def main():
 
         if verbose():
             raise
+        if received() is not None:  # a library turned the signal's exception into its own
+            signal_exit(received())
         if isinstance(exc, OSError) and disk_error(exc, "") is not None:  # full disk, read-only, ...
             fail(disk_error(exc, ""))
         first = (str(exc).strip().splitlines() or [""])[0]

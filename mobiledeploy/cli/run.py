@@ -85,11 +85,12 @@ def evaluate(artifact, data, wnids, files, no_keras, as_json):
     from ..progress import out as console
 
     table = Table(title=f"{art.folder} on {data} ({result['n']} images)")
-    for col in ("file", "top-1", "top-5", "agrees with float"):
+    for col in ("file", "top-1", "top-5", "agrees with float\nstrict", "agrees with float\ntie-aware"):
         table.add_column(col, justify="left" if col == "file" else "right", no_wrap=True)
     for r in result["results"]:
         table.add_row(r["file"], f"{r['top1']:.1%}", f"{r['top5']:.1%}",
-                      f"{r['agreement_with_float']:.1%}" if "agreement_with_float" in r else "")
+                      *(f"{r[k]:.1%}" if k in r else "" for k in ("agreement_with_float",
+                                                                   "agreement_with_float_tie_aware")))
     console.print(table)
 
 

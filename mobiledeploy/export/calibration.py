@@ -33,7 +33,7 @@ def read_images(paths: list[Path], spec, progress=None) -> ImageSet:
             inputs.append(preprocess(load_rgb(path), spec)[0])
             used.append(str(path))
         except MobiledeployError as exc:
-            log.warning("skipped %s", exc)
+            log.warning("skipped: %s", exc)
             skipped.append(str(path))
         if progress:
             progress(1)

@@ -47,12 +47,17 @@ def has_bn_statistics(model) -> bool:
     return False
 
 
+STEPS = 15
 SYNTH_MAX_SIDE = 128  # optimise at most at this side, then resize up: 3x less work at 224
 
 
-def synthesize(model, count: int, seed: int = 0, steps: int = 15, batch: int = 20, progress=None):
-    """(inputs, method name): `count` synthetic calibration inputs for `model`."""
+def synthesize(model, count: int, seed: int = 0, steps: int = STEPS, batch: int = 20, progress=None):
+    """(inputs, method name): `count` synthetic calibration inputs for `model` (steps 0: the prior as is)."""
     resolution = model.input_shape[1]
+    if steps <= 0:
+        if progress:
+            progress(count)
+        return natural_prior(count, resolution, seed), "natural-prior (not optimised)"
     side = min(resolution, SYNTH_MAX_SIDE)
     start = natural_prior(count, side, seed)
     use_bn = has_bn_statistics(model)

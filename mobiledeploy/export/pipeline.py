@@ -8,6 +8,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from .. import __version__
 from ..artifact import labels as labels_mod
 from ..artifact.manifest import FileEntry, LabelsInfo, Manifest, ModelInfo, TensorSpec
@@ -46,6 +48,17 @@ class ExportOptions:
     labels: str | None = None
     background: bool = False
     quiet: bool = False
+    fallback_float: int = 0
+    # data-free calibration: images and optimisation steps (0: the 1/f prior as is, for latency-only
+    # exports of random weights, where calibration quality cannot matter and synthesis is most of the time)
+    datafree_count: int = DATAFREE_CALIB
+    datafree_steps: int = datafree.STEPS
+
+    def int8_options(self):
+        """The TFLite int8 choices (tflite_ranges.Int8Options): ranges, imported QAT file, float fallback."""
+        from .tflite_ranges import Int8Options
+
+        return Int8Options(self.calib_method, str(self.weights), self.fallback_float)
 
 
 def export(opts: ExportOptions) -> dict:
@@ -57,6 +70,10 @@ def export(opts: ExportOptions) -> dict:
     memory.check(opts.alpha, opts.resolution, _held_inputs(opts, quantized), kept=kept)  # before anything is written
     steps = Steps(4 + len(opts.kinds), opts.quiet)
     spec = input_spec(opts.resolution)
+    if quantized:
+        from .tflite_ranges import check, quantizable_layers
+
+        check(opts.int8_options(), opts.weights, quantizable_layers())
     with Publisher(target_dir, opts.force) as pub:
         with steps.step("model built, weights loaded"):
             from ..model.weights import build_with_weights
@@ -70,7 +87,9 @@ def export(opts: ExportOptions) -> dict:
             calib_inputs, verify_inputs, calib_info = _inputs(model, spec, opts, quantized)
 
         with steps.step("float reference computed (Keras)"):
-            reference = model.predict(verify_inputs, batch_size=16, verbose=0)
+            # eager calls: predict() traces a function first, seconds per model for a handful of inputs
+            reference = np.concatenate([model(verify_inputs[i:i + 16], training=False).numpy()
+                                        for i in range(0, len(verify_inputs), 16)])
 
         entries = []
         job = _Job(model, pub.tmp, calib_inputs, opts)
@@ -81,6 +100,8 @@ def export(opts: ExportOptions) -> dict:
                     entries.append(_verified_entry(kind, path, verify_inputs, reference))
         finally:
             job.close()
+        if getattr(job.converter, "int8_record", None):
+            calib_info["tflite_int8"] = job.converter.int8_record
 
         with steps.step("manifest written"):
             (pub.tmp / "labels.txt").write_text("\n".join(names) + "\n", encoding="utf-8")
@@ -110,7 +131,7 @@ def _held_inputs(opts: ExportOptions, quantized: bool) -> int:
 def _inputs(model, spec, opts: ExportOptions, quantized: bool):
     """Calibration inputs (only when a file kind needs them), held-back verification inputs, and their record."""
     info: dict = {"method": opts.calib_method, "tflite_int8": "min/max (TFLite converter)",
-                  "onnx_int8": f"onnxruntime {opts.calib_method}"}
+                  "onnx_int8": f"onnxruntime {_onnx_method(opts.calib_method)}"}
     if opts.calib:
         calib_paths, held = calibration.split(Path(opts.calib), opts.calib_count, opts.verify_count,
                                               bool(opts.verify_dir))
@@ -132,10 +153,10 @@ def _inputs(model, spec, opts: ExportOptions, quantized: bool):
         verify_info = {"source": str(opts.verify_dir), "count": len(verify_inputs)}
     else:
         verify_inputs = None
-    count = DATAFREE_CALIB if quantized else 0
+    count = opts.datafree_count if quantized else 0
     extra = 0 if verify_inputs is not None else DATAFREE_VERIFY
     with bar("synthesizing data-free inputs", count + extra, opts.quiet) as advance:
-        synthetic, method = datafree.synthesize(model, count + extra, progress=advance)
+        synthetic, method = datafree.synthesize(model, count + extra, steps=opts.datafree_steps, progress=advance)
     info.update(source="data-free", generator=method, count=count)
     if verify_inputs is None:
         verify_inputs = synthetic[count:]
@@ -176,7 +197,8 @@ def _write_tflite(job: _Job, kind: FileKind) -> Path:
             job.converter = Converter(job.model)
     with native_output_captured() as captured:
         try:
-            data = job.converter.convert(kind.precision, job.calib_inputs if kind.quantized else None, job.opts.io)
+            data = job.converter.convert(kind.precision, job.calib_inputs if kind.quantized else None, job.opts.io,
+                                         job.opts.int8_options() if kind.quantized else None)
         except Exception as exc:  # the converter raises many types; keep its own words
             detail = (str(exc).strip().splitlines() or [type(exc).__name__])[-1]
             raise MobiledeployError(f"TFLite conversion to {kind.filename} failed: {detail}") from None
@@ -201,7 +223,7 @@ def _write_onnx(job: _Job, kind: FileKind) -> Path:
         from .onnx_quant import quantize_int8
 
         with native_output_captured():
-            quantize_int8(fp32, path, job.calib_inputs, job.opts.calib_method)
+            quantize_int8(fp32, path, job.calib_inputs, _onnx_method(job.opts.calib_method))
     return path
 
 
@@ -222,6 +244,11 @@ def _verified_entry(kind: FileKind, path: Path, verify_inputs, reference) -> Fil
     return FileEntry(kind.filename, kind.format, kind.precision, path.stat().st_size, file_sha256(path),
                      TensorSpec.of(session.input_dtype, session.input_quant),
                      TensorSpec.of(session.output_dtype, session.output_quant), check)
+
+
+def _onnx_method(method: str) -> str:
+    """Imported QAT ranges apply to the TFLite file; the ONNX file is calibrated with min/max then."""
+    return "minmax" if method == "imported" else method
 
 
 def _provenance(steps: Steps) -> dict:

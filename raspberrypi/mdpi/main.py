@@ -126,11 +126,15 @@ def main(argv=None) -> int:
     except BrokenPipeError:  # the reader of --json-lines went away (| head): not an error
         sys.stderr.close()
         return 0
-    except (KeyboardInterrupt, signals.Terminated):
+    except KeyboardInterrupt:
         return 130
+    except signals.Terminated as exc:
+        return exc.exit_code
     except Exception as exc:  # noqa: BLE001 - the one-line policy: a bug is still one line unless --verbose
         if args.verbose:
             raise
+        if signals.received() is not None:  # a library turned the signal's exception into its own
+            return 128 + signals.received()
         if isinstance(exc, OSError):
             from mobiledeploy.fsutil import disk_error
 

@@ -90,15 +90,9 @@ class FolderSource(Source):
     def __iter__(self):
         from mobiledeploy.runtime.images import load_rgb
 
-        from PIL import Image
-
         while True:
             for path in self.paths:
-                try:
-                    yield load_rgb(path)
-                except Image.DecompressionBombError as exc:  # Pillow's guard against huge images
-                    raise MobiledeployError(f"image {path} is too large to decode safely ({exc}): "
-                                            "shrink it or remove it from the folder") from None
+                yield load_rgb(path)  # an oversized or broken image is a MobiledeployError, one line in main
             if not self.loop:
                 return
 

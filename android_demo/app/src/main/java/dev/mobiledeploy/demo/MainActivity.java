@@ -1,55 +1,51 @@
 package dev.mobiledeploy.demo;
 
 import android.Manifest;
+import android.app.Activity;
 import android.content.pm.PackageManager;
+import android.graphics.SurfaceTexture;
 import android.os.Bundle;
+import android.os.Handler;
+import android.os.HandlerThread;
 import android.util.Log;
+import android.view.TextureView;
 import android.view.View;
 import android.widget.AdapterView;
 import android.widget.ArrayAdapter;
 import android.widget.Spinner;
 import android.widget.TextView;
-import androidx.activity.result.ActivityResultLauncher;
-import androidx.activity.result.contract.ActivityResultContracts;
-import androidx.appcompat.app.AppCompatActivity;
-import androidx.camera.core.CameraSelector;
-import androidx.camera.core.ImageAnalysis;
-import androidx.camera.core.ImageProxy;
-import androidx.camera.core.Preview;
-import androidx.camera.lifecycle.ProcessCameraProvider;
-import androidx.camera.view.PreviewView;
-import androidx.core.content.ContextCompat;
-import com.google.common.util.concurrent.ListenableFuture;
 import dev.mobiledeploy.processing.Frames;
 import dev.mobiledeploy.processing.Postprocessor;
-import java.nio.ByteBuffer;
+import java.io.IOException;
+import java.util.Collections;
 import java.util.List;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 
 /**
- * Camera preview plus live classification: CameraX Preview and ImageAnalysis (RGBA_8888, keep only the
- * latest frame), the artifact's preprocessing from the processing module, LiteRT, top-3 and timings.
- * The model and delegate can be switched while running.
+ * Camera preview plus live classification, on the plain platform Activity and Camera2 (what builds both in
+ * Android Studio and with android_demo/build.sh): the artifacts bundled in assets/models, switchable at
+ * runtime with the delegate; top 3 and timings under the preview. Errors are shown in the text, never thrown.
  */
-public class MainActivity extends AppCompatActivity {
+public class MainActivity extends Activity implements CameraStream.Listener {
     private static final String TAG = "mobiledeploy";
     private static final int THREADS = 4;
+    private static final int CAMERA_REQUEST = 1;
 
-    private final ExecutorService analysis = Executors.newSingleThreadExecutor();
-    private final Object lock = new Object();
-    private ModelRunner runner;
-    private List<String> models;
+    /** Loading, camera callbacks and inference run here, off the UI thread. */
+    final HandlerThread worker = new HandlerThread("mobiledeploy-worker");
+    private Handler handler;
+    private CameraStream camera;
+    private List<String> models = Collections.emptyList();
     private TextView results;
-    private PreviewView preview;
-    private String model;
+    private TextureView preview;
+    private boolean permitted;
+    private SurfaceTexture surface;
+    // written only on the worker thread (artifact is read by tests too)
+    private volatile BundledArtifact artifact;
+    private ModelRunner runner;
     private ModelRunner.Delegate delegate = ModelRunner.Delegate.CPU;
-
-    private final ActivityResultLauncher<String> permission =
-            registerForActivityResult(new ActivityResultContracts.RequestPermission(), granted -> {
-                if (granted) startCamera();
-                else results.setText(R.string.camera_denied);
-            });
+    // the last camera state and load outcome, shown above the results (volatile: read on the UI thread)
+    private volatile String cameraState = "waiting for the camera permission";
+    private volatile String loadState = "";
 
     @Override
     protected void onCreate(Bundle savedInstanceState) {
@@ -57,109 +53,131 @@ public class MainActivity extends AppCompatActivity {
         setContentView(R.layout.activity_main);
         preview = findViewById(R.id.preview);
         results = findViewById(R.id.results);
+        worker.start();
+        handler = new Handler(worker.getLooper());
+        camera = new CameraStream(this, handler, this);
         try {
-            models = ModelRunner.bundled(getAssets());
-        } catch (java.io.IOException e) {
-            models = java.util.Collections.emptyList();
+            models = BundledArtifact.bundled(getAssets());
+        } catch (IOException e) {
+            loadState = "cannot list assets/models: " + e.getMessage();
         }
         if (models.isEmpty()) {
-            results.setText(R.string.no_models);
-            return;
-        }
-        Spinner modelSpinner = findViewById(R.id.model);
-        modelSpinner.setAdapter(new ArrayAdapter<>(this, android.R.layout.simple_spinner_dropdown_item, models));
-        modelSpinner.setOnItemSelectedListener(listener(position -> load(models.get(position), delegate)));
-        Spinner delegateSpinner = findViewById(R.id.delegate);
-        delegateSpinner.setAdapter(new ArrayAdapter<>(this, android.R.layout.simple_spinner_dropdown_item,
-                ModelRunner.Delegate.values()));
-        delegateSpinner.setOnItemSelectedListener(listener(position -> load(model, ModelRunner.Delegate.values()[position])));
-        load(models.get(0), delegate);
-        if (ContextCompat.checkSelfPermission(this, Manifest.permission.CAMERA) == PackageManager.PERMISSION_GRANTED) {
-            startCamera();
+            loadState = getString(R.string.no_models);
+            show(null);
         } else {
-            permission.launch(Manifest.permission.CAMERA);
+            Spinner modelSpinner = findViewById(R.id.model);
+            modelSpinner.setAdapter(new ArrayAdapter<>(this, android.R.layout.simple_spinner_dropdown_item, models));
+            modelSpinner.setOnItemSelectedListener(listener(position -> select(models.get(position), delegate)));
+            Spinner delegateSpinner = findViewById(R.id.delegate);
+            delegateSpinner.setAdapter(new ArrayAdapter<>(this, android.R.layout.simple_spinner_dropdown_item,
+                    ModelRunner.Delegate.values()));
+            delegateSpinner.setOnItemSelectedListener(listener(position ->
+                    select(artifact == null ? models.get(0) : artifact.name, ModelRunner.Delegate.values()[position])));
+            select(models.get(0), delegate);
+        }
+        preview.setSurfaceTextureListener(new TextureView.SurfaceTextureListener() {
+            @Override
+            public void onSurfaceTextureAvailable(SurfaceTexture texture, int width, int height) {
+                surface = texture;
+                startCameraIfReady();
+            }
+
+            @Override
+            public void onSurfaceTextureSizeChanged(SurfaceTexture texture, int width, int height) {}
+
+            @Override
+            public boolean onSurfaceTextureDestroyed(SurfaceTexture texture) {
+                surface = null;
+                return true;
+            }
+
+            @Override
+            public void onSurfaceTextureUpdated(SurfaceTexture texture) {}
+        });
+        if (checkSelfPermission(Manifest.permission.CAMERA) == PackageManager.PERMISSION_GRANTED) {
+            permitted = true;
+            state("waiting for the preview surface");
+        } else {
+            requestPermissions(new String[] {Manifest.permission.CAMERA}, CAMERA_REQUEST);
         }
     }
 
-    private void load(String name, ModelRunner.Delegate d) {
-        analysis.execute(() -> {
-            synchronized (lock) {
-                if (runner != null && name.equals(model) && d == delegate) return;
-                if (runner != null) runner.close();
-                try {
-                    runner = new ModelRunner(getAssets(), name, d, THREADS);
-                    model = name;
-                    delegate = d;
-                } catch (Exception e) {
-                    Log.e(TAG, "cannot load " + name, e);
-                    runner = null;
-                    runOnUiThread(() -> results.setText("cannot load " + name + ": " + e.getMessage()));
-                }
+    @Override
+    public void onRequestPermissionsResult(int requestCode, String[] permissions, int[] grantResults) {
+        if (requestCode != CAMERA_REQUEST) return;
+        permitted = grantResults.length > 0 && grantResults[0] == PackageManager.PERMISSION_GRANTED;
+        state(permitted ? "waiting for the preview surface" : getString(R.string.camera_denied));
+        startCameraIfReady();
+    }
+
+    private void startCameraIfReady() {
+        SurfaceTexture s = surface;
+        if (permitted && s != null) handler.post(() -> camera.start(s));
+    }
+
+    /** Switch to artifact `name` with delegate `d` (on the worker thread); the outcome shows in the text. */
+    void select(String name, ModelRunner.Delegate d) {
+        handler.post(() -> {
+            // the spinners report again what is already chosen (e.g. on layout): no reload, not even after a failure
+            if (artifact != null && name.equals(artifact.name) && d == delegate) return;
+            if (runner != null) runner.close();
+            runner = null;
+            artifact = null;
+            delegate = d;
+            try {
+                artifact = new BundledArtifact(getAssets(), name);
+                runner = new ModelRunner(artifact, d, THREADS);
+                loadState = name + " / " + artifact.file.name;
+            } catch (IOException | RuntimeException e) {
+                Log.e(TAG, "cannot load " + name, e);
+                loadState = "cannot load " + name + ": " + e.getMessage();
+            } catch (LinkageError e) {
+                // the TFLite runtime ships native code for Android ABIs only (not, e.g., a desktop JVM)
+                Log.e(TAG, "TensorFlow Lite did not load", e);
+                loadState = "cannot run " + name + ": TensorFlow Lite's native library did not load ("
+                        + e.getMessage() + ")";
             }
+            show(null);
         });
     }
 
-    private void startCamera() {
-        ListenableFuture<ProcessCameraProvider> future = ProcessCameraProvider.getInstance(this);
-        future.addListener(() -> {
-            try {
-                ProcessCameraProvider provider = future.get();
-                Preview p = new Preview.Builder().build();
-                p.setSurfaceProvider(preview.getSurfaceProvider());
-                ImageAnalysis a = new ImageAnalysis.Builder()
-                        .setBackpressureStrategy(ImageAnalysis.STRATEGY_KEEP_ONLY_LATEST)
-                        .setOutputImageFormat(ImageAnalysis.OUTPUT_IMAGE_FORMAT_RGBA_8888)
-                        .build();
-                a.setAnalyzer(analysis, this::analyze);
-                provider.unbindAll();
-                provider.bindToLifecycle(this, CameraSelector.DEFAULT_BACK_CAMERA, p, a);
-            } catch (Exception e) {
-                Log.e(TAG, "camera", e);
-                results.setText("camera: " + e.getMessage());
-            }
-        }, ContextCompat.getMainExecutor(this));
+    /** The artifact loaded last, or null when it failed (worker thread state; read it after the worker idles). */
+    BundledArtifact artifact() {
+        return artifact;
     }
 
-    private void analyze(ImageProxy image) {
-        try {
-            ImageProxy.PlaneProxy plane = image.getPlanes()[0];
-            ByteBuffer buf = plane.getBuffer();
-            byte[] rgba = new byte[buf.remaining()];
-            buf.get(rgba);
-            long t0 = android.os.SystemClock.elapsedRealtime();
-            Frames.Rgb rgb = Frames.rotate(
-                    Frames.rgbaToRgb(rgba, image.getWidth(), image.getHeight(), plane.getRowStride()),
-                    image.getImageInfo().getRotationDegrees());
-            long convertMs = android.os.SystemClock.elapsedRealtime() - t0;
-            ModelRunner.Result r;
-            String name;
-            synchronized (lock) {
-                if (runner == null) return;
-                r = runner.classify(rgb, 3);
-                name = runner.manifest.name + " / " + runner.file.name;
-            }
-            StringBuilder sb = new StringBuilder(name).append('\n');
-            for (Postprocessor.Prediction p : r.top) {
-                sb.append(String.format("%5.1f%%  %s%n", 100 * p.score, p.label.split(",")[0]));
-            }
-            sb.append(String.format("%s: inference %d ms, preprocess %d ms, convert %d ms",
-                    r.delegate, r.inferenceMs, r.preprocessMs, convertMs));
-            String text = sb.toString();
-            runOnUiThread(() -> results.setText(text));
-        } finally {
-            image.close();
+    @Override
+    public void frame(Frames.Rgb rgb) {
+        if (runner == null) return;
+        ModelRunner.Result r = runner.classify(rgb, 3);
+        StringBuilder sb = new StringBuilder();
+        for (Postprocessor.Prediction p : r.top) {
+            sb.append(String.format("%5.1f%%  %s%n", 100 * p.score, p.label.split(",")[0]));
         }
+        sb.append(String.format("%s: inference %d ms, preprocess %d ms", r.delegate, r.inferenceMs, r.preprocessMs));
+        show(sb.toString());
+    }
+
+    @Override
+    public void state(String text) {
+        Log.i(TAG, text);
+        cameraState = text;
+        show(null);
+    }
+
+    private void show(String predictions) {
+        String text = loadState + "\n" + cameraState + (predictions == null ? "" : "\n" + predictions);
+        runOnUiThread(() -> results.setText(text));
     }
 
     @Override
     protected void onDestroy() {
         super.onDestroy();
-        analysis.execute(() -> {
-            synchronized (lock) {
-                if (runner != null) runner.close();
-            }
+        handler.post(() -> {
+            camera.stop();
+            if (runner != null) runner.close();
         });
-        analysis.shutdown();
+        worker.quitSafely();
     }
 
     private interface OnSelect {

@@ -1,29 +1,17 @@
 package dev.mobiledeploy.demo;
 
-import android.content.res.AssetFileDescriptor;
-import android.content.res.AssetManager;
 import android.os.SystemClock;
 import dev.mobiledeploy.processing.Frames;
-import dev.mobiledeploy.processing.Manifest;
 import dev.mobiledeploy.processing.Postprocessor;
 import dev.mobiledeploy.processing.Preprocessor;
-import java.io.BufferedReader;
-import java.io.FileInputStream;
-import java.io.IOException;
-import java.io.InputStream;
-import java.io.InputStreamReader;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.MappedByteBuffer;
-import java.nio.channels.FileChannel;
-import java.nio.charset.StandardCharsets;
-import java.util.ArrayList;
 import java.util.List;
 import org.tensorflow.lite.Interpreter;
 import org.tensorflow.lite.gpu.CompatibilityList;
 import org.tensorflow.lite.gpu.GpuDelegate;
 
-/** One artifact from assets/models/NAME: its manifest, labels, model file and a LiteRT interpreter. */
+/** A TensorFlow Lite interpreter for one bundled artifact, with the delegate asked for where the phone has it. */
 final class ModelRunner implements AutoCloseable {
     enum Delegate { CPU, GPU, NNAPI }
 
@@ -42,8 +30,8 @@ final class ModelRunner implements AutoCloseable {
         }
     }
 
-    final Manifest manifest;
-    final Manifest.File file;
+    final BundledArtifact artifact;
+    final Delegate delegate;
     private final Interpreter interpreter;
     private final GpuDelegate gpu;
     private final Preprocessor pre;
@@ -52,11 +40,10 @@ final class ModelRunner implements AutoCloseable {
     private final ByteBuffer output;
     private final String delegateUsed;
 
-    ModelRunner(AssetManager assets, String name, Delegate delegate, int threads) throws IOException {
-        String dir = "models/" + name + "/";
-        manifest = Manifest.parse(readText(assets, dir + "manifest.json"));
-        file = manifest.tfliteFiles().get(0);  // int8 first: what phones run fastest on CPU
-        List<String> labels = readLines(assets, dir + manifest.labelsFile);
+    /** Throws UnsatisfiedLinkError where libtensorflowlite_jni.so cannot load (any JVM off an Android ABI). */
+    ModelRunner(BundledArtifact artifact, Delegate delegate, int threads) {
+        this.artifact = artifact;
+        this.delegate = delegate;
         Interpreter.Options options = new Interpreter.Options().setNumThreads(threads).setUseXNNPACK(true);
         GpuDelegate gpuDelegate = null;
         String used = "CPU (XNNPACK)";
@@ -75,11 +62,11 @@ final class ModelRunner implements AutoCloseable {
         }
         gpu = gpuDelegate;
         delegateUsed = used;
-        interpreter = new Interpreter(map(assets, dir + file.name), options);
-        pre = new Preprocessor(manifest.input, file.input);
-        post = new Postprocessor(file.output, labels);
+        interpreter = new Interpreter(artifact.model, options);
+        pre = new Preprocessor(artifact.manifest.input, artifact.file.input);
+        post = new Postprocessor(artifact.file.output, artifact.labels);
         input = ByteBuffer.allocateDirect(pre.tensorBytes()).order(ByteOrder.nativeOrder());
-        int outBytes = manifest.outputs * ("float32".equals(file.output.dtype) ? 4 : 1);
+        int outBytes = artifact.manifest.outputs * ("float32".equals(artifact.file.output.dtype) ? 4 : 1);
         output = ByteBuffer.allocateDirect(outBytes).order(ByteOrder.nativeOrder());
     }
 
@@ -94,7 +81,7 @@ final class ModelRunner implements AutoCloseable {
         interpreter.run(input, output);
         long t2 = SystemClock.elapsedRealtime();
         output.rewind();
-        float[] scores = post.dequantize(output, manifest.outputs);
+        float[] scores = post.dequantize(output, artifact.manifest.outputs);
         return new Result(post.top(scores, k), t1 - t0, t2 - t1, delegateUsed);
     }
 
@@ -102,46 +89,5 @@ final class ModelRunner implements AutoCloseable {
     public void close() {
         interpreter.close();
         if (gpu != null) gpu.close();
-    }
-
-    /** Names of the artifacts bundled in assets/models. */
-    static List<String> bundled(AssetManager assets) throws IOException {
-        List<String> out = new ArrayList<>();
-        String[] names = assets.list("models");
-        if (names == null) return out;
-        for (String n : names) {
-            String[] inside = assets.list("models/" + n);
-            if (inside != null) {
-                for (String f : inside) {
-                    if (f.equals("manifest.json")) out.add(n);
-                }
-            }
-        }
-        java.util.Collections.sort(out);
-        return out;
-    }
-
-    private static MappedByteBuffer map(AssetManager assets, String path) throws IOException {
-        AssetFileDescriptor fd = assets.openFd(path);  // stored uncompressed (noCompress "tflite")
-        try (FileInputStream in = new FileInputStream(fd.getFileDescriptor())) {
-            return in.getChannel().map(FileChannel.MapMode.READ_ONLY, fd.getStartOffset(), fd.getDeclaredLength());
-        } finally {
-            fd.close();
-        }
-    }
-
-    private static String readText(AssetManager assets, String path) throws IOException {
-        StringBuilder sb = new StringBuilder();
-        for (String line : readLines(assets, path)) sb.append(line).append('\n');
-        return sb.toString();
-    }
-
-    private static List<String> readLines(AssetManager assets, String path) throws IOException {
-        List<String> out = new ArrayList<>();
-        try (InputStream in = assets.open(path);
-             BufferedReader r = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8))) {
-            for (String line; (line = r.readLine()) != null; ) out.add(line);
-        }
-        return out;
     }
 }

@@ -1,7 +1,7 @@
 package dev.mobiledeploy.processing;
 
 /**
- * Camera frames to upright RGB: CameraX's RGBA_8888 or YUV_420_888 buffers (with their row and pixel
+ * Camera frames to upright RGB: Camera2's YUV_420_888 (or RGBA_8888) buffers (with their row and pixel
  * strides) and the rotation the camera reports. Plain Java: runs on a JVM for tests.
  */
 public final class Frames {
@@ -35,28 +35,33 @@ public final class Frames {
     }
 
     /**
-     * YUV_420_888 (Y plane plus subsampled U and V planes with their own strides) to RGB with the BT.601
-     * full-range equations the camera's JPEG encoder uses: R = Y + 1.402 (V-128), G = Y - 0.344136 (U-128)
-     * - 0.714136 (V-128), B = Y + 1.772 (U-128), rounded and clamped.
+     * Camera2's YUV_420_888 (a Y plane plus U and V planes subsampled 2 x 2, each with its own row stride; U and V
+     * share a row and a pixel stride: 1 when planar, 2 when interleaved) to RGB. The one rule, which
+     * mobiledeploy/runtime/yuv.py defines and the test vectors check bit for bit: pixel (x, y) takes chroma
+     * sample (x / 2, y / 2) with no interpolation; BT.601 full range (JFIF) in 16.16 fixed point with
+     * Cb = U - 128, Cr = V - 128:
+     * R = Y + ((91881 Cr + 32768) >> 16), G = Y + ((-22554 Cb - 46802 Cr + 32768) >> 16),
+     * B = Y + ((116130 Cb + 32768) >> 16), each clamped to 0..255 (>> is an arithmetic shift: floor).
+     * The planes may end right after their last pixel (Camera2 buffers do not pad the last row).
      */
     public static Rgb yuv420ToRgb(byte[] y, int yRowStride, byte[] u, byte[] v, int uvRowStride, int uvPixelStride,
                                   int width, int height) {
         byte[] out = new byte[width * height * 3];
         for (int row = 0; row < height; row++) {
             for (int col = 0; col < width; col++) {
-                double yy = y[row * yRowStride + col] & 0xFF;
-                int uv = (row / 2) * uvRowStride + (col / 2) * uvPixelStride;
-                double cb = (u[uv] & 0xFF) - 128.0, cr = (v[uv] & 0xFF) - 128.0;
+                int yy = y[row * yRowStride + col] & 0xFF;
+                int uv = (row >> 1) * uvRowStride + (col >> 1) * uvPixelStride;
+                int cb = (u[uv] & 0xFF) - 128, cr = (v[uv] & 0xFF) - 128;
                 int d = (row * width + col) * 3;
-                out[d] = clamp(yy + 1.402 * cr);
-                out[d + 1] = clamp(yy - 0.344136 * cb - 0.714136 * cr);
-                out[d + 2] = clamp(yy + 1.772 * cb);
+                out[d] = clamp(yy + ((91881 * cr + 32768) >> 16));
+                out[d + 1] = clamp(yy + ((-22554 * cb - 46802 * cr + 32768) >> 16));
+                out[d + 2] = clamp(yy + ((116130 * cb + 32768) >> 16));
             }
         }
         return new Rgb(width, height, out);
     }
 
-    /** Rotate clockwise by 0, 90, 180 or 270 degrees (ImageInfo.getRotationDegrees()). */
+    /** Rotate clockwise by 0, 90, 180 or 270 degrees (the sensor orientation relative to the display). */
     public static Rgb rotate(Rgb img, int degrees) {
         int w = img.width, h = img.height;
         switch (((degrees % 360) + 360) % 360) {
@@ -88,8 +93,7 @@ public final class Frames {
         }
     }
 
-    private static byte clamp(double v) {
-        long r = Math.round(v);
-        return (byte) Math.max(0, Math.min(255, r));
+    private static byte clamp(int v) {
+        return (byte) Math.max(0, Math.min(255, v));
     }
 }

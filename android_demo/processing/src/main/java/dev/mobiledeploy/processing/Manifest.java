@@ -4,9 +4,14 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import org.json.JSONArray;
+import org.json.JSONException;
 import org.json.JSONObject;
 
-/** The parts of an artifact's manifest.json that the app needs: preprocessing rules and each file's I/O. */
+/**
+ * The parts of an artifact's manifest.json that the app needs: preprocessing rules and each file's I/O.
+ * Android's org.json throws the checked JSONException (Maven Central's is unchecked): every reader below
+ * declares it, and {@link #parse} turns it into one IllegalArgumentException that names what is wrong.
+ */
 public final class Manifest {
     /** How to turn an RGB image into the model's input (the manifest's "input" section). */
     public static final class Input {
@@ -17,7 +22,7 @@ public final class Manifest {
         public final double[] mean;
         public final double[] std;
 
-        Input(JSONObject o) {
+        Input(JSONObject o) throws JSONException {
             JSONArray shape = o.getJSONArray("shape");
             height = shape.getInt(1);
             width = shape.getInt(2);
@@ -43,7 +48,7 @@ public final class Manifest {
         public final double scale;
         public final int zeroPoint;
 
-        Tensor(JSONObject o) {
+        Tensor(JSONObject o) throws JSONException {
             dtype = o.getString("dtype");
             quantized = !o.isNull("quantization");
             scale = quantized ? o.getJSONObject("quantization").getDouble("scale") : 1.0;
@@ -59,7 +64,7 @@ public final class Manifest {
         public final Tensor input;
         public final Tensor output;
 
-        File(JSONObject o) {
+        File(JSONObject o) throws JSONException {
             name = o.getString("name");
             format = o.getString("format");
             precision = o.getString("precision");
@@ -77,7 +82,7 @@ public final class Manifest {
     public final Input input;
     public final List<File> files;
 
-    private Manifest(JSONObject o) {
+    private Manifest(JSONObject o) throws JSONException {
         if (o.getInt("manifest_version") != 1) {
             throw new IllegalArgumentException("manifest_version " + o.get("manifest_version") + " is not 1");
         }
@@ -97,9 +102,18 @@ public final class Manifest {
         files = Collections.unmodifiableList(list);
     }
 
-    /** Parse manifest.json text. */
+    /** Parse manifest.json text; IllegalArgumentException (with the reason) for anything malformed. */
     public static Manifest parse(String json) {
-        return new Manifest(new JSONObject(json));
+        try {
+            return new Manifest(new JSONObject(json));
+        } catch (JSONException e) {
+            // Android's messages end with the whole input ("... at character 12 of {...}"): keep the position only
+            String why = String.valueOf(e.getMessage());
+            int at = why.indexOf(" at character ");
+            int of = at < 0 ? -1 : why.indexOf(" of ", at);
+            if (of > 0) why = why.substring(0, of);
+            throw new IllegalArgumentException("malformed manifest.json: " + why, e);
+        }
     }
 
     /** The file entry with this name. */
@@ -110,6 +124,22 @@ public final class Manifest {
             }
         }
         throw new IllegalArgumentException("no file " + name + " in " + this.name);
+    }
+
+    /**
+     * The file used when none is chosen, by the Python runtime's rule (default_entry in
+     * mobiledeploy/runtime/classifier.py): the first of int8 TFLite, fp32 TFLite, int8 ONNX, fp32 ONNX,
+     * else the first file. The test vectors carry Python's choice and the JUnit test compares.
+     */
+    public File defaultFile() {
+        String[][] preference = {{"tflite", "int8"}, {"tflite", "fp32"}, {"onnx", "int8"}, {"onnx", "fp32"}};
+        for (String[] p : preference) {
+            for (File f : files) {
+                if (p[0].equals(f.format) && p[1].equals(f.precision)) return f;
+            }
+        }
+        if (files.isEmpty()) throw new IllegalArgumentException(name + " lists no files");
+        return files.get(0);
     }
 
     /** The TFLite files, int8 first (what the app prefers). */
@@ -124,7 +154,7 @@ public final class Manifest {
         return out;
     }
 
-    private static double[] doubles(JSONArray a) {
+    private static double[] doubles(JSONArray a) throws JSONException {
         double[] out = new double[a.length()];
         for (int i = 0; i < out.length; i++) out[i] = a.getDouble(i);
         return out;

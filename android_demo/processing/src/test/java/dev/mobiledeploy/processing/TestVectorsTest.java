@@ -23,7 +23,8 @@ import org.junit.jupiter.api.TestFactory;
 /**
  * The vectors written by `mobiledeploy testvectors`: for every image, this module's input tensor must
  * equal the Python runtime's (within 1 quantization unit; bit-exact is the aim and is counted), and the
- * top-5 from LiteRT's reference output must be the same.
+ * top-5 from LiteRT's reference output must be the same. Manifest.defaultFile() must pick the file the Python
+ * runtime picks (vectors.json's default_file).
  */
 class TestVectorsTest {
     static Path root() {
@@ -45,6 +46,9 @@ class TestVectorsTest {
             JSONObject doc = new JSONObject(read(folder.resolve("vectors.json")));
             Manifest manifest = Manifest.parse(read(folder.resolve("manifest.json")));
             Manifest.File file = manifest.file(doc.getString("file"));
+            tests.add(DynamicTest.dynamicTest(folder.getFileName() + "/default file",
+                    () -> assertEquals(doc.getString("default_file"), manifest.defaultFile().name,
+                            "the Python runtime and the app choose different default files")));
             JSONArray cases = doc.getJSONArray("cases");
             for (int i = 0; i < cases.length(); i++) {
                 JSONObject c = cases.getJSONObject(i);

@@ -1,0 +1,1 @@
+"""Sweep alpha x resolution x precision, keep the measured Pareto front, pick under a latency budget."""

@@ -1,0 +1,57 @@
+"""Export (and, with real weights and --data, evaluate) one grid cell: runs in a worker process.
+
+A worker imports TensorFlow once and exports many cells, so the import is paid per worker, not per
+variant.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+
+def init() -> None:
+    """Quiet TensorFlow and the export's own warnings in the worker; errors still come back raised."""
+    from ..quiet import quiet_environment
+
+    quiet_environment()
+    logging.getLogger("mobiledeploy").setLevel(logging.ERROR)
+    import warnings
+
+    warnings.simplefilter("ignore")
+
+
+def export_cell(recipe, out: str, data: str | None, wnids: str | None) -> dict:
+    """Export one recipe (replacing a stale artifact); evaluate its files when it has real weights and data."""
+    import time
+
+    from ..artifact.bundle import Artifact
+    from ..export.formats import FILE_KINDS
+    from ..export.pipeline import ExportOptions, export
+
+    start = time.perf_counter()
+    kinds = [k for k in FILE_KINDS if k.format == "tflite" and (k.precision in recipe.precisions or k.precision == "fp32")]
+    result = export(ExportOptions(
+        alpha=recipe.alpha, resolution=recipe.resolution, kinds=kinds, weights=recipe.weights or "none",
+        calib=recipe.calib, calib_count=recipe.calib_count, out=out, force=True, quiet=True,
+        datafree_count=recipe.calib_count, datafree_steps=recipe.datafree_steps))
+    accuracy = []
+    if data and recipe.weights:
+        accuracy = evaluate_files(Artifact.load(result["artifact"]), data, wnids, recipe.precisions)
+    return {"artifact": result["artifact"], "seconds": round(time.perf_counter() - start, 2),
+            "timings": result["timings"], "accuracy": accuracy}
+
+
+def evaluate_files(artifact, data: str, wnids: str | None, precisions) -> list[dict]:
+    """Top-1/top-5 of each TFLite file on the labelled folder, as accuracy-store records."""
+    import datetime as dt
+
+    from ..eval import evaluate, read_wnids
+
+    names = {artifact.manifest.file("tflite", p).name: p for p in precisions}
+    wnid_list = read_wnids(Path(wnids), artifact.manifest.model.classes) if wnids else None
+    report = evaluate(artifact, Path(data), wnid_list, files=list(names), keras=False)
+    by_name = {e.name: e for e in artifact.manifest.files}
+    now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    return [{"sha256": by_name[r["file"]].sha256, "file": r["file"], "precision": r["precision"],
+             "artifact": str(artifact.folder), "data": str(Path(data).resolve()), "n": r["n"], "top1": r["top1"],
+             "top5": r["top5"], "time": now} for r in report["results"]]

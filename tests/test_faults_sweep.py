@@ -1,0 +1,133 @@
+"""Bad input to `sweep` and `pick`: exit 2, one `error:` line saying what to fix, nothing written."""
+import json
+
+import pytest
+
+from conftest import assert_one_line_error, mobiledeploy
+
+pytestmark = pytest.mark.faults
+
+
+def sweep(tmp_path, *args):
+    out = tmp_path / "models"
+    proc = mobiledeploy("sweep", "--out", out, *args)
+    assert proc.returncode == 2, proc.stderr
+    assert not out.exists()  # nothing half-written: the out folder is never created for bad input
+    return proc
+
+
+@pytest.mark.parametrize("devices,fragment", [
+    ("local,nosuch", "unknown device 'nosuch'"),
+    ("nosuch", "unknown device"),
+    ("locale", "did you mean local"),
+    (",", "--device is empty"),
+])
+def test_unknown_or_empty_device_list(tmp_path, devices, fragment):
+    assert_one_line_error(sweep(tmp_path, "--device", devices), fragment)
+
+
+@pytest.mark.parametrize("alphas,fragment", [
+    ("", "--alphas is empty"),
+    (" , ,", "--alphas is empty"),
+    ("0.5,abc", "alpha must be a number"),
+    ("0", "alpha must be a number"),
+    ("-0.25", "alpha must be a number"),
+])
+def test_bad_alpha_list(tmp_path, alphas, fragment):
+    assert_one_line_error(sweep(tmp_path, "--alphas", alphas), fragment)
+
+
+@pytest.mark.parametrize("res,fragment", [
+    ("16", ">= 32"),
+    ("128,31", ">= 32"),
+    ("0", ">= 32"),
+    ("12.5", "whole number"),
+    ("", "--res is empty"),
+])
+def test_bad_resolution_list(tmp_path, res, fragment):
+    assert_one_line_error(sweep(tmp_path, "--res", res), fragment)
+
+
+@pytest.mark.parametrize("precision,fragment", [("fp16", "choose from fp32, int8"), ("int9", "did you mean int8"),
+                                                ("", "--precision is empty")])
+def test_bad_precision(tmp_path, precision, fragment):
+    assert_one_line_error(sweep(tmp_path, "--precision", precision), fragment)
+
+
+@pytest.mark.parametrize("files", [
+    ["notes.txt", "photo.jpg"],
+    ["mobilenet_v2_1.0_224.tflite", "mobilenet_v1_0.25_128.tgz"],
+    [],
+])
+def test_weights_dir_without_mobilenet_v1_files(tmp_path, files):
+    wd = tmp_path / "weights"
+    wd.mkdir()
+    for name in files:
+        (wd / name).write_bytes(b"not a model")
+    line = assert_one_line_error(sweep(tmp_path, "--alphas", "0.25", "--res", "128", "--weights-dir", wd),
+                                 "no MobileNet v1 weights file", "expected mobilenet_v1_<alpha>_<res>")
+    for name in files:
+        assert name in line  # says what it found instead
+
+
+def test_weights_dir_missing(tmp_path):
+    assert_one_line_error(sweep(tmp_path, "--weights-dir", tmp_path / "nope"), "not a folder")
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (["--data", "/nonexistent/images"], "--data /nonexistent/images is not a folder"),
+    (["--wnids", "/nonexistent/wnids.txt"], "is not a file"),
+    (["--measure", "4", "--budget-ms", "0"], "--budget-ms must be a positive"),
+    (["--measure", "4", "--budget-ms", "-3"], "--budget-ms must be a positive"),
+])
+def test_bad_inputs_and_budget_for_sweep(tmp_path, args, fragment):
+    assert_one_line_error(sweep(tmp_path, *args), fragment)
+
+
+@pytest.mark.parametrize("budget", ["0", "-5", "-0.001", "nan"])
+def test_pick_budget_not_positive(budget):
+    proc = mobiledeploy("pick", "--device", "local", "--budget-ms", budget)
+    assert proc.returncode == 2
+    assert_one_line_error(proc, "--budget-ms must be a positive")
+
+
+def test_pick_without_stored_results(tmp_path):
+    env = {"MOBILEDEPLOY_HOME": str(tmp_path / "fresh-home")}
+    proc = mobiledeploy("pick", "--device", "local", "--budget-ms", "20", env=env)
+    assert proc.returncode == 2
+    assert_one_line_error(proc, "no stored results for local", "mobiledeploy sweep --device local")
+    assert not (tmp_path / "fresh-home").exists()
+
+
+def test_pick_unknown_device(tmp_path):
+    proc = mobiledeploy("pick", "--device", "pxel", "--budget-ms", "20",
+                        env={"MOBILEDEPLOY_HOME": str(tmp_path / "home")})
+    assert proc.returncode == 2
+    assert_one_line_error(proc, "unknown device 'pxel'")
+
+
+def test_pick_results_without_model_block_are_not_guessed(tmp_path):
+    """Results from before the model block: pick does not parse folder names, it asks for a sweep."""
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "results.jsonl").write_text(json.dumps({
+        "device": "local", "artifact": "models/mobilenet_v1_0.50_128", "artifact_name": "mobilenet_v1_0.50_128",
+        "file": "model_int8.tflite", "format": "tflite", "precision": "int8", "settings": {"threads": 1},
+        "median_ms": 1.0, "p90_ms": 1.1, "std_ms": 0.01, "cv": 0.01, "time": "2026-01-01T00:00:00+00:00"}) + "\n")
+    proc = mobiledeploy("pick", "--device", "local", "--budget-ms", "20", env={"MOBILEDEPLOY_HOME": str(home)})
+    assert proc.returncode == 2 and "not bench records" not in proc.stderr  # a record, only without facts
+    assert_one_line_error(proc, "no stored results for local")
+
+
+@pytest.mark.parametrize("content", [b"not a model at all", b"\x00" * 64, b""])
+def test_weights_file_with_the_right_name_but_not_a_model(tmp_path, content):
+    """A corrupt Google file: the cell fails with one line naming the file; nothing half-written remains."""
+    wd = tmp_path / "weights"
+    wd.mkdir()
+    (wd / "mobilenet_v1_0.25_128.tflite").write_bytes(content)
+    out = tmp_path / "models"
+    proc = mobiledeploy("sweep", "--alphas", "0.25", "--res", "128", "--precision", "int8", "--weights-dir", wd,
+                        "--out", out, "--runs", "2", env={"MOBILEDEPLOY_HOME": str(tmp_path / "home")})
+    assert proc.returncode == 2
+    assert_one_line_error(proc, "a0.25-128", "mobilenet_v1_0.25_128.tflite")
+    assert not list(out.glob("*")) if out.exists() else True  # no artifact, no temporary folder

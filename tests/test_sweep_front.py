@@ -1,0 +1,103 @@
+"""The sweep's pure parts on hand-built results: Pareto front, pick, predictor, published labels."""
+import json
+
+from conftest import assert_one_line_error, mobiledeploy
+from mobiledeploy.sweep import front, grid, predictor, rows
+from mobiledeploy.sweep.pick import choose
+
+# (alpha, res, precision, p90 ms): a device where int8 is faster; the published top-1 decides accuracy
+HAND = [(0.25, 128, "int8", 1.0), (0.25, 128, "fp32", 2.0), (0.5, 128, "int8", 1.5), (0.5, 128, "fp32", 4.0),
+        (1.0, 224, "fp32", 20.0), (0.75, 224, "int8", 8.0)]
+
+
+def record(alpha, res, precision, p90, device="phone", threads=1):
+    from mobiledeploy.model.cost import summary
+
+    cost = summary(alpha, res)
+    sha = f"{alpha}-{res}-{precision}-{device}-{threads}"
+    return {"device": device, "artifact": f"/models/mobilenet_v1_{alpha:.2f}_{res}", "file": f"model_{precision}.tflite",
+            "format": "tflite", "precision": precision, "sha256": sha, "size": 1000, "settings": {"threads": threads},
+            "artifact_name": f"mobilenet_v1_{alpha:.2f}_{res}", "std_ms": 0.01, "cv": 0.01,
+            "median_ms": p90 * 0.9, "p90_ms": p90, "time": "2026-01-01T00:00:00+00:00",
+            "model": {"alpha": alpha, "resolution": res, "macs": cost["macs"], "params": cost["params"],
+                      "weights": {"kind": "random"}}}
+
+
+def hand_rows(acc=None):
+    return rows.build([record(*h) for h in HAND], acc or {}, ["phone"])["rows"]
+
+
+def test_front_on_hand_built_results():
+    off = [r["label"] for r in hand_rows() if not r["on_front"]]
+    # a0.25-128-fp32 (2.0 ms, 41.5%) is beaten by a0.5-128-int8 (1.5 ms, 54.9%); no other point is beaten
+    assert off == ["a0.25-128-fp32"]
+    fr = front.pareto(hand_rows())
+    assert [r["label"] for r in fr] == ["a0.25-128-int8", "a0.5-128-int8", "a0.5-128-fp32", "a0.75-224-int8",
+                                        "a1-224-fp32"]
+    assert all(r["top1_source"] == "published" for r in hand_rows())
+
+
+def test_front_ties_and_missing_accuracy():
+    pts = [{"p90_ms": 1.0, "top1": 0.5}, {"p90_ms": 1.0, "top1": 0.6}, {"p90_ms": 2.0, "top1": 0.6},
+           {"p90_ms": 0.5, "top1": None}, {"p90_ms": 3.0, "top1": 0.7}]
+    assert front.pareto(pts) == [pts[1], pts[4]]
+
+
+def test_pick_what_a_reader_would():
+    r = hand_rows()
+    chosen, _ = choose(r, 5.0)
+    assert chosen["label"] == "a0.5-128-fp32"  # 56.3% is the best published top-1 at p90 <= 5 ms
+    chosen, _ = choose(r, 10.0)
+    assert chosen["label"] == "a0.75-224-int8"
+    chosen, why = choose(r, 0.5)
+    assert chosen is None and "a0.25-128-int8" in why and "1.00 ms" in why
+    chosen, why = choose(r, 5.0, min_top1=0.6)
+    assert chosen is None
+
+
+def test_measured_accuracy_wins_over_published():
+    acc = {"0.5-128-fp32-phone-1": {"top1": 0.40, "n": 300}}
+    r = hand_rows(acc)
+    measured = [x for x in r if x["label"] == "a0.5-128-fp32"][0]
+    assert measured["top1_source"] == "measured" and measured["top1"] == 0.40
+    chosen, _ = choose(r, 5.0)
+    assert chosen["label"] == "a0.5-128-int8"  # 54.9% published now beats the measured 40%
+
+
+def test_predictor_recovers_a_linear_device_and_reports_loo():
+    cells = [(a, s) for a in (0.25, 0.5, 0.75, 1.0) for s in (128, 160, 192, 224)]
+    feats = [predictor.features(a, s, "fp32") for a, s in cells]
+    truth = [0.3 + 0.011 * f["dense_macs"] + 0.04 * f["dw_macs"] for f in feats]
+    fit_cells = grid.spanning(cells, 6)
+    idx = [cells.index(c) for c in fit_cells]
+    model = predictor.fit([feats[i] for i in idx], [truth[i] for i in idx])
+    rest = [i for i in range(len(cells)) if i not in idx]
+    errs = predictor.holdout_errors(model, [feats[i] for i in rest], [truth[i] for i in rest])
+    assert max(errs) < 1.0 and model.loo_max_pct < 1.0
+
+
+def test_spanning_takes_corners_first():
+    cells = [(a, s) for a in (0.25, 0.5, 0.75, 1.0) for s in (128, 160, 192, 224)]
+    six = grid.spanning(cells, 6)
+    assert set(six[:4]) == {(0.25, 128), (1.0, 224), (0.25, 224), (1.0, 128)} and len(set(six)) == 6
+
+
+def test_pick_cli_on_hand_built_store(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "results.jsonl").write_text("".join(json.dumps(record(*h, device="local")) + "\n" for h in HAND))
+    env = {"MOBILEDEPLOY_HOME": str(home)}
+    doc = json.loads(mobiledeploy("pick", "--device", "local", "--budget-ms", "5", "--json", env=env, check=True).stdout)
+    assert doc["chosen"]["label"] == "a0.5-128-fp32"
+    assert doc["neighbours"]["faster"]["label"] == "a0.5-128-int8"
+    assert doc["neighbours"]["more_accurate"]["label"] == "a0.75-224-int8"
+    assert doc["deploy"].startswith("python raspberrypi/classify.py --artifact /models/mobilenet_v1_0.50_128")
+    text = mobiledeploy("pick", "--device", "local", "--budget-ms", "5", env=env, check=True).stdout
+    assert "published" in text and "over budget" in text and "random weights" in text
+    proc = mobiledeploy("pick", "--device", "local", "--budget-ms", "0.5", env=env)
+    assert proc.returncode == 3 and "fastest" in proc.stdout and "a0.25-128-int8" in proc.stdout
+    doc = json.loads(mobiledeploy("pick", "--device", "local", "--budget-ms", "50", "--precision", "int8", "--json",
+                                  env=env, check=True).stdout)
+    assert doc["chosen"]["label"] == "a0.75-224-int8"
+    assert_one_line_error(mobiledeploy("pick", "--device", "local", "--budget-ms", "5", "--threads", "4", env=env),
+                          "no stored", "4-thread")
