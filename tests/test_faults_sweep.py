@@ -30,8 +30,8 @@ def test_unknown_or_empty_device_list(tmp_path, devices, fragment):
     ("", "--alphas is empty"),
     (" , ,", "--alphas is empty"),
     ("0.5,abc", "alpha must be a number"),
-    ("0", "alpha must be a number"),
-    ("-0.25", "alpha must be a number"),
+    ("0", "alpha must be a positive"),
+    ("-0.25", "alpha must be a positive"),
 ])
 def test_bad_alpha_list(tmp_path, alphas, fragment):
     assert_one_line_error(sweep(tmp_path, "--alphas", alphas), fragment)
