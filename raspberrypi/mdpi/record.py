@@ -82,7 +82,8 @@ class Recorder:
         cap = cv2.VideoCapture(str(self.tmp))
         found = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) if cap.isOpened() else 0
         cap.release()
-        if found != self.frames:
+        # a signal can land between the writer's write and the count: one frame more than counted is whole
+        if found < self.frames:
             reason = _space_reason(self.path.parent)
             self.discard()
             raise MobiledeployError(f"recording {self.path} is incomplete ({found} of {self.frames} frames): "
