@@ -151,14 +151,17 @@ def test_ctrl_c_keeps_finished_results_and_rerun_resumes(tmp_path):
     import subprocess
     import time
 
+    from fsfaults import default_signals
+
     home, out = tmp_path / "home", tmp_path / "models"
     env = {**os.environ, "MOBILEDEPLOY_HOME": str(home)}
     args = ["sweep", "--alphas", "0.25", "--res", "128,160", "--precision", "fp32,int8", "--runs", "300",
             "--warmup", "2", "--out", str(out)]
     exe = Path(sys.executable).with_name("mobiledeploy")
     # its own session, so the SIGINT reaches every process of the sweep, as Ctrl-C in a terminal does
+    # and the default SIGINT handler, even when this test runs with SIGINT ignored (`make test &`, CI)
     proc = subprocess.Popen([str(exe), *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=default_signals)
     store = home / "results.jsonl"
     deadline = time.time() + 600
     while time.time() < deadline and not (store.exists() and store.read_text().count("\n") >= 1):
