@@ -45,9 +45,9 @@ board-deps:
 test-board: install board-deps
 	$(PY) -m pytest -q -rs -s -m board tests/test_board.py
 
-# The quick tier (no exports, no ../shared/data): under a minute.
+# The quick tier: no exports, no ../shared/data, no fault suite (make test-faults runs that).
 test-fast: install
-	$(PY) -m pytest -q -m "not slow and not board and not data"
+	$(PY) -m pytest -q -m "not slow and not board and not data and not faults"
 
 # The fault suite alone: bad input, hostile files, signals, remote faults.
 test-faults: install
