@@ -18,26 +18,25 @@ def _items(text: str, what: str, flag: str) -> list[str]:
     return items
 
 
+def _checked_list(text: str, what: str, option: str, check) -> list:
+    """Comma list checked item by item with the model's own checks; duplicates dropped, sorted."""
+    values = []
+    for item in _items(text, what, option):
+        try:
+            values.append(check(item))
+        except MobiledeployError as exc:
+            raise MobiledeployError(f"{option}: {exc}") from None
+    return sorted(set(values))
+
+
 def parse_alphas(text: str) -> list[float]:
     """Comma list of width multipliers in (0, 1]; duplicates dropped, sorted."""
-    values = []
-    for item in _items(text, "width multipliers", "--alphas"):
-        try:
-            values.append(arch.check_alpha(item))
-        except MobiledeployError as exc:
-            raise MobiledeployError(f"--alphas: {exc}") from None
-    return sorted(set(values))
+    return _checked_list(text, "width multipliers", "--alphas", arch.check_alpha)
 
 
 def parse_resolutions(text: str) -> list[int]:
     """Comma list of input sides in pixels (>= 32); duplicates dropped, sorted."""
-    values = []
-    for item in _items(text, "input sides in pixels", "--res"):
-        try:
-            values.append(arch.check_resolution(item))
-        except MobiledeployError as exc:
-            raise MobiledeployError(f"--res: {exc}") from None
-    return sorted(set(values))
+    return _checked_list(text, "input sides in pixels", "--res", arch.check_resolution)
 
 
 def parse_precisions(text: str) -> list[str]:
