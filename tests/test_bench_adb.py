@@ -105,6 +105,7 @@ def test_several_devices_none_chosen_then_android_serial(adb, monkeypatch):
     assert info["serial"] == second.serial
 
 
+@pytest.mark.slow  # waits out adb's own retries (~10 s)
 def test_unauthorized_and_offline(adb):
     locked, dead = adb("unauthorized"), adb("offline")
     mobiledeploy("devices", "add", "locked", "--adb", locked.serial, check=True)

@@ -17,6 +17,8 @@ from mobiledeploy.export import quant_debug, verify
 from mobiledeploy.export.tflite_ranges import imported_ranges, quantizable_layers
 from mobiledeploy.runtime.litert import open_interpreter
 
+pytestmark = pytest.mark.slow  # every test here converts with the TFLite quantizer
+
 
 def _export(out: Path, *extra, calib=True) -> Path:
     args = ["export", "--alpha", "0.25", "--res", "128", "--int8", "--weights", REFERENCE, "--out", out, "--json",
