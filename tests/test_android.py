@@ -5,12 +5,11 @@ The app itself is built into a signed APK and tested with Robolectric in tests/t
 """
 import json
 import shutil
-import subprocess
-import xml.etree.ElementTree as ET
 
 import pytest
 
 from conftest import ROOT, mobiledeploy, shared
+from maven import mvn_test
 
 pytestmark = pytest.mark.slow  # Maven builds, APK packaging, exports
 
@@ -29,17 +28,8 @@ def test_processing_module_matches_python_vectors(reference_artifact, tmp_path):
     vectors = tmp_path / "vectors"
     mobiledeploy("testvectors", reference_artifact, "--data", shared("images"), "--out", vectors, check=True)
     assert sorted(p.name for p in vectors.iterdir()) == ["model_fp32", "model_int8", "yuv"]
-    reports = PROCESSING / "target" / "surefire-reports"
-    shutil.rmtree(reports, ignore_errors=True)
-    proc = subprocess.run(["mvn", "-B", "-q", "test", f"-Dtestvectors.dir={vectors}"], cwd=PROCESSING,
-                          capture_output=True, text=True, timeout=900)
+    proc, total, failures, skipped = mvn_test(PROCESSING, f"testvectors.dir={vectors}")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
-    total = failures = skipped = 0
-    for xml in reports.glob("TEST-*.xml"):
-        suite = ET.parse(xml).getroot()
-        total += int(suite.get("tests"))
-        failures += int(suite.get("failures")) + int(suite.get("errors"))
-        skipped += int(suite.get("skipped"))
     images = len(list(shared("images").iterdir()))
     assert failures == 0 and skipped == 0
     # every image for the int8 and the fp32 file, the default file of each, every YUV frame, plus the unit tests

@@ -13,13 +13,13 @@ import shutil
 import struct
 import subprocess
 import time
-import xml.etree.ElementTree as ET
 import zipfile
 from pathlib import Path
 
 import pytest
 
 from conftest import ROOT, mobiledeploy
+from maven import mvn_test
 
 pytestmark = pytest.mark.slow  # Maven builds, APK packaging, exports
 
@@ -157,18 +157,9 @@ def test_activity_under_robolectric(apk, artifacts, tmp_path):
     this x86-64 JVM: the test asserts the app says so instead of crashing."""
     test_apk = _robolectric_apk(DEMO / "build", artifacts, tmp_path / "robolectric.apk")
     app = DEMO / "app"
-    reports = app / "target" / "surefire-reports"
-    shutil.rmtree(reports, ignore_errors=True)
     start = time.monotonic()
-    proc = subprocess.run(["mvn", "-B", "-q", "test", f"-Drobolectric.apk={test_apk}"], cwd=app,
-                          capture_output=True, text=True, timeout=1800)
+    proc, total, failures, skipped = mvn_test(app, f"robolectric.apk={test_apk}", timeout=1800)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
-    total = failures = skipped = 0
-    for xml in reports.glob("TEST-*.xml"):
-        suite = ET.parse(xml).getroot()
-        total += int(suite.get("tests"))
-        failures += int(suite.get("failures")) + int(suite.get("errors"))
-        skipped += int(suite.get("skipped"))
     print(f"\nRobolectric: {total} tests, {failures} failed, {skipped} skipped, {time.monotonic() - start:.0f} s")
     assert failures == 0 and skipped == 0  # every fixture is present, so nothing may skip
     assert total == 7
