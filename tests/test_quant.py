@@ -90,7 +90,11 @@ def test_imported_ranges_recorded_and_weights_on_trained_grid(imported):
     conv = next(op for op in it._get_ops_details() if op["op_name"] == "CONV_2D")
     scales = details[conv["inputs"][1]]["quantization_parameters"]["scales"]
     ratio = scales / grids["conv1"].step
-    assert len(scales) == 8 and np.allclose(ratio, np.round(ratio), atol=1e-4)  # per channel, k x trained step
+    fits = np.abs(grids["conv1"].integers.reshape(8, -1)).max(1) <= 127
+    assert len(scales) == 8 and fits.sum() >= 6
+    # per channel: a channel whose trained integers fit in int8 keeps the trained step exactly; a wider one
+    # (Google's conv1 has one) takes a coarser step
+    assert np.allclose(ratio[fits], 1, atol=1e-4) and (ratio[~fits] > 1).all()
 
 
 def test_imported_ranges_agree_better_than_plain_minmax(imported, reference_artifact):
@@ -108,20 +112,71 @@ def test_imported_ranges_agree_better_than_plain_minmax(imported, reference_arti
         assert row["agreement_with_float_tie_aware"] >= row["agreement_with_float"]
 
 
-def test_fallback_keeps_chosen_layers_float_and_verifies(tmp_path):
-    art = _export(tmp_path, "--fallback-float", "2")
-    manifest = json.loads((art / "manifest.json").read_text())
-    layers = manifest["calibration"]["tflite_int8"]["float_layers"]
-    assert len(layers) == 2
-    it = open_interpreter(art / "model_int8.tflite", delegates=False)
+def _int8_agreement(folder: Path) -> dict:
+    sample = shared("imagenet-sample")
+    wnids = shared("imagenet_wnids.txt").read_text().split()
+    result = evaluate(Artifact.load(folder), sample, wnids, ["model_fp32.tflite", "model_int8.tflite"], False)
+    return next(r for r in result["results"] if r["file"] == "model_int8.tflite")
+
+
+def _float_ops(path: Path) -> tuple[set, list]:
+    """(layers computed in float, op names in order) of a TFLite file."""
+    it = open_interpreter(path, delegates=False)
     details = {t["index"]: t for t in it.get_tensor_details()}
-    float_ops = {quant_debug.layer_name(details[op["outputs"][0]]["name"], op["op_name"])
-                 for op in it._get_ops_details()
-                 if op["op_name"] in quant_debug.COMPUTE_OPS and details[op["outputs"][0]]["dtype"] == np.float32}
-    assert float_ops == set(layers)
+    ops = it._get_ops_details()
+    floats = {quant_debug.layer_name(details[op["outputs"][0]]["name"], op["op_name"]) for op in ops
+              if op["op_name"] in quant_debug.COMPUTE_OPS and details[op["outputs"][0]]["dtype"] == np.float32}
+    return floats, [op["op_name"] for op in ops]
+
+
+def test_fallback_float_runs_remove_rounding_and_raise_agreement(tmp_path, imported):
+    art = _export(tmp_path, "--calib-method", "imported", "--io", "float", "--fallback-float", "12",
+                  "--bias-correction")
+    manifest = json.loads((art / "manifest.json").read_text())
+    block = manifest["calibration"]["tflite_int8"]
+    layers = block["float_layers"]
+    assert len(layers) == 12
+    floats, ops = _float_ops(art / "model_int8.tflite")
+    assert floats == set(layers)
+    # the logits' rounding was measured as most of the output noise (about 2/3 on this machine): with a float
+    # output the classifier and softmax stay float, and nothing rounds the logits between them
+    assert {"conv_preds", "predictions"} <= set(layers)
+    assert block["noise_shares"]["conv_preds"] == max(block["noise_shares"].values())
+    assert "QUANTIZE" not in ops[len(ops) - ops[::-1].index("CONV_2D"):]
+    assert block["bias_corrected"] and not set(block["bias_corrected"]) & set(layers)
     entry = next(f for f in manifest["files"] if f["name"] == "model_int8.tflite")
-    # verified against Keras like every file: a broken fallback graph would not agree at all
-    assert entry["verification"]["n"] > 0 and entry["verification"]["top1_agreement_tie_aware"] >= 0.7
+    assert entry["verification"]["n"] > 0
+    fallback, plain = _int8_agreement(art), _int8_agreement(imported)
+    print("strict agreement: fallback 12", fallback["agreement_with_float"], "imported", plain["agreement_with_float"])
+    # measured 97.0% vs 90.7% strict (19 of 300 images, two-fold held out, bench/quant_latency.py); 3 points
+    # (9 images) leaves room for int8 kernels that round differently on other x86 CPUs
+    assert fallback["agreement_with_float"] >= plain["agreement_with_float"] + 0.03
+
+
+def test_bias_correction_changes_only_biases_and_raises_agreement(tmp_path, reference_artifact):
+    art = _export(tmp_path, "--bias-correction")
+    block = json.loads((art / "manifest.json").read_text())["calibration"]["tflite_int8"]
+    assert block["method"] == "minmax" and len(block["bias_corrected"]) == 28  # 27 convolutions + classifier
+    plain, corrected = (open_interpreter(f / "model_int8.tflite", delegates=False) for f in (reference_artifact, art))
+    assert [op["op_name"] for op in plain._get_ops_details()] == [op["op_name"] for op in corrected._get_ops_details()]
+    weights_same, biases_changed = True, 0
+    for op, op2 in zip(plain._get_ops_details(), corrected._get_ops_details()):
+        if op["op_name"] not in ("CONV_2D", "DEPTHWISE_CONV_2D"):
+            continue
+        w, b = op["inputs"][1], op["inputs"][2]
+        weights_same &= np.array_equal(plain.get_tensor(w), corrected.get_tensor(op2["inputs"][1]))
+        for index, index2 in ((w, op2["inputs"][1]), (b, op2["inputs"][2]), (op["outputs"][0], op2["outputs"][0])):
+            qa = plain._get_tensor_details(index, 0)["quantization_parameters"]["scales"]
+            qb = corrected._get_tensor_details(index2, 0)["quantization_parameters"]["scales"]
+            assert np.array_equal(qa, qb), op
+        biases_changed += not np.array_equal(plain.get_tensor(b), corrected.get_tensor(op2["inputs"][2]))
+    # same ops, same scales, same weights: only the int32 biases moved
+    assert weights_same and biases_changed >= 20
+    fixed, before = _int8_agreement(art), _int8_agreement(reference_artifact)
+    print("strict agreement: bias-corrected", fixed["agreement_with_float"], "plain", before["agreement_with_float"])
+    # measured 90.7% vs 83.0% strict (23 of 300 images, two-fold held out); 3 points (9 images) of room for
+    # CPUs whose int8 kernels round differently
+    assert fixed["agreement_with_float"] >= before["agreement_with_float"] + 0.03
 
 
 @pytest.mark.parametrize("method", ["percentile", "entropy"])

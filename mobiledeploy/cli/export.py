@@ -21,7 +21,11 @@ from .common import emit_json, model_options, user_errors
               show_default=True, help="Int8 activation ranges: min/max, percentile, entropy, or imported from a "
                                       "quantized --weights FILE.tflite (QAT; TFLite only, ONNX then uses min/max).")
 @click.option("--fallback-float", type=click.IntRange(min=0), default=0, show_default=True, metavar="N",
-              help="Keep the N layers that add the most int8 error (quant-report's ranking) in float (TFLite).")
+              help="Keep N layers in float (TFLite): the N whose float run removes the most output noise, "
+                   "measured. With --io float the input and output tensors can stay float too.")
+@click.option("--bias-correction", is_flag=True,
+              help="Correct each int8 layer's bias for the mean drift from float, measured layer by layer on "
+                   "the calibration images (TFLite; same ops and latency, ~10 s more).")
 @click.option("--verify", "verify_dir", type=click.Path(), default=None,
               help="Folder of verification images (default: held back from --calib, else synthetic).")
 @click.option("--verify-count", type=click.IntRange(min=1), default=50, show_default=True,
@@ -36,7 +40,7 @@ from .common import emit_json, model_options, user_errors
 @click.option("--json", "as_json", is_flag=True, help='Print one JSON object (keys "artifact", "files", ...).')
 @user_errors
 def export(alpha, resolution, weights, int8, formats, precisions, calib, calib_count, calib_method, verify_dir,
-           verify_count, io, labels, keep_background, out, force, as_json, fallback_float):
+           verify_count, io, labels, keep_background, out, force, as_json, fallback_float, bias_correction):
     """Export MobileNet v1 to a verified artifact: TFLite/ONNX files, labels.txt, manifest.json.
 
     Every file is run (LiteRT, onnxruntime) on verification images and compared with the float Keras
@@ -53,7 +57,7 @@ def export(alpha, resolution, weights, int8, formats, precisions, calib, calib_c
         alpha=alpha, resolution=resolution, kinds=kinds, weights=weights, calib=calib,
         calib_count=calib_count, calib_method=calib_method, verify_dir=verify_dir, verify_count=verify_count,
         io=io, out=out, force=force, labels=labels, background=keep_background, quiet=as_json,
-        fallback_float=fallback_float))
+        fallback_float=fallback_float, bias_correction=bias_correction))
     if as_json:
         emit_json(result)
         return

@@ -25,7 +25,8 @@ def quant_report(artifact, data, count, as_json, plot_path):
     \b
     rmse/scale: RMSE in int8 steps (rounding alone gives 0.29); SQNR: signal-to-noise in dB
     (higher is better); cos: mean cosine similarity; added: noise this layer adds on top of the
-    layers before it (the sensitivity `export --fallback-float N` ranks layers by).
+    layers before it. (`export --fallback-float N` chooses differently: by the output noise each
+    tensor's rounding causes, measured; see the manifest's calibration.tflite_int8.noise_shares.)
     Example: mobiledeploy quant-report models/mobilenet_v1_0.25_128 --data images/ --plot err.png
     """
     import numpy as np

@@ -49,6 +49,7 @@ class ExportOptions:
     background: bool = False
     quiet: bool = False
     fallback_float: int = 0
+    bias_correction: bool = False
     # data-free calibration: images and optimisation steps (0: the 1/f prior as is, for latency-only
     # exports of random weights, where calibration quality cannot matter and synthesis is most of the time)
     datafree_count: int = DATAFREE_CALIB
@@ -58,7 +59,7 @@ class ExportOptions:
         """The TFLite int8 choices (tflite_ranges.Int8Options): ranges, imported QAT file, float fallback."""
         from .tflite_ranges import Int8Options
 
-        return Int8Options(self.calib_method, str(self.weights), self.fallback_float)
+        return Int8Options(self.calib_method, str(self.weights), self.fallback_float, self.bias_correction)
 
 
 def export(opts: ExportOptions) -> dict:
@@ -74,6 +75,11 @@ def export(opts: ExportOptions) -> dict:
         from .tflite_ranges import check, quantizable_layers
 
         check(opts.int8_options(), opts.weights, quantizable_layers())
+    tflite_only = [flag for flag, on in (("--fallback-float", opts.fallback_float), ("--bias-correction",
+                                                                                      opts.bias_correction)) if on]
+    if tflite_only and not any(k.format == "tflite" and k.precision == "int8" for k in opts.kinds):
+        log.warning("%s applies to the TFLite int8 file, which this export does not write (add --int8 and "
+                    "tflite to --formats)", " and ".join(tflite_only))
     with Publisher(target_dir, opts.force) as pub:
         with steps.step("model built, weights loaded"):
             from ..model.weights import build_with_weights

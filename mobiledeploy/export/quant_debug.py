@@ -208,15 +208,6 @@ def report(tflite: tuple[Path, Path] | None, onnx_files: tuple[Path, Path] | Non
     return {"n": int(len(inputs)), "formats": list(columns), "layers": rows}
 
 
-def most_sensitive(rows: list[dict], count: int, key: str = "tflite", exclude: tuple = ()) -> list[str]:
-    """The `count` quantized layers that add the most noise (ties keep depth order), leaving out `exclude`."""
-    candidates = [(row[key]["added_nsr"], -row["depth"], row["layer"]) for row in rows
-                  if row.get(key) and row[key]["quantized"] and row[key].get("added_nsr") is not None
-                  and row["layer"] not in exclude]
-    candidates.sort(reverse=True)
-    return [name for _, _, name in candidates[:count]]
-
-
 def plot(result: dict, path: Path, title: str) -> Path:
     """PNG of SQNR (dB) and RMSE (in quantization steps) by layer depth, one line per format; atomic write."""
     from ..plotting import pyplot, save

@@ -67,8 +67,9 @@ class Converter:
                 data, record = convert_int8(conv, dtype, int8_options, calibration)
                 self.int8_record = record.as_dict()
                 return data
-            self.int8_record = {"method": "minmax", "ranges_changed": {}, "float_layers": [],
-                                "weights": "per-channel int8, scale max|w|/127 (converter)"}
+            from .tflite_ranges import Record
+
+            self.int8_record = Record("minmax").as_dict()
         elif precision != "fp32":
             raise ValueError(f"unknown TFLite precision {precision}")
         return conv.convert()
