@@ -8,8 +8,10 @@ under /data/local/tmp map into a temporary root; commands run there with /bin/sh
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
+import shutil
 import socket
 import struct
 import subprocess
@@ -233,3 +235,40 @@ class FakeDevice:
 
     def close(self):
         self.server.close()
+
+
+@contextlib.contextmanager
+def private_server(tmp_path: Path, monkeypatch):
+    """A private adb server (its own port and keys) for one test; yields connect(mode) -> FakeDevice.
+
+    Skips the test when Debian's adb client is missing. The server is killed and every device closed
+    when the block ends.
+    """
+    import pytest
+
+    from sshd import free_port
+
+    if not shutil.which("adb"):
+        pytest.skip("needs Debian's adb client (make install installs it as root)")
+    monkeypatch.setenv("ANDROID_ADB_SERVER_PORT", str(free_port()))
+    monkeypatch.setenv("ANDROID_USER_HOME", str(tmp_path / "android-home"))
+    monkeypatch.delenv("ANDROID_SERIAL", raising=False)
+
+    def run(*args):
+        return subprocess.run(["adb", *args], capture_output=True, text=True, timeout=60)
+
+    run("start-server")
+    devices = []
+
+    def connect(mode: str = "device") -> FakeDevice:
+        dev = FakeDevice(tmp_path / f"device{len(devices)}", mode)
+        devices.append(dev)
+        run("connect", dev.serial)
+        return dev
+
+    try:
+        yield connect
+    finally:
+        run("kill-server")
+        for dev in devices:
+            dev.close()

@@ -1,16 +1,14 @@
 """bench over adb: the real Debian adb client and server against a device side written for the tests
 (tests/adbd.py) whose benchmark_model runs LiteRT and prints the real tool's format. No phone here."""
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from adbd import FakeDevice
+from adbd import private_server
 from conftest import assert_one_line_error, mobiledeploy
-from sshd import free_port
 
 HERE = Path(__file__).parent
 
@@ -18,25 +16,8 @@ HERE = Path(__file__).parent
 @pytest.fixture
 def adb(tmp_path, monkeypatch):
     """A private adb server (its own port and keys); yields a function that connects fake devices."""
-    if not shutil.which("adb"):
-        pytest.skip("needs Debian's adb client (make install installs it as root)")
-    monkeypatch.setenv("ANDROID_ADB_SERVER_PORT", str(free_port()))
-    monkeypatch.setenv("ANDROID_USER_HOME", str(tmp_path / "android-home"))
-    monkeypatch.delenv("ANDROID_SERIAL", raising=False)
-    run = lambda *a: subprocess.run(["adb", *a], capture_output=True, text=True, timeout=60)
-    run("start-server")
-    devices = []
-
-    def connect(mode="device"):
-        dev = FakeDevice(tmp_path / f"device{len(devices)}", mode)
-        devices.append(dev)
-        run("connect", dev.serial)
-        return dev
-
-    yield connect
-    run("kill-server")
-    for dev in devices:
-        dev.close()
+    with private_server(tmp_path, monkeypatch) as connect:
+        yield connect
 
 
 @pytest.fixture

@@ -519,22 +519,11 @@ def test_interrupt_stops_the_remote_runner(sshd, main_job, home, sig, code, dela
 
 @pytest.fixture
 def adb(tmp_path, monkeypatch):
-    import shutil
+    """A private adb server with one fake phone connected."""
+    from adbd import private_server
 
-    from adbd import FakeDevice
-
-    if not shutil.which("adb"):
-        pytest.skip("needs Debian's adb client (make install installs it as root)")
-    monkeypatch.setenv("ANDROID_ADB_SERVER_PORT", str(free_port()))
-    monkeypatch.setenv("ANDROID_USER_HOME", str(tmp_path / "android-home"))
-    monkeypatch.delenv("ANDROID_SERIAL", raising=False)
-    run = lambda *a: subprocess.run(["adb", *a], capture_output=True, text=True, timeout=60)
-    run("start-server")
-    phone = FakeDevice(tmp_path / "phone")
-    run("connect", phone.serial)
-    yield phone
-    run("kill-server")
-    phone.close()
+    with private_server(tmp_path, monkeypatch) as connect:
+        yield connect()
 
 
 def fake_tool(tmp_path, body):

@@ -163,15 +163,34 @@ def load(check: bool = True) -> dict[str, dict]:
 
 
 def save(devices: dict[str, dict]) -> None:
-    """Write the config atomically (temporary file, then rename; no temporary left on a full disk)."""
-    import tomli_w
+    """Write the config atomically (temporary file, then rename; no temporary left on a full disk).
+
+    The file is edited, not rewritten: comments, order and the entries left alone keep their text
+    (tomlkit); only the device tables that changed are replaced or removed.
+    """
+    import tomlkit
 
     from ..fsutil import atomic_write
 
     path = config_path()
     path.parent.mkdir(parents=True, exist_ok=True)
-    body = {"devices": {k: v for k, v in devices.items() if k != "local"}}
-    atomic_write(path, tomli_w.dumps(body), mode=0o600)  # private, as before
+    wanted = {k: v for k, v in devices.items() if k != "local"}
+    doc = tomlkit.document()
+    if path.exists():
+        try:
+            doc = tomlkit.parse(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomlkit.exceptions.TOMLKitError):
+            doc = tomlkit.document()  # load() already said what is wrong; a broken file is replaced whole
+    table = doc.get("devices")
+    if not isinstance(table, dict):
+        table = tomlkit.table(is_super_table=True)
+        doc["devices"] = table
+    for name in [n for n in table if n not in wanted]:
+        del table[name]
+    for name, entry in wanted.items():
+        if name not in table or table[name].unwrap() != entry:
+            table[name] = entry
+    atomic_write(path, tomlkit.dumps(doc), mode=0o600)  # private, as before
 
 
 def parse_ssh(spec: str) -> dict:
