@@ -5,7 +5,7 @@ import datetime as dt
 import logging
 import platform
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -89,6 +89,10 @@ def export(opts: ExportOptions) -> dict:
             outputs = model.output_shape[-1]
             names, labels_source = labels_mod.resolve(opts.labels, loaded.labels, outputs, opts.background)
 
+        if loaded.origin["kind"] == "random" and opts.datafree_steps:
+            # random weights hold nothing for synthetic images to learn (no trained statistics, no classes):
+            # the natural-image prior as is, as the sweep does, instead of seconds of optimisation
+            opts = replace(opts, datafree_steps=0)
         with steps.step("calibration and verification inputs ready"):
             calib_inputs, verify_inputs, calib_info = _inputs(model, spec, opts, quantized)
 
