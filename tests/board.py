@@ -25,7 +25,7 @@ import pytest
 CACHE = Path(os.environ.get("MOBILEDEPLOY_BOARD_CACHE", "/var/cache/mobiledeploy-board"))
 SUBNET = "10.213.0.0/16"
 PACKAGES = ["python3", "openssh-server"]
-WHEELS = ["ai-edge-litert>=1.2,<3", "numpy<3", "pillow", "jsonschema", "rich", "click", "platformdirs", "tomli-w"]
+WHEELS = ["ai-edge-litert>=1.2,<3", "numpy<3", "pillow", "jsonschema", "rich", "click", "platformdirs", "tomlkit"]
 BINFMT = Path("/proc/sys/fs/binfmt_misc")
 QEMU_CONF = Path("/usr/lib/binfmt.d/qemu-aarch64.conf")
 

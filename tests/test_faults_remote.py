@@ -608,7 +608,7 @@ def _fuzz_strategies():
 
 
 def test_fuzz_devices_toml_loading():
-    import tomli_w
+    import tomlkit
     from hypothesis import HealthCheck, given, settings
 
     from mobiledeploy.bench import devices
@@ -631,9 +631,9 @@ def test_fuzz_devices_toml_loading():
     @given(doc)
     def structured(d):
         try:
-            data = tomli_w.dumps(d).encode()
-        except (TypeError, ValueError):
-            return  # not representable in TOML (e.g. NaN keys, mixed nesting tomli_w refuses)
+            data = tomlkit.dumps(d).encode()
+        except (TypeError, ValueError, tomlkit.exceptions.TOMLKitError):
+            return  # not representable in TOML (e.g. mixed nesting tomlkit refuses)
         check(data)
 
     @settings(max_examples=800, deadline=None, suppress_health_check=list(HealthCheck))
