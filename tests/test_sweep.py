@@ -174,3 +174,52 @@ def test_ctrl_c_keeps_finished_results_and_rerun_resumes(tmp_path):
     assert not list(out.glob(".*tmp*"))  # no half-written artifact
     doc = json.loads(mobiledeploy(*args, "--json", env={"MOBILEDEPLOY_HOME": str(home)}, check=True).stdout)
     assert doc["run"][0]["exported"] == 0 and doc["run"][0]["benched"] == 4 - kept
+
+
+def test_ctrl_c_during_exports_leaves_whole_artifacts_only(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import time
+
+    from fsfaults import default_signals
+
+    home, out = tmp_path / "home", tmp_path / "models"
+    env = {**os.environ, "MOBILEDEPLOY_HOME": str(home)}
+    args = ["sweep", "--alphas", "0.25,0.5", "--res", "128,160", "--precision", "fp32", "--runs", "3",
+            "--warmup", "1", "--out", str(out)]
+    exe = Path(sys.executable).with_name("mobiledeploy")
+    proc = subprocess.Popen([str(exe), *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True, preexec_fn=default_signals)
+    deadline = time.time() + 600
+    # the export workers have started once the first temporary artifact folder shows up; 3 s later they are
+    # inside an export (each takes 5-10 s here)
+    while time.time() < deadline and not (out.exists() and any(out.iterdir())) and proc.poll() is None:
+        time.sleep(0.05)
+    time.sleep(3)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and "interrupted" in err and "Traceback" not in err, err
+    assert not list(out.glob(".*tmp*"))  # the interrupted exports removed their temporary folders
+    finished = [p for p in out.iterdir() if p.is_dir()]
+    assert all((p / "manifest.json").exists() for p in finished), finished  # no half-written artifact
+    assert len(finished) < 4 and not (home / "results.jsonl").exists()  # stopped before any bench
+    def group_alive():
+        """A live (not zombie) process left in the sweep's process group."""
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == proc.pid and fields[0] != "Z":  # fields after the name: state, ppid, pgrp
+                return True
+        return False
+
+    # no export worker outlives the sweep (a zombie is only an exit status waiting for init to collect it)
+    deadline = time.time() + 30
+    while group_alive() and time.time() < deadline:
+        time.sleep(0.2)
+    assert not group_alive()
+    doc = json.loads(mobiledeploy(*args, "--json", env={"MOBILEDEPLOY_HOME": str(home)}, check=True).stdout)
+    run = doc["run"][0]
+    assert run["exported"] == 4 - len(finished) and run["benched"] == 4, run
