@@ -145,7 +145,12 @@ def test_measure_k_predicts_the_rest_then_confirms_near_the_budget(tmp_path):
     assert all(r["latency"] == "measured" for r in doc["rows"]) and len(doc["rows"]) == 4
 
 
-def test_ctrl_c_keeps_finished_results_and_rerun_resumes(tmp_path):
+def _interrupted_sweep(home: Path, args: list, ready, pause: float = 0.0):
+    """Run `mobiledeploy sweep ARGS`, send Ctrl-C once ready() holds (then `pause` s); (returncode, stderr, pid).
+
+    The sweep gets its own session, so the SIGINT reaches every process of it, as Ctrl-C in a terminal does,
+    and the default SIGINT handler, even when this test runs with SIGINT ignored (`make test &`, CI).
+    """
     import os
     import signal
     import subprocess
@@ -153,22 +158,26 @@ def test_ctrl_c_keeps_finished_results_and_rerun_resumes(tmp_path):
 
     from fsfaults import default_signals
 
-    home, out = tmp_path / "home", tmp_path / "models"
     env = {**os.environ, "MOBILEDEPLOY_HOME": str(home)}
-    args = ["sweep", "--alphas", "0.25", "--res", "128,160", "--precision", "fp32,int8", "--runs", "300",
-            "--warmup", "2", "--out", str(out)]
     exe = Path(sys.executable).with_name("mobiledeploy")
-    # its own session, so the SIGINT reaches every process of the sweep, as Ctrl-C in a terminal does
-    # and the default SIGINT handler, even when this test runs with SIGINT ignored (`make test &`, CI)
     proc = subprocess.Popen([str(exe), *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True, preexec_fn=default_signals)
-    store = home / "results.jsonl"
     deadline = time.time() + 600
-    while time.time() < deadline and not (store.exists() and store.read_text().count("\n") >= 1):
-        time.sleep(0.2)
+    while time.time() < deadline and not ready() and proc.poll() is None:
+        time.sleep(0.05)
+    time.sleep(pause)
     os.killpg(proc.pid, signal.SIGINT)
     _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130 and "interrupted" in err and "Traceback" not in err, err
+    return proc.returncode, err, proc.pid
+
+
+def test_ctrl_c_keeps_finished_results_and_rerun_resumes(tmp_path):
+    home, out = tmp_path / "home", tmp_path / "models"
+    args = ["sweep", "--alphas", "0.25", "--res", "128,160", "--precision", "fp32,int8", "--runs", "300",
+            "--warmup", "2", "--out", str(out)]
+    store = home / "results.jsonl"
+    code, err, _ = _interrupted_sweep(home, args, lambda: store.exists() and store.read_text().count("\n") >= 1)
+    assert code == 130 and "interrupted" in err and "Traceback" not in err, err
     kept = store.read_text().count("\n")
     assert 1 <= kept < 4
     assert not list(out.glob(".*tmp*"))  # no half-written artifact
@@ -177,33 +186,20 @@ def test_ctrl_c_keeps_finished_results_and_rerun_resumes(tmp_path):
 
 
 def test_ctrl_c_during_exports_leaves_whole_artifacts_only(tmp_path):
-    import os
-    import signal
-    import subprocess
     import time
 
-    from fsfaults import default_signals
-
     home, out = tmp_path / "home", tmp_path / "models"
-    env = {**os.environ, "MOBILEDEPLOY_HOME": str(home)}
     args = ["sweep", "--alphas", "0.25,0.5", "--res", "128,160", "--precision", "fp32", "--runs", "3",
             "--warmup", "1", "--out", str(out)]
-    exe = Path(sys.executable).with_name("mobiledeploy")
-    proc = subprocess.Popen([str(exe), *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True, preexec_fn=default_signals)
-    deadline = time.time() + 600
     # the export workers have started once the first temporary artifact folder shows up; 3 s later they are
     # inside an export (each takes 5-10 s here)
-    while time.time() < deadline and not (out.exists() and any(out.iterdir())) and proc.poll() is None:
-        time.sleep(0.05)
-    time.sleep(3)
-    os.killpg(proc.pid, signal.SIGINT)
-    _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130 and "interrupted" in err and "Traceback" not in err, err
+    code, err, pgid = _interrupted_sweep(home, args, lambda: out.exists() and any(out.iterdir()), pause=3)
+    assert code == 130 and "interrupted" in err and "Traceback" not in err, err
     assert not list(out.glob(".*tmp*"))  # the interrupted exports removed their temporary folders
     finished = [p for p in out.iterdir() if p.is_dir()]
     assert all((p / "manifest.json").exists() for p in finished), finished  # no half-written artifact
     assert len(finished) < 4 and not (home / "results.jsonl").exists()  # stopped before any bench
+
     def group_alive():
         """A live (not zombie) process left in the sweep's process group."""
         for stat in Path("/proc").glob("[0-9]*/stat"):
@@ -211,7 +207,7 @@ def test_ctrl_c_during_exports_leaves_whole_artifacts_only(tmp_path):
                 fields = stat.read_text().rsplit(")", 1)[1].split()
             except OSError:
                 continue
-            if int(fields[2]) == proc.pid and fields[0] != "Z":  # fields after the name: state, ppid, pgrp
+            if int(fields[2]) == pgid and fields[0] != "Z":  # fields after the name: state, ppid, pgrp
                 return True
         return False
 
