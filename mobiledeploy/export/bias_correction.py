@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .quant_debug import tflite_activations
-from .tflite_ranges import _flatbuffer, _ops
+from .tflite_ranges import compute_ops, flatbuffer_module
 
 CORRECTED_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D")
 INT32 = 2  # TFLite TensorType
@@ -36,39 +36,36 @@ def _outputs(data: bytes, inputs: np.ndarray, folder: Path, name: str) -> dict[s
     return {a.layer: a.values for a in tflite_activations(path, inputs) if a.op in CORRECTED_OPS}
 
 
-def _shift_bias(data: bytes, layer: str, offsets: np.ndarray) -> tuple[bytes, bool]:
-    """The model with `offsets` (real units, per output channel) subtracted from `layer`'s int32 bias."""
-    fb = _flatbuffer()
-    model = fb.convert_bytearray_to_object(data)
-    g = model.subgraphs[0]
-    for name, op, _, kind in _ops(model):
-        if name != layer or kind not in CORRECTED_OPS or len(op.inputs) < 3 or op.inputs[2] < 0:
-            continue
-        bias = g.tensors[op.inputs[2]]
-        if bias.type != INT32 or bias.quantization is None or bias.quantization.scale is None:
-            return data, False  # a float fallback layer: nothing was rounded inside it
-        old = np.frombuffer(bytes(model.buffers[bias.buffer].data), np.int32).astype(np.float64)
-        scale = np.asarray(bias.quantization.scale, np.float64)
-        new = np.clip(np.round(old - offsets / scale), np.iinfo(np.int32).min, np.iinfo(np.int32).max)
-        model.buffers[bias.buffer].data = np.frombuffer(new.astype(np.int32).tobytes(), np.uint8)
-        return bytes(fb.convert_object_to_bytearray(model)), True
-    return data, False
+def _shift_bias(model, op, offsets: np.ndarray) -> bool:
+    """Subtract `offsets` (real units, per output channel) from `op`'s int32 bias in the object model."""
+    if len(op.inputs) < 3 or op.inputs[2] < 0:
+        return False
+    bias = model.subgraphs[0].tensors[op.inputs[2]]
+    if bias.type != INT32 or bias.quantization is None or bias.quantization.scale is None:
+        return False  # a float fallback layer: nothing was rounded inside it
+    old = np.frombuffer(bytes(model.buffers[bias.buffer].data), np.int32).astype(np.float64)
+    scale = np.asarray(bias.quantization.scale, np.float64)
+    new = np.clip(np.round(old - offsets / scale), np.iinfo(np.int32).min, np.iinfo(np.int32).max)
+    model.buffers[bias.buffer].data = np.frombuffer(new.astype(np.int32).tobytes(), np.uint8)
+    return True
 
 
-def correct_biases(quantized: bytes, float_model: bytes, inputs: np.ndarray, progress=None) -> tuple[bytes, list[str]]:
+def correct_biases(quantized: bytes, float_model: bytes, inputs: np.ndarray) -> tuple[bytes, list[str]]:
     """(corrected int8 flatbuffer, layers corrected); `float_model` is the same network in float."""
+    fb = flatbuffer_module()
+    model = fb.convert_bytearray_to_object(quantized)  # parsed once, its biases edited in place
+    ops = {}
+    for layer, op, _, kind in compute_ops(model):
+        if kind in CORRECTED_OPS:
+            ops.setdefault(layer, op)
+    done = []
     with tempfile.TemporaryDirectory(prefix="mobiledeploy-bias-") as tmp:
         folder = Path(tmp)
         reference = _outputs(float_model, inputs, folder, "float.tflite")
-        model = _flatbuffer().convert_bytearray_to_object(quantized)
-        order = list(dict.fromkeys(layer for layer, _, _, kind in _ops(model) if kind in CORRECTED_OPS))
-        done = []
-        for layer in order:
+        for layer, op in ops.items():
             current = _outputs(quantized, inputs, folder, "int8.tflite")
             if layer in current and layer in reference and current[layer].shape == reference[layer].shape:
-                quantized, changed = _shift_bias(quantized, layer, channel_offsets(current[layer], reference[layer]))
-                if changed:
+                if _shift_bias(model, op, channel_offsets(current[layer], reference[layer])):
+                    quantized = bytes(fb.convert_object_to_bytearray(model))
                     done.append(layer)
-            if progress:
-                progress(1)
     return quantized, done

@@ -75,8 +75,8 @@ def export(opts: ExportOptions) -> dict:
         from .tflite_ranges import check, quantizable_layers
 
         check(opts.int8_options(), opts.weights, quantizable_layers())
-    tflite_only = [flag for flag, on in (("--fallback-float", opts.fallback_float), ("--bias-correction",
-                                                                                      opts.bias_correction)) if on]
+    tflite_only = [flag for flag, on in (("--fallback-float", opts.fallback_float),
+                                         ("--bias-correction", opts.bias_correction)) if on]
     if tflite_only and not any(k.format == "tflite" and k.precision == "int8" for k in opts.kinds):
         log.warning("%s applies to the TFLite int8 file, which this export does not write (add --int8 and "
                     "tflite to --formats)", " and ".join(tflite_only))

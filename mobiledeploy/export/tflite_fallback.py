@@ -98,9 +98,10 @@ def tensor_shares(calibrated: bytes, convert, inputs: np.ndarray, float_io: bool
     export will build it (same ranges, same weight grid).
     """
     from ..runtime.session import Session
-    from .tflite_ranges import _flatbuffer, _ops
+    from .tflite_ranges import compute_ops, flatbuffer_module
 
-    chain = list(dict.fromkeys(layer for layer, _, _, _ in _ops(_flatbuffer().convert_bytearray_to_object(calibrated))))
+    model = flatbuffer_module().convert_bytearray_to_object(calibrated)
+    chain = list(dict.fromkeys(layer for layer, _, _, _ in compute_ops(model)))
     with tempfile.TemporaryDirectory(prefix="mobiledeploy-fallback-") as tmp:
         def run(data: bytes) -> np.ndarray:
             path = Path(tmp) / "model.tflite"

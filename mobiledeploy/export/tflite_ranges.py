@@ -98,30 +98,32 @@ def check(options: Int8Options, weights: str, layers: int) -> None:
                                     f"as --weights FILE.tflite (got --weights {weights})")
 
 
-def _flatbuffer():
+def flatbuffer_module():
+    """TensorFlow's flatbuffer reader/writer for .tflite files (object form, editable)."""
     from tensorflow.lite.tools import flatbuffer_utils
 
     return flatbuffer_utils
 
 
-def _ops(model) -> list[tuple[str, object, object, str]]:
+def op_name(model, op) -> str:
+    """The builtin operator name of `op` (CONV_2D, RESHAPE, ...) in a flatbuffer object model."""
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    code = model.operatorCodes[op.opcodeIndex]
+    number = max(code.builtinCode, code.deprecatedBuiltinCode)
+    return next((k for k, v in vars(schema.BuiltinOperator).items() if v == number and not k.startswith("_")), "?")
+
+
+def compute_ops(model) -> list[tuple[str, object, object, str]]:
     """(layer, op, output tensor, op name) for every compute op of the first subgraph."""
     g = model.subgraphs[0]
-    codes = _op_names()
     out = []
     for op in g.operators:
-        code = model.operatorCodes[op.opcodeIndex]
-        name = codes.get(max(code.builtinCode, code.deprecatedBuiltinCode), "?")
+        name = op_name(model, op)
         if name in COMPUTE_OPS:
             tensor = g.tensors[op.outputs[0]]
             out.append((layer_name(tensor.name.decode(), name), op, tensor, name))
     return out
-
-
-def _op_names() -> dict[int, str]:
-    from tensorflow.lite.python import schema_py_generated as schema
-
-    return {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
 
 
 def calibrate(converter) -> bytes:
@@ -132,9 +134,9 @@ def calibrate(converter) -> bytes:
 
 def recorded_ranges(calibrated: bytes) -> dict[str, tuple[float, float]]:
     """The converter's min/max per layer output."""
-    model = _flatbuffer().convert_bytearray_to_object(calibrated)
+    model = flatbuffer_module().convert_bytearray_to_object(calibrated)
     out = {}
-    for layer, _, tensor, _ in _ops(model):
+    for layer, _, tensor, _ in compute_ops(model):
         q = tensor.quantization
         if q is not None and q.min is not None and len(q.min):
             out.setdefault(layer, (float(q.min[0]), float(q.max[0])))
@@ -209,11 +211,11 @@ def imported_ranges(path: Path) -> tuple[dict[str, tuple[float, float]], dict[st
 
 def with_ranges(calibrated: bytes, ranges: dict[str, tuple[float, float]]) -> bytes:
     """The calibrated model with the min/max of the named layers' outputs replaced."""
-    fb = _flatbuffer()
+    fb = flatbuffer_module()
     model = fb.convert_bytearray_to_object(calibrated)
     g = model.subgraphs[0]
     touched = set()
-    for layer, op, tensor, _ in _ops(model):
+    for layer, op, tensor, _ in compute_ops(model):
         if layer in ranges and tensor.quantization is not None and tensor.quantization.min is not None:
             lo, hi = ranges[layer]
             tensor.quantization.min, tensor.quantization.max = [float(lo)], [float(hi)]
@@ -221,8 +223,7 @@ def with_ranges(calibrated: bytes, ranges: dict[str, tuple[float, float]]) -> by
     # ops that must keep their input's scale (RESHAPE after the classifier) follow the edited tensor
     for op in g.operators:
         if op.inputs is not None and len(op.inputs) and op.inputs[0] in touched and op.outputs[0] not in touched:
-            code = model.operatorCodes[op.opcodeIndex]
-            if _op_names().get(max(code.builtinCode, code.deprecatedBuiltinCode)) == "RESHAPE":
+            if op_name(model, op) == "RESHAPE":
                 src, dst = g.tensors[op.inputs[0]].quantization, g.tensors[op.outputs[0]].quantization
                 if dst is not None and dst.min is not None:
                     dst.min, dst.max = list(src.min), list(src.max)
@@ -231,11 +232,11 @@ def with_ranges(calibrated: bytes, ranges: dict[str, tuple[float, float]]) -> by
 
 def with_single_names(calibrated: bytes, layers: list[str]) -> tuple[bytes, set[str]]:
     """Rename the chosen layers' fused output tensors ("a;b;c") to one name each, for the node denylist."""
-    fb = _flatbuffer()
+    fb = flatbuffer_module()
     model = fb.convert_bytearray_to_object(calibrated)
     g = model.subgraphs[0]
     names, float_outputs, float_inputs = set(), set(), set()
-    for layer, op, tensor, _ in _ops(model):
+    for layer, op, tensor, _ in compute_ops(model):
         if layer in layers:
             tensor.name = f"mobiledeploy_float/{layer}".encode()
             names.add(tensor.name.decode())
@@ -247,9 +248,7 @@ def with_single_names(calibrated: bytes, layers: list[str]) -> tuple[bytes, set[
     # a RESHAPE between two float layers (classifier -> softmax) stays float too, or the quantizer rounds
     # the logits to int8 between them and the float head gains nothing
     for k, op in enumerate(g.operators):
-        code = model.operatorCodes[op.opcodeIndex]
-        if (_op_names().get(max(code.builtinCode, code.deprecatedBuiltinCode)) == "RESHAPE"
-                and op.inputs[0] in float_outputs and op.outputs[0] in float_inputs):
+        if op_name(model, op) == "RESHAPE" and op.inputs[0] in float_outputs and op.outputs[0] in float_inputs:
             tensor = g.tensors[op.outputs[0]]
             tensor.name = f"mobiledeploy_float/reshape_{k}".encode()
             names.add(tensor.name.decode())
@@ -295,11 +294,11 @@ def snap_weights(quantized: bytes, grids: dict[str, WeightGrid]) -> tuple[bytes,
     the multiple of the step that loses least (`channel_factors`). The int32 bias is re-expressed on the
     new scale.
     """
-    fb = _flatbuffer()
+    fb = flatbuffer_module()
     model = fb.convert_bytearray_to_object(quantized)
     g = model.subgraphs[0]
     done = 0
-    for layer, op, _, kind in _ops(model):
+    for layer, op, _, kind in compute_ops(model):
         grid = grids.get(layer)
         if grid is None or kind not in ("CONV_2D", "DEPTHWISE_CONV_2D"):
             continue
@@ -334,7 +333,7 @@ def snap_weights(quantized: bytes, grids: dict[str, WeightGrid]) -> tuple[bytes,
     return bytes(fb.convert_object_to_bytearray(model)), done
 
 
-def convert_int8(converter, io_dtype, options: Int8Options, inputs: np.ndarray, progress=None) -> tuple[bytes, Record]:
+def convert_int8(converter, io_dtype, options: Int8Options, inputs: np.ndarray) -> tuple[bytes, Record]:
     """Int8 flatbuffer with the chosen ranges, fallback layers and bias correction, and what was done."""
     calibrated = calibrate(converter)
     record = Record(options.method)
@@ -367,5 +366,5 @@ def convert_int8(converter, io_dtype, options: Int8Options, inputs: np.ndarray, 
     if options.bias_correction:
         from .bias_correction import correct_biases
 
-        data, record.bias_corrected = correct_biases(data, calibrated, inputs[:options.sensitivity_inputs], progress)
+        data, record.bias_corrected = correct_biases(data, calibrated, inputs[:options.sensitivity_inputs])
     return data, record
