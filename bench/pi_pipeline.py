@@ -18,7 +18,8 @@ from _common import ROOT, cli, report
 
 sys.path.insert(0, str(ROOT))
 from mobiledeploy.bench.stats import summarize  # noqa: E402
-from mobiledeploy.bench.targets import LocalTarget  # noqa: E402
+from mobiledeploy.bench.local import LocalTarget  # noqa: E402
+from mobiledeploy.bench.settings import BenchSettings  # noqa: E402
 
 FRAMES, THREADS = 300, 1  # 1 inference thread + the capture thread = this machine's 2 cores
 
@@ -58,7 +59,7 @@ def main():
             file = f"model_{precision}.tflite"
             plain = pipeline(art, video, file, [])
             drawn = pipeline(art, video, file, ["--record", str(tmp / "out.avi")])
-            raw = LocalTarget().run(Path(art) / file, {"threads": THREADS, "runs": 100, "warmup": 10})
+            raw = LocalTarget().run(Path(art) / file, BenchSettings(threads=THREADS, runs=100, warmup=10))
             infer_ms = summarize(raw["latencies_ms"])["median_ms"]
             for name, s in (("no_draw", plain), ("draw_and_record", drawn)):
                 frame_ms = 1000.0 / s["fps"]

@@ -39,7 +39,7 @@ def cpu_times(runs: int = 30, warmup: int = 5) -> dict:
     """(alpha, res, precision) -> median thread CPU ms per invoke of the sweep's cached files, 1 thread."""
     import time
 
-    from mobiledeploy.runtime.litert import open_interpreter
+    from mobiledeploy.litert import open_interpreter
 
     out = {}
     for r in stored_rows():

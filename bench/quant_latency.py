@@ -24,7 +24,8 @@ from _common import ROOT, report
 
 sys.path.insert(0, str(ROOT))
 from mobiledeploy.bench.stats import summarize  # noqa: E402
-from mobiledeploy.bench.targets import LocalTarget  # noqa: E402
+from mobiledeploy.bench.local import LocalTarget  # noqa: E402
+from mobiledeploy.bench.settings import BenchSettings  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
 REFERENCE = SHARED / "reference" / "mobilenet_v1_0.25_128_quant.tflite"
@@ -83,7 +84,7 @@ def main():
                                               weights=str(REFERENCE), calib=str(calib), calib_method=method,
                                               fallback_float=fallback, bias_correction=bias, io=io,
                                               out=str(tmp / f"{name}_{k}"), quiet=True))
-                art = Artifact.load(result["artifact"])
+                art = Artifact.load(result.artifact)
                 inputs, y = _held_inputs(held, art)
                 scores[name].append(_scores(art.folder / "model_int8.tflite", inputs))
                 if name == "minmax":
@@ -151,7 +152,7 @@ def _latency(files: dict) -> dict:
     items = list(files.items())
     for r in range(REPEATS):
         for name, path in (items if r % 2 == 0 else items[::-1]):
-            raw = target.run(path, {"threads": 1, "runs": RUNS, "warmup": WARMUP})
+            raw = target.run(path, BenchSettings(threads=1, runs=RUNS, warmup=WARMUP))
             medians[name].append(summarize(raw["latencies_ms"])["median_ms"])
     return medians
 

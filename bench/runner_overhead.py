@@ -14,7 +14,8 @@ from _common import ROOT, report
 
 sys.path.insert(0, str(ROOT))
 from mobiledeploy.bench.stats import summarize  # noqa: E402
-from mobiledeploy.bench.targets import LocalTarget  # noqa: E402
+from mobiledeploy.bench.local import LocalTarget  # noqa: E402
+from mobiledeploy.bench.settings import BenchSettings  # noqa: E402
 
 RUNS, REPEATS = 300, 5
 
@@ -46,10 +47,10 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         result = export(ExportOptions(alpha=0.5, resolution=128, kinds=select("tflite", None, True),
                                       weights="none", out=tmp, quiet=True))
-        path = Path(result["artifact"]) / "model_int8.tflite"
+        path = Path(result.artifact) / "model_int8.tflite"
         runner, bare = [], []
         for _ in range(REPEATS):  # interleaved, so drift hits both alike
-            raw = LocalTarget().run(path, {"threads": 1, "runs": RUNS, "warmup": 20})
+            raw = LocalTarget().run(path, BenchSettings(threads=1, runs=RUNS, warmup=20))
             runner.append(summarize(raw["latencies_ms"])["median_ms"])
             bare.append(bare_median(path))
     r, b = float(np.median(runner)), float(np.median(bare))

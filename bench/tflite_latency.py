@@ -15,7 +15,8 @@ from _common import ROOT, report
 
 sys.path.insert(0, str(ROOT))
 from mobiledeploy.bench.stats import summarize  # noqa: E402
-from mobiledeploy.bench.targets import LocalTarget  # noqa: E402
+from mobiledeploy.bench.local import LocalTarget  # noqa: E402
+from mobiledeploy.bench.settings import BenchSettings  # noqa: E402
 
 ALPHA, RES, RUNS, REPEATS = 0.5, 128, 200, 7
 
@@ -52,7 +53,7 @@ def main():
         tmp = Path(tmp)
         result = export(ExportOptions(alpha=ALPHA, resolution=RES, kinds=select("tflite", None, True),
                                       weights="none", out=str(tmp), quiet=True))
-        art = Path(result["artifact"])
+        art = Path(result.artifact)
         model = build_with_weights(ALPHA, RES, str(art / "model_fp32.tflite")).model
         plain_files(model, tmp)
         files = {"ours_fp32": art / "model_fp32.tflite", "ours_int8": art / "model_int8.tflite",
@@ -63,7 +64,7 @@ def main():
         for _ in range(REPEATS):  # interleaved: machine drift hits every file alike
             for threads in (1, 2):
                 for name, path in files.items():
-                    raw = target.run(path, {"threads": threads, "runs": RUNS, "warmup": 20})
+                    raw = target.run(path, BenchSettings(threads=threads, runs=RUNS, warmup=20))
                     medians[f"{name}_t{threads}"].append(summarize(raw["latencies_ms"])["median_ms"])
                     xnnpack[name] = raw["xnnpack"]
         rows = {k: {"median_ms": float(np.median(v)), "medians_ms": v, "xnnpack": xnnpack[k.rsplit("_t", 1)[0]]}

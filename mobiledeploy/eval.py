@@ -11,6 +11,7 @@ import numpy as np
 from .artifact.bundle import Artifact
 from .artifact.manifest import FileEntry
 from .errors import MobiledeployError
+from .readers import read_text
 from .export.verify import agreement
 from .runtime.images import find_images, load_rgb
 from .runtime.preprocess import to_float64
@@ -28,20 +29,7 @@ def read_wnids(path: Path, classes: int) -> list[str]:
     would move every label by one without any other sign, so the count must match exactly.
     """
     path = Path(path)
-    if not path.is_file():
-        kind = "is not a regular file" if path.exists() else "not found"
-        raise MobiledeployError(f"--wnids {path} {kind}: give a text file with one WordNet id per line")
-    size = path.stat().st_size
-    if size > WNIDS_MAX_BYTES:
-        raise MobiledeployError(f"--wnids {path} is {size} bytes, more than a WordNet id list "
-                                f"({WNIDS_MAX_BYTES} at most): is it the right file?")
-    try:
-        with open(path, "rb") as f:
-            text = f.read(WNIDS_MAX_BYTES + 1).decode("utf-8")
-    except UnicodeDecodeError:
-        raise MobiledeployError(f"--wnids {path} is not UTF-8 text: give one WordNet id per line") from None
-    except OSError as exc:
-        raise MobiledeployError(f"cannot read --wnids {path}: {exc.strerror or exc}") from None
+    text = read_text(path, "--wnids", WNIDS_MAX_BYTES, "give a text file with one WordNet id per line")
     # first word of each line: LOC_synset_mapping.txt style lines ("n01440764 tench, Tinca tinca") work too
     wnids = [line.split()[0] for line in text.splitlines() if line.strip()]
     for number, wnid in enumerate(wnids, start=1):

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import ctypes
+import hashlib
 import ctypes.util
 import errno
 import os
@@ -207,3 +208,12 @@ def remove_dirs(created: list[Path]) -> None:
             d.rmdir()
         except OSError:
             break
+
+
+def sha256_file(path) -> str:
+    """Hex sha256 of a file, read in 1 MiB chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()

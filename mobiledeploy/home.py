@@ -1,4 +1,5 @@
-"""The mobiledeploy home folder: device config and results store (MOBILEDEPLOY_HOME overrides)."""
+"""Where mobiledeploy keeps things: its home (device config, results; MOBILEDEPLOY_HOME overrides) and
+Keras's model cache (official weights, the ImageNet class index; KERAS_HOME overrides)."""
 from __future__ import annotations
 
 import os
@@ -13,3 +14,8 @@ def home() -> Path:
     from platformdirs import user_config_dir
 
     return Path(user_config_dir("mobiledeploy"))
+
+
+def keras_cache_dir() -> Path:
+    """Keras's model cache (KERAS_HOME/models, default ~/.keras/models)."""
+    return Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "models"

@@ -2,7 +2,7 @@
 
 Python's default for these signals is to die on the spot, which leaves a half-built artifact folder
 in --out and a SavedModel in $TMPDIR. The handler raises `Terminated` instead (a BaseException, like
-KeyboardInterrupt, so no `except Exception` swallows it); the CLI turns it into exit 128 + signal.
+KeyboardInterrupt, so no `except Exception` swallows it); outcome.py turns it into its exit code.
 """
 from __future__ import annotations
 
@@ -19,7 +19,6 @@ class Terminated(BaseException):
         super().__init__(signum)
         self.signum = signum
         self.name = signal.Signals(signum).name
-        self.exit_code = 128 + signum
 
 
 _received: list[int] = []
@@ -62,13 +61,6 @@ def install() -> None:
         signal.signal(signal.SIGINT, _interrupt)
 
 
-def exit_line(signum: int) -> tuple[str, int]:
-    """What to print and the exit code after unwinding for a signal."""
-    if signum == signal.SIGINT:
-        return "interrupted: nothing was published", 130
-    return f"terminated by {signal.Signals(signum).name}: temporary files removed", 128 + signum
-
-
 @contextmanager
 def deferred():
     """Hold Ctrl-C, SIGTERM and SIGHUP until the block is done (a few renames that must happen together)."""
@@ -82,3 +74,57 @@ def deferred():
     finally:
         if old is not None:
             signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+class SafePoints:
+    """Ctrl-C, SIGTERM and SIGHUP wait for a safe point (a remote run's reads, an upload's chunks).
+
+    Raised inside a library call (paramiko), KeyboardInterrupt can leave a lock or a half-sent packet behind
+    and the clean-up then hangs; inside this block the handler only notes the signal, and `check()` raises
+    what the previous handler would have: KeyboardInterrupt or `Terminated`. A second signal during the
+    clean-up is ignored, so the clean-up always completes. A signal after the last check acts on exit.
+    """
+
+    def __enter__(self):
+        import threading
+
+        self.pending, self.raised, self.saved = None, False, {}
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, *SIGNALS):
+                previous = signal.getsignal(sig)
+                if previous in (signal.SIG_IGN, None):
+                    continue  # ignored by whoever started us (nohup, a background job): keep it so
+                self.saved[sig] = previous
+                signal.signal(sig, self._note)
+        return self
+
+    def _note(self, signum, frame):
+        if self.pending is None:
+            self.pending = signum
+
+    def check(self) -> None:
+        """Raise for a signal that arrived since the last check (once)."""
+        if self.pending is None or self.raised:
+            return
+        self.raised = True
+        signum, previous = self.pending, self.saved.get(self.pending)
+        if callable(previous):
+            previous(signum, None)  # raises: KeyboardInterrupt, or Terminated
+        if signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        raise Terminated(signum)
+
+    def __exit__(self, kind, value, tb):
+        for sig, previous in self.saved.items():
+            signal.signal(sig, previous)
+        if kind is None:
+            self.check()
+        return False
+
+
+class NoSafePoints:
+    """Outside a guarded block: signals act as usual."""
+
+    @staticmethod
+    def check() -> None:
+        """Nothing is held."""

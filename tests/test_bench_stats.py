@@ -4,7 +4,8 @@ import pytest
 
 from mobiledeploy.bench.devices import parse_ssh
 from mobiledeploy.bench.stats import summarize
-from mobiledeploy.bench.targets import runner_args
+from mobiledeploy.bench.runner_io import runner_args
+from mobiledeploy.bench.settings import BenchSettings
 from mobiledeploy.errors import MobiledeployError
 
 
@@ -50,7 +51,7 @@ def test_parse_ssh_rejects(spec):
 
 
 def test_runner_args_are_a_list_not_a_shell_string():
-    args = runner_args("/tmp/x; rm -rf ~/model.tflite", {"threads": 2, "runs": 5, "warmup": 1, "cpu_mask": "f0"})
+    args = runner_args("/tmp/x; rm -rf ~/model.tflite", BenchSettings(threads=2, runs=5, warmup=1, cpu_mask="f0"))
     assert args[0] == "/tmp/x; rm -rf ~/model.tflite"
     assert args[1:] == ["--threads", "2", "--runs", "5", "--warmup", "1", "--cpu-mask", "f0"]
 

@@ -1,4 +1,4 @@
-"""One CLI vocabulary: renamed options keep their old spelling for a release, --json is one object, exit codes
+"""One CLI vocabulary: list options are plural (old spellings kept where a user would break), --json is one object, exit codes
 are documented, and a settings file supplies defaults that the command line overrides."""
 import json
 
@@ -13,25 +13,28 @@ def test_help_documents_exit_codes_and_settings():
         assert fragment in text
 
 
-@pytest.mark.parametrize("new,old", [("--top-k", "--top")])
-def test_renamed_predict_option_keeps_old_spelling(tiny_artifact, new, old):
+def test_shims_of_the_last_release_are_gone_and_say_so(tiny_artifact, tmp_path):
+    """predict --top and testvectors --images were kept for one release (0.1); now one line names the option."""
     image = shared("images", "parrot.jpg")
-    new_out = mobiledeploy("predict", tiny_artifact, image, new, "2", "--json", check=True)
-    old_out = mobiledeploy("predict", tiny_artifact, image, old, "2", "--json", check=True)
-    assert len(json.loads(new_out.stdout)["images"][0]["top"]) == 2
-    assert json.loads(old_out.stdout) == json.loads(new_out.stdout)
-    assert f"{old} is renamed {new}" in old_out.stderr and "warning" not in new_out.stderr
-    assert old not in mobiledeploy("predict", "--help", check=True).stdout.replace(new, "")
-
-
-def test_testvectors_data_and_old_images_spelling(tiny_artifact, tmp_path):
+    out = mobiledeploy("predict", tiny_artifact, image, "--top-k", "2", "--json", check=True)
+    assert len(json.loads(out.stdout)["images"][0]["top"]) == 2
+    assert_one_line_error(mobiledeploy("predict", tiny_artifact, image, "--top", "2"), "--top")
     images = shared("images")
     a = json.loads(mobiledeploy("testvectors", tiny_artifact, "--data", images, "--out", tmp_path / "a", "--json",
                                 check=True).stdout)
-    proc = mobiledeploy("testvectors", tiny_artifact, "--images", images, "--out", tmp_path / "b", "--json", check=True)
-    assert "--images is renamed --data" in proc.stderr
-    assert len(a["folders"]) == len(json.loads(proc.stdout)["folders"]) == 2
+    assert len(a["folders"]) == 2
+    assert_one_line_error(mobiledeploy("testvectors", tiny_artifact, "--images", images, "--out", tmp_path / "b"),
+                          "--images")
     assert_one_line_error(mobiledeploy("testvectors", tiny_artifact, "--out", tmp_path / "c"), "--data")
+
+
+def test_list_options_are_plural_and_keep_the_old_spelling(tmp_path):
+    """--precisions is a list in export and sweep; --precision (the old spelling) still works there."""
+    for command in ("export", "sweep"):
+        text = mobiledeploy(command, "--help", check=True).stdout
+        assert "--precisions" in text, command
+    assert_one_line_error(mobiledeploy("export", "--precision", "fp3", "--out", tmp_path), "did you mean fp32")
+    assert_one_line_error(mobiledeploy("export", "--precisions", "fp3", "--out", tmp_path), "did you mean fp32")
 
 
 def test_json_is_one_object_for_every_command(tiny_artifact, tmp_path):
@@ -62,7 +65,7 @@ def test_settings_file_gives_defaults_the_command_line_overrides(tmp_path):
     ("[info]\nalpah = 0.5\n", "no option 'alpah'"),
     ("[info\n", "not valid toml"),
     ("[nosuch]\nx = 1\n", "not a mobiledeploy command"),
-    ("info = 3\n", "not a mobiledeploy command"),
+    ("info = 3\n", "is not a table"),
     ('[info]\nalpha = "wide"\n', "alpha must be a number"),
 ])
 def test_bad_settings_file_is_one_line(tmp_path, text, fragment):

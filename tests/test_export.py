@@ -11,7 +11,8 @@ import pytest
 from PIL import Image
 
 from conftest import assert_one_line_error, mobiledeploy
-from mobiledeploy.artifact.bundle import Artifact, file_sha256
+from mobiledeploy.artifact.bundle import Artifact
+from mobiledeploy.fsutil import sha256_file as file_sha256
 from mobiledeploy.artifact.manifest import Manifest
 
 pytestmark = pytest.mark.slow  # nearly every test here runs an export
@@ -41,7 +42,7 @@ def test_main_job_offline_writes_four_verified_files(main_job):
 
 
 def test_fixed_batch_one_without_shape_ops(main_job):
-    from mobiledeploy.runtime.litert import open_interpreter
+    from mobiledeploy.litert import open_interpreter
 
     folder = Path(main_job[0]["artifact"])
     it = open_interpreter(folder / "model_int8.tflite", delegates=False)
@@ -182,7 +183,7 @@ def test_predict_json_and_eval_json_keys(main_job, tmp_path):
     for cls in (3, 7):
         (data / str(cls)).mkdir(parents=True)
         Image.fromarray(np.full((50, 50, 3), cls * 20, np.uint8)).save(data / str(cls) / "a.png")
-    pred = json.loads(mobiledeploy("predict", art, data / "3" / "a.png", "--json", "--top", "3", check=True).stdout)
+    pred = json.loads(mobiledeploy("predict", art, data / "3" / "a.png", "--json", "--top-k", "3", check=True).stdout)
     assert len(pred["images"][0]["top"]) == 3
     doc = json.loads(mobiledeploy("eval", art, "--data", data, "--json", check=True).stdout)
     formats = {r["format"] for r in doc["results"]}

@@ -372,9 +372,10 @@ def test_cpu_mask_beyond_the_cores(request, main_job, home, tmp_path, where, mas
 
 def test_runner_itself_refuses_a_mask_it_cannot_apply(tmp_path):
     """Past the host's check (an older host, or cores taken away meanwhile), the runner says it cleanly."""
-    from mobiledeploy.bench.targets import RUNNER
+    from mobiledeploy.bench.runner_io import RUNNER
 
-    proc = subprocess.run([PY, str(RUNNER), str(tmp_path / "m.tflite"), "--cpu-mask", "f" * 40],
+    proc = subprocess.run([PY, str(RUNNER), str(tmp_path / "m.tflite"), "--threads", "1", "--runs", "2", "--warmup", "0",
+                           "--cpu-mask", "f" * 40],
                           capture_output=True, text=True)
     assert proc.returncode == 3 and "Traceback" not in proc.stderr
     assert "--cpu-mask" in proc.stdout and "usable" in proc.stdout

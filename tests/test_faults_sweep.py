@@ -49,7 +49,7 @@ def test_bad_resolution_list(tmp_path, res, fragment):
 
 
 @pytest.mark.parametrize("precision,fragment", [("fp16", "choose from fp32, int8"), ("int9", "did you mean int8"),
-                                                ("", "--precision is empty")])
+                                                ("", "--precisions is empty")])
 def test_bad_precision(tmp_path, precision, fragment):
     assert_one_line_error(sweep(tmp_path, "--precision", precision), fragment)
 

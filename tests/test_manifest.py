@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 from conftest import shared
 
 from mobiledeploy.artifact.bundle import artifact_name, find
-from mobiledeploy.artifact.manifest import Manifest, parse_json
+from mobiledeploy.artifact.manifest import Manifest
+from mobiledeploy.readers import decode, parse_json
 from mobiledeploy.errors import MobiledeployError
 
 
@@ -131,6 +132,7 @@ def test_fuzz_manifest_fields(path, value, delete):
 @given(st.binary(max_size=300) | st.text(max_size=300).map(str.encode))
 def test_fuzz_manifest_bytes(raw):
     try:
-        Manifest.from_dict(parse_json(raw, "manifest.json"), "manifest.json")
+        text = decode(raw, "manifest", "manifest.json", "re-export")
+        Manifest.from_dict(parse_json(text, "manifest", "manifest.json", "re-export"), "manifest.json")
     except MobiledeployError:
         pass

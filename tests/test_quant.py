@@ -15,7 +15,7 @@ from mobiledeploy.artifact.bundle import Artifact
 from mobiledeploy.eval import evaluate
 from mobiledeploy.export import quant_debug, verify
 from mobiledeploy.export.tflite_ranges import imported_ranges, quantizable_layers
-from mobiledeploy.runtime.litert import open_interpreter
+from mobiledeploy.litert import open_interpreter
 
 pytestmark = pytest.mark.slow  # every test here converts with the TFLite quantizer
 

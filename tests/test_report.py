@@ -26,7 +26,7 @@ def test_history_plot(main_job, tmp_path, home):
 def test_plot_reads_cost_from_facts_not_names(tmp_path):
     """An alpha-0.125 artifact in a folder of any name plots at 0.125's multiply-adds (not 0.12's, not 0)."""
     from mobiledeploy.model.cost import summary
-    from mobiledeploy.report import result_model
+    from mobiledeploy.bench.plot import result_model
 
     env = {"MOBILEDEPLOY_HOME": str(tmp_path / "home")}
     art = json.loads(mobiledeploy("export", "--alpha", "0.125", "--res", "32", "--formats", "tflite", "--weights",
@@ -35,7 +35,9 @@ def test_plot_reads_cost_from_facts_not_names(tmp_path):
     row = json.loads(mobiledeploy("bench", art, "--runs", "3", "--warmup", "0", "--json", env=env,
                                   check=True).stdout)["results"][0]
     assert row["model"]["macs"] == summary(0.125, 32)["macs"] != summary(0.12, 32)["macs"]
+    from mobiledeploy.bench.record import BenchRecord
+
     older = {k: v for k, v in row.items() if k != "model"}       # a result stored before results had facts
-    assert result_model(older)["alpha"] == 0.125                   # read from the artifact's manifest
+    assert result_model(BenchRecord.from_dict(older)).alpha == 0.125   # read from the artifact's manifest
     gone = dict(older, artifact=str(tmp_path / "deleted"))
-    assert result_model(gone) is None                              # left out, not guessed from its name
+    assert result_model(BenchRecord.from_dict(gone)) is None       # left out, not guessed from its name

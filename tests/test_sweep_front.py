@@ -3,6 +3,8 @@ import json
 
 from conftest import assert_one_line_error, mobiledeploy
 from mobiledeploy.sweep import front, grid, predictor, rows
+from mobiledeploy.bench.record import BenchRecord
+from mobiledeploy.sweep.cells import Row
 from mobiledeploy.sweep.pick import choose
 
 # (alpha, res, precision, p90 ms): a device where int8 is faster; the published top-1 decides accuracy
@@ -24,31 +26,34 @@ def record(alpha, res, precision, p90, device="phone", threads=1):
 
 
 def hand_rows(acc=None):
-    return rows.build([record(*h) for h in HAND], acc or {}, ["phone"])["rows"]
+    return rows.build([BenchRecord.from_dict(record(*h)) for h in HAND], acc or {}, ["phone"]).rows
 
 
 def test_front_on_hand_built_results():
-    off = [r["label"] for r in hand_rows() if not r["on_front"]]
+    off = [r.label for r in hand_rows() if not r.on_front]
     # a0.25-128-fp32 (2.0 ms, 41.5%) is beaten by a0.5-128-int8 (1.5 ms, 54.9%); no other point is beaten
     assert off == ["a0.25-128-fp32"]
     fr = front.pareto(hand_rows())
-    assert [r["label"] for r in fr] == ["a0.25-128-int8", "a0.5-128-int8", "a0.5-128-fp32", "a0.75-224-int8",
-                                        "a1-224-fp32"]
-    assert all(r["top1_source"] == "published" for r in hand_rows())
+    assert [r.label for r in fr] == ["a0.25-128-int8", "a0.5-128-int8", "a0.5-128-fp32", "a0.75-224-int8",
+                                        "a1.0-224-fp32"]
+    assert all(r.top1_source == "published" for r in hand_rows())
+
+
+def _point(p90, top1):
+    return Row("d", 0.5, 128, "int8", 1, None, None, p90, p90, "measured", top1)
 
 
 def test_front_ties_and_missing_accuracy():
-    pts = [{"p90_ms": 1.0, "top1": 0.5}, {"p90_ms": 1.0, "top1": 0.6}, {"p90_ms": 2.0, "top1": 0.6},
-           {"p90_ms": 0.5, "top1": None}, {"p90_ms": 3.0, "top1": 0.7}]
+    pts = [_point(1.0, 0.5), _point(1.0, 0.6), _point(2.0, 0.6), _point(0.5, None), _point(3.0, 0.7)]
     assert front.pareto(pts) == [pts[1], pts[4]]
 
 
 def test_pick_what_a_reader_would():
     r = hand_rows()
     chosen, _ = choose(r, 5.0)
-    assert chosen["label"] == "a0.5-128-fp32"  # 56.3% is the best published top-1 at p90 <= 5 ms
+    assert chosen.label == "a0.5-128-fp32"  # 56.3% is the best published top-1 at p90 <= 5 ms
     chosen, _ = choose(r, 10.0)
-    assert chosen["label"] == "a0.75-224-int8"
+    assert chosen.label == "a0.75-224-int8"
     chosen, why = choose(r, 0.5)
     assert chosen is None and "a0.25-128-int8" in why and "1.00 ms" in why
     chosen, why = choose(r, 5.0, min_top1=0.6)
@@ -58,10 +63,10 @@ def test_pick_what_a_reader_would():
 def test_measured_accuracy_wins_over_published():
     acc = {"0.5-128-fp32-phone-1": {"top1": 0.40, "n": 300}}
     r = hand_rows(acc)
-    measured = [x for x in r if x["label"] == "a0.5-128-fp32"][0]
-    assert measured["top1_source"] == "measured" and measured["top1"] == 0.40
+    measured = [x for x in r if x.label == "a0.5-128-fp32"][0]
+    assert measured.top1_source == "measured" and measured.top1 == 0.40
     chosen, _ = choose(r, 5.0)
-    assert chosen["label"] == "a0.5-128-int8"  # 54.9% published now beats the measured 40%
+    assert chosen.label == "a0.5-128-int8"  # 54.9% published now beats the measured 40%
 
 
 def test_predictor_recovers_a_linear_device_and_reports_loo():

@@ -1,7 +1,6 @@
 """An artifact on disk: naming, loading with sha256 checks, and atomic publishing."""
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 import tempfile
@@ -10,6 +9,7 @@ from pathlib import Path
 
 from .. import fsutil, signals
 from ..errors import MobiledeployError
+from .labels import read_lines
 from .manifest import FileEntry, Manifest
 
 
@@ -19,18 +19,6 @@ def artifact_name(alpha: float, resolution: int) -> str:
     from ..model.architecture import alpha_text
 
     return f"mobilenet_v1_{alpha_text(alpha)}_{resolution}"
-
-
-def file_sha256(path: Path) -> str:
-    """Hex sha256 of a file."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-MAX_LABELS_BYTES = 4 << 20   # 1000 ImageNet names are 20 KB; a cap keeps /dev/zero-like files out
 
 
 def member_path(folder: Path, name: str, what: str) -> Path:
@@ -68,15 +56,7 @@ class Artifact:
     def labels(self) -> list[str]:
         """Class names, one per output (labels.txt, confined to the folder, size-capped, UTF-8)."""
         path = member_path(self.folder, self.manifest.labels.file, "labels file")
-        if path.stat().st_size > MAX_LABELS_BYTES:
-            raise MobiledeployError(f"{path} is larger than {MAX_LABELS_BYTES >> 20} MiB: not a labels file "
-                                    "(re-export the artifact)")
-        try:
-            labels = path.read_bytes().decode("utf-8").splitlines()
-        except UnicodeDecodeError:
-            raise MobiledeployError(f"{path} is not UTF-8 text: re-export the artifact or rewrite it as UTF-8") from None
-        except OSError as exc:
-            raise MobiledeployError(f"cannot read {path}: {exc.strerror or exc}") from None
+        labels = read_lines(path, "re-export the artifact")
         if len(labels) != self.manifest.model.outputs:
             raise MobiledeployError(f"{path} has {len(labels)} lines, the model has "
                                     f"{self.manifest.model.outputs} outputs: re-export the artifact")
@@ -89,14 +69,20 @@ class Artifact:
     def path(self, entry: FileEntry) -> Path:
         """The verified path of a model file: refuses a file outside the folder or whose sha256 or size differ."""
         path = member_path(self.folder, entry.name, "model file")
-        if path.stat().st_size != entry.size or file_sha256(path) != entry.sha256:
+        if path.stat().st_size != entry.size or fsutil.sha256_file(path) != entry.sha256:
             raise MobiledeployError(f"{self.folder / entry.name} does not match its sha256 in the manifest "
                                     "(modified or truncated): re-export the artifact")
         return path
 
 
 def find(models: Path, alpha: float, resolution: int) -> Artifact:
-    """The artifact under `models` whose manifest says this alpha and resolution (names are not parsed)."""
+    """The artifact under `models` whose manifest says this alpha and resolution (names are not parsed).
+
+    alpha and resolution may be text (a command line): they are checked as every command checks them.
+    """
+    from ..model.architecture import alpha_text, check_alpha, check_resolution
+
+    alpha, resolution = check_alpha(alpha), check_resolution(resolution)
     models = Path(models)
     found, others = [], []
     for manifest in sorted(models.glob("*/manifest.json")) if models.is_dir() else []:
@@ -108,11 +94,12 @@ def find(models: Path, alpha: float, resolution: int) -> Artifact:
         if m.resolution == resolution and math.isclose(m.alpha, alpha, rel_tol=1e-9, abs_tol=1e-12):
             found.append(art)
         else:
-            others.append(f"{m.alpha:g}/{m.resolution}")
+            others.append(f"{alpha_text(m.alpha)}/{m.resolution}")
     if not found:
         have = ", ".join(others) or "none"
-        raise MobiledeployError(f"no artifact for alpha {alpha:g} at {resolution} px in {models} (alpha/res there: "
-                                f"{have}): mobiledeploy export --alpha {alpha:g} --res {resolution} --int8 --out {models}")
+        raise MobiledeployError(f"no artifact for alpha {alpha_text(alpha)} at {resolution} px in {models} (alpha/res "
+                                f"there: {have}): mobiledeploy export --alpha {alpha_text(alpha)} --res {resolution} "
+                                f"--int8 --out {models}")
     return max(found, key=lambda a: (a.folder / "manifest.json").stat().st_mtime)
 
 

@@ -1,11 +1,12 @@
 """Class names for an artifact: from --labels, from the weights, from Keras's ImageNet index, or numbered."""
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
 from ..errors import MobiledeployError
+from ..home import keras_cache_dir
+from ..readers import read_json, read_text
 
 log = logging.getLogger("mobiledeploy")
 
@@ -13,21 +14,14 @@ log = logging.getLogger("mobiledeploy")
 MAX_BYTES = 4 << 20   # 1000 ImageNet names are 20 KB; the cap keeps /dev/zero-like files out
 
 
+def read_lines(path: Path, fix: str = "give a text file with one class name per line") -> list[str]:
+    """The lines of a labels file, as they are (the one reader of labels: --labels and an artifact's labels.txt)."""
+    return read_text(path, "labels file", MAX_BYTES, fix).splitlines()
+
+
 def read_labels(path: Path) -> list[str]:
     """One label per line; blank lines are dropped. Regular UTF-8 files of at most MAX_BYTES only."""
-    path = Path(path)
-    if not path.is_file():
-        what = "is not a regular file" if path.exists() else "not found"
-        raise MobiledeployError(f"labels file {path} {what}: give a text file with one class name per line")
-    if path.stat().st_size > MAX_BYTES:
-        raise MobiledeployError(f"labels file {path} is larger than {MAX_BYTES >> 20} MiB: is it the right file?")
-    try:
-        lines = path.read_bytes().decode("utf-8").splitlines()
-    except UnicodeDecodeError:
-        raise MobiledeployError(f"labels file {path} is not UTF-8 text: save it as UTF-8") from None
-    except OSError as exc:
-        raise MobiledeployError(f"cannot read labels file {path}: {exc.strerror or exc}") from None
-    return [line.strip() for line in lines if line.strip()]
+    return [line.strip() for line in read_lines(Path(path)) if line.strip()]
 
 
 def fit(labels: list[str], outputs: int, background: bool, source: str) -> list[str]:
@@ -42,13 +36,15 @@ def fit(labels: list[str], outputs: int, background: bool, source: str) -> list[
 
 
 def _keras_imagenet_index() -> list[str] | None:
-    from ..model.official import cache_dir
-
-    path = cache_dir() / "imagenet_class_index.json"
-    if not path.is_file():
+    path = keras_cache_dir() / "imagenet_class_index.json"
+    if not path.exists():
         return None
-    index = json.loads(path.read_text())
-    return [index[str(i)][1] for i in range(len(index))]
+    index = read_json(path, "Keras ImageNet index", MAX_BYTES, "delete it (Keras downloads it again)")
+    try:
+        return [str(index[str(i)][1]) for i in range(len(index))]
+    except (KeyError, IndexError, TypeError):
+        raise MobiledeployError(f"{path} is not Keras's ImageNet class index: delete it (Keras downloads it "
+                                "again)") from None
 
 
 def resolve(labels_file: str | None, carried: list[str] | None, outputs: int, background: bool):

@@ -16,11 +16,11 @@ from functools import lru_cache
 from pathlib import Path
 
 from ..errors import MobiledeployError
+from ..readers import parse_json, read_text
 
 MANIFEST = "manifest.json"
 VERSION = 1
 MAX_MANIFEST_BYTES = 4 << 20   # a real manifest is a few KB; anything this large is not one
-MAX_DEPTH = 32                 # real manifests nest 5 deep; deeper is hostile (json recursion)
 # the preferred file when none is named: int8 TFLite first (what phones and boards run)
 DEFAULT_PREFERENCE = (("tflite", "int8"), ("tflite", "fp32"), ("onnx", "int8"), ("onnx", "fp32"))
 
@@ -139,6 +139,23 @@ class FileEntry:
 
 
 @dataclass(frozen=True)
+class CalibrationInfo:
+    """The facts of an int8 calibration a reader acts on (the sweep's cache); the rest stays in the dict."""
+
+    source: str                   # "images" or "data-free" (float-only exports record "data-free", count 0)
+    count: int | None = None
+    path: str | None = None       # the image folder, for source "images"
+    optimised: bool | None = None  # data-free: were the synthetic images optimised (None: not recorded)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "CalibrationInfo":
+        count, optimised = d.get("count"), d.get("optimised")
+        return cls(str(d["source"]), count if type(count) is int else None,
+                   d["path"] if isinstance(d.get("path"), str) else None,
+                   optimised if isinstance(optimised, bool) else None)
+
+
+@dataclass(frozen=True)
 class LabelsInfo:
     """Where the class names are (a file inside the artifact), how many, where they came from."""
 
@@ -168,17 +185,10 @@ class Manifest:
         path = folder / MANIFEST
         if not folder.is_dir():
             raise MobiledeployError(f"artifact folder not found: {folder}")
-        if not path.is_file():
+        if not path.exists() and not path.is_symlink():
             raise MobiledeployError(f"{folder} has no {MANIFEST}: not an artifact (make one with mobiledeploy export)")
-        try:
-            with open(path, "rb") as f:
-                raw = f.read(MAX_MANIFEST_BYTES + 1)
-        except OSError as exc:
-            raise MobiledeployError(f"cannot read {path}: {exc.strerror or exc}") from None
-        if len(raw) > MAX_MANIFEST_BYTES:
-            raise MobiledeployError(f"{path} is larger than {MAX_MANIFEST_BYTES >> 20} MiB: not a manifest "
-                                    "(re-export the artifact)")
-        return cls.from_dict(parse_json(raw, path), str(path))
+        text = read_text(path, "manifest", MAX_MANIFEST_BYTES, "re-export the artifact")
+        return cls.from_dict(parse_json(text, "manifest", path, "re-export the artifact"), str(path))
 
     @classmethod
     def from_dict(cls, doc, where: str = MANIFEST) -> "Manifest":
@@ -232,6 +242,11 @@ class Manifest:
             raise
         return path
 
+    @property
+    def calibration_info(self) -> CalibrationInfo:
+        """The typed facts of the calibration."""
+        return CalibrationInfo.from_dict(self.calibration)
+
     # ---- files ---------------------------------------------------------------------------------------------
     def entry(self, name: str) -> FileEntry:
         """The file entry called `name`; a clear error listing the files there are."""
@@ -262,37 +277,6 @@ class Manifest:
 def _tensor(d: dict) -> TensorSpec:
     q = d.get("quantization")
     return TensorSpec(d["dtype"], Quantization(float(q["scale"]), int(q["zero_point"])) if q else None)
-
-
-def _refuse_constant(name: str):
-    raise ValueError(f"{name} is not a number JSON allows")
-
-
-def parse_json(raw: bytes, path) -> object:
-    """Decode untrusted JSON: UTF-8 only, no NaN/Infinity, bounded nesting; one-line errors."""
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise MobiledeployError(f"{path} is not UTF-8 text: re-export the artifact") from None
-    depth = peak = 0
-    in_string = escaped = False
-    for ch in text:  # nesting measured before json recurses into it
-        if in_string:
-            escaped, in_string = (False, True) if escaped else (ch == "\\", ch != '"')
-        elif ch == '"':
-            in_string = True
-        elif ch in "[{":
-            depth += 1
-            peak = max(peak, depth)
-            if peak > MAX_DEPTH:
-                raise MobiledeployError(f"{path} nests deeper than {MAX_DEPTH} levels: not a manifest "
-                                        "(re-export the artifact)")
-        elif ch in "]}":
-            depth -= 1
-    try:
-        return json.loads(text, parse_constant=_refuse_constant)
-    except ValueError as exc:
-        raise MobiledeployError(f"{path} is not valid JSON ({exc}): re-export the artifact") from None
 
 
 def validate(doc, where: str = MANIFEST) -> dict:

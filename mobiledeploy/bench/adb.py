@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ..errors import MobiledeployError
 from . import benchmark_model
+from .settings import BenchSettings
 
 REMOTE_DIR = "/data/local/tmp/mobiledeploy"
 MARKER = "__mobiledeploy_rc="
@@ -160,8 +161,8 @@ class AdbTarget:
                     break
         return info
 
-    def run(self, model: Path, settings: dict) -> dict:
-        binary = settings.get("benchmark_binary") or self.entry.get("benchmark_binary")
+    def run(self, model: Path, settings: BenchSettings) -> dict:
+        binary = settings.benchmark_binary or self.entry.get("benchmark_binary")
         if not binary or not Path(binary).is_file():
             raise MobiledeployError(f"no benchmark_model binary for {self.name}: download TensorFlow's prebuilt "
                                     "android_aarch64_benchmark_model and pass its path with devices add "
@@ -172,17 +173,17 @@ class AdbTarget:
         tool, graph = f"{REMOTE_DIR}/benchmark_model", f"{REMOTE_DIR}/{model.name}"
         self.push(Path(binary), tool)
         self.shell(["chmod", "755", tool], what="preparing the device")
-        argv = [tool, f"--graph={graph}", f"--num_threads={settings.get('threads', 1)}",
-                f"--warmup_runs={settings.get('warmup', 10)}", f"--num_runs={settings.get('runs', 50)}",
+        argv = [tool, f"--graph={graph}", f"--num_threads={settings.threads}",
+                f"--warmup_runs={settings.warmup}", f"--num_runs={settings.runs}",
                 "--use_xnnpack=true"]
-        if settings.get("delegate") == "gpu":
+        if settings.delegate == "gpu":
             argv.append("--use_gpu=true")
-        if settings.get("delegate") == "nnapi":
+        if settings.delegate == "nnapi":
             argv.append("--use_nnapi=true")
-        if settings.get("op_profiling"):
+        if settings.op_profiling:
             argv.append("--enable_op_profiling=true")
-        if settings.get("cpu_mask"):
-            argv = ["taskset", settings["cpu_mask"], *argv]
+        if settings.cpu_mask:
+            argv = ["taskset", settings.cpu_mask, *argv]
         finished = False
         try:
             self.push(model, graph)

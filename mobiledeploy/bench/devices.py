@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from ..errors import MobiledeployError
+from ..readers import read_bytes, read_text
 from ..home import home
 
 if sys.version_info >= (3, 11):
@@ -152,12 +153,8 @@ def load(check: bool = True) -> dict[str, dict]:
     """Every configured device, plus `local`, which always exists."""
     path = config_path()
     devices = {}
-    if path.exists():
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise MobiledeployError(f"cannot read {path}: {exc.strerror or exc} (fix its permissions or delete "
-                                    "it)") from None
+    data = read_bytes(path, "device list", MAX_BYTES, "fix or delete it", missing_ok=True)
+    if data is not None:
         devices = parse(data, str(path), check)
     return {"local": dict(LOCAL), **{k: v for k, v in devices.items() if k != "local"}}
 
@@ -176,10 +173,11 @@ def save(devices: dict[str, dict]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     wanted = {k: v for k, v in devices.items() if k != "local"}
     doc = tomlkit.document()
-    if path.exists():
+    text = read_text(path, "device list", MAX_BYTES, "fix or delete it", missing_ok=True)
+    if text is not None:
         try:
-            doc = tomlkit.parse(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, tomlkit.exceptions.TOMLKitError):
+            doc = tomlkit.parse(text)
+        except tomlkit.exceptions.TOMLKitError:
             doc = tomlkit.document()  # load() already said what is wrong; a broken file is replaced whole
     table = doc.get("devices")
     if not isinstance(table, dict):

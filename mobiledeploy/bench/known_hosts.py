@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import MobiledeployError
+from ..readers import read_bytes
 
 log = logging.getLogger("mobiledeploy")
 MAX_BYTES = 16 << 20  # far above any real known_hosts; a bigger "file" (e.g. /dev/zero) is refused
@@ -105,20 +106,12 @@ def load(paths: list[Path], required: bool, into=None) -> Trust:
 
     trust = Trust(into if into is not None else paramiko.HostKeys())
     for path in paths:
-        try:
-            with open(path, "rb") as f:
-                data = f.read(MAX_BYTES + 1)
-        except FileNotFoundError:
-            if required:
-                raise MobiledeployError(f"known_hosts file {path} does not exist: create it (ssh-keyscan -p PORT "
-                                        "HOST > FILE) or fix the device's known_hosts") from None
+        if required and not Path(path).exists() and not Path(path).is_symlink():
+            raise MobiledeployError(f"known_hosts file {path} does not exist: create it (ssh-keyscan -p PORT "
+                                    "HOST > FILE) or fix the device's known_hosts")
+        data = read_bytes(path, "known_hosts", MAX_BYTES, "fix the device's known_hosts", missing_ok=not required)
+        if data is None:
             continue
-        except OSError as exc:
-            raise MobiledeployError(f"cannot read known_hosts {path}: {exc.strerror or exc} (fix the device's "
-                                    "known_hosts)") from None
-        if len(data) > MAX_BYTES:
-            raise MobiledeployError(f"known_hosts {path} is larger than {MAX_BYTES >> 20} MiB: not a known_hosts "
-                                    "file (fix the device's known_hosts)")
         parse(data.decode("utf-8", "replace"), str(path), trust)
         trust.sources.append(str(path))
     # a key listed as @revoked is never trusted, even when a plain line for the host lists it too

@@ -219,9 +219,10 @@ def measure(args):
 def main():
     p = argparse.ArgumentParser(description="Measure inference latency of one model file.")
     p.add_argument("model", nargs="?")
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--runs", type=int, default=50)
-    p.add_argument("--warmup", type=int, default=10)
+    # no defaults here: the host always passes every setting (mobiledeploy/bench/settings.py holds them)
+    p.add_argument("--threads", type=int)
+    p.add_argument("--runs", type=int)
+    p.add_argument("--warmup", type=int)
     p.add_argument("--cooldown", type=float, default=0.0, help="seconds to sleep between runs")
     p.add_argument("--cpu-mask", default=None, help="hex mask of the cores to run on")
     p.add_argument("--probe", action="store_true", help="only describe the device and its runtime")
@@ -230,6 +231,8 @@ def main():
     args = p.parse_args()
     if not args.probe and not args.model:
         p.error("a model file is required (or --probe)")
+    if not args.probe and None in (args.threads, args.runs, args.warmup):
+        p.error("--threads, --runs and --warmup are required with a model file")
     try:
         if args.stop_on_eof:
             stop_on_eof()

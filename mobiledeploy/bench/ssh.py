@@ -1,29 +1,26 @@
-"""A Linux board over SSH (paramiko): host keys checked, the runner copied to a per-run folder, run, removed.
+"""Running the runner on a Linux board over SSH: copied to a per-run folder, run, removed.
 
-Faults this module turns into one line each: an unknown, changed or revoked host key; a key file that is
-missing or unreadable; a port where no SSH server answers (refused, silent, another protocol); a board
-that stops answering mid-run (keepalives with a dead-peer timeout); a full disk on the board; Ctrl-C or
-SIGTERM on the host (the runner's process group is killed and its folder removed). Folders a dropped
-connection left behind are removed on the next connection, unless their owner still runs.
+Faults this module turns into one line each (connecting is ssh_connect.py's): a board that stops
+answering mid-run; a full disk on the board; Ctrl-C or SIGTERM on the host (the runner's process group
+is killed and its folder removed). Folders a dropped connection left behind are removed on the next
+connection, unless their owner still runs. Every remote command is an argument list, each word quoted.
 """
 from __future__ import annotations
 
 import logging
 import shlex
 import socket
-import threading
 import time
 from pathlib import Path
 
 from ..errors import MobiledeployError
-from . import known_hosts
-from .targets import RUNNER, parse_runner_output, runner_args
+from ..signals import NoSafePoints, SafePoints
+from .runner_io import RUNNER, parse_runner_output, runner_args
+from .settings import BenchSettings
+from .ssh_connect import Connection
 
 log = logging.getLogger("mobiledeploy")
 
-CONNECT_TIMEOUT = 10.0   # TCP connect, SSH greeting, authentication, opening a channel
-KEEPALIVE = 5.0          # seconds between keepalive requests once connected
-DEAD_TIMEOUT = 30.0      # no answer to a keepalive for this long: the board is gone
 RUN_TIMEOUT = 3600.0     # a whole measurement; the dead-peer timeout catches a vanished board much sooner
 CLEANUP_TIMEOUT = 10.0   # removing the run's folder after Ctrl-C must not hang the user's terminal
 PREFIX = "mobiledeploy."
@@ -60,303 +57,22 @@ exit 0'''
 STOP = 'p=$(cat "$1/pid" 2>/dev/null) && case "$p" in *[!0-9]*) ;; ?*) kill -TERM -- "-$p" 2>/dev/null ;; esac; rm -rf -- "$1"'
 
 
-def _quiet_paramiko() -> None:
-    # paramiko logs every failed handshake with a traceback through the root logger's last resort
-    from ..quiet import verbose
-
-    if not verbose():
-        logging.getLogger("paramiko").setLevel(logging.CRITICAL + 1)
+_NO_SAFE_POINTS = NoSafePoints()
 
 
-def private_key(path: str):
-    """The paramiko key in `path`, or one line naming the file and what is wrong with it."""
-    import paramiko
-
-    p = Path(path).expanduser()
-    fix = "fix the device's key (mobiledeploy devices add NAME --ssh USER@HOST --key PATH)"
-    if not p.exists():
-        raise MobiledeployError(f"SSH key {p} does not exist: {fix}")
-    if not p.is_file():
-        raise MobiledeployError(f"SSH key {p} is not a file: {fix}")
-    try:
-        return paramiko.PKey.from_path(p)
-    except Exception as exc:  # paramiko's parsers raise many types on a file that is not a key
-        if isinstance(exc, paramiko.PasswordRequiredException) or "password" in str(exc).lower():
-            raise MobiledeployError(f"SSH key {p} is protected by a passphrase, which mobiledeploy cannot ask for: "
-                                    "use a key without one, or load it into ssh-agent and configure no "
-                                    "--key") from None
-        if isinstance(exc, OSError):
-            raise MobiledeployError(f"cannot read SSH key {p}: {exc.strerror or exc} ({fix})") from None
-        detail = " ".join(str(exc).split())[:80] or type(exc).__name__
-        raise MobiledeployError(f"{p} is not a private key mobiledeploy can use ({detail}): give the private "
-                                "key, not the .pub file") from None
-
-
-class _WatchedSocket(socket.socket):
-    """A TCP socket that counts what the server sent: tells a silent server from one that speaks another protocol."""
-
-    received = 0
-
-    def recv(self, size, *flags):
-        data = super().recv(size, *flags)
-        self.received += len(data)
-        return data
-
-
-def _open_socket(host: str, port: int, timeout: float) -> _WatchedSocket:
-    """Connect to host:port (every address it resolves to, in order); OSErrors are the caller's to explain."""
-    last = None
-    for family, kind, proto, _, address in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM):
-        sock = _WatchedSocket(family, kind, proto)
-        sock.settimeout(timeout)
-        try:
-            sock.connect(address)
-            return sock
-        except OSError as exc:
-            sock.close()
-            last = exc
-    raise last or OSError(f"no address for {host}")
-
-
-class _HostKeyPolicy:
-    """Called by paramiko for a host key that no trusted entry names: refuse, unless --insecure."""
-
-    def __init__(self, target: "SSHTarget", trust: known_hosts.Trust):
-        self.target, self.trust = target, trust
-
-    def missing_host_key(self, client, hostname, key):
-        t = self.target
-        if self.trust.is_revoked(key):
-            raise t.revoked(key)
-        if not t.insecure:
-            host, port = t.entry["host"], t.port
-            raise MobiledeployError(
-                f"the host key of {t.where} ({known_hosts.fingerprint(key)}) is unknown: add it (ssh-keyscan -p "
-                f"{port} {host} >> ~/.ssh/known_hosts, or the device's known_hosts file) or pass --insecure")
-        # accepted for this connection only: nothing is added to any known_hosts, in memory or on disk
-        log.warning("accepting the unverified host key of %s (%s) for this connection only (--insecure); "
-                    "no known_hosts file is changed", t.where, known_hosts.fingerprint(key))
-
-
-class _DeferredSignals:
-    """Ctrl-C, SIGTERM and SIGHUP wait for a safe point during a remote run.
-
-    Raised inside a paramiko call, KeyboardInterrupt can leave a lock or a half-sent packet behind and
-    the clean-up on the board then hangs; here the handler only notes the signal, and `check()` (called
-    between reads, and between the chunks of an upload) raises what the previous handler would have:
-    KeyboardInterrupt, mobiledeploy's own SIGTERM exception, or exit 128+N. A second signal during the
-    clean-up is ignored, so the runner is always stopped and its folder removed.
-    """
-
-    def __enter__(self):
-        import signal
-
-        self.pending, self.raised, self.saved = None, False, {}
-        if threading.current_thread() is threading.main_thread():
-            for name in ("SIGINT", "SIGTERM", "SIGHUP"):
-                sig = getattr(signal, name, None)
-                if sig is None:
-                    continue
-                previous = signal.getsignal(sig)
-                if previous in (signal.SIG_IGN, None):
-                    continue  # ignored by whoever started us (nohup, a background job): keep it so
-                self.saved[sig] = previous
-                signal.signal(sig, self._note)
-        return self
-
-    def _note(self, signum, frame):
-        if self.pending is None:
-            self.pending = signum
-
-    def check(self) -> None:
-        import signal
-
-        if self.pending is None or self.raised:
-            return
-        self.raised = True
-        signum, previous = self.pending, self.saved.get(self.pending)
-        if callable(previous):
-            previous(signum, None)  # raises: KeyboardInterrupt, or the CLI's exception for SIGTERM/SIGHUP
-        if signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        raise SystemExit(128 + signum)
-
-    def __exit__(self, kind, value, tb):
-        import signal
-
-        for sig, previous in self.saved.items():
-            signal.signal(sig, previous)
-        if kind is None:
-            self.check()  # a signal that came after the last safe point is not lost: it acts now
-        return False
-
-
-class _NoSignals:
-    """Outside a run: signals act as usual."""
-
-    @staticmethod
-    def check() -> None:
-        pass
-
-
-_NO_SIGNALS = _NoSignals()
-
-
-class _Watchdog(threading.Thread):
-    """Keepalive requests the server must answer; no answer for `dead_after` s closes the connection.
-
-    Closing the transport wakes every blocked read and write in the main thread, which then reports the
-    board as gone instead of waiting for TCP to give up (many minutes).
-    """
-
-    def __init__(self, transport, interval: float, dead_after: float):
-        super().__init__(daemon=True, name="ssh-watchdog")
-        self.transport, self.interval, self.dead_after = transport, interval, dead_after
-        self.dead = False
-        self._stop = threading.Event()
-
-    def _ping(self, answered: threading.Event) -> None:
-        try:
-            # want_reply: OpenSSH answers (with a failure) to a request it does not know, which is the point
-            self.transport.global_request("keepalive@openssh.com", wait=True)
-        except Exception:  # the transport went away: the main thread sees that itself
-            pass
-        answered.set()
-
-    def run(self):
-        while not self._stop.wait(self.interval):
-            if not self.transport.is_active():
-                return
-            answered = threading.Event()
-            threading.Thread(target=self._ping, args=(answered,), daemon=True).start()
-            if not answered.wait(self.dead_after) and not self._stop.is_set():
-                self.dead = True
-                self.transport.close()
-                return
-
-    def stop(self):
-        self._stop.set()
-
-
-class SSHTarget:
-    """A Linux board over SSH: host keys checked unless insecure; a per-run temporary folder, removed after."""
+class SSHTarget(Connection):
+    """A Linux board over SSH: a per-run temporary folder for the runner and the model, removed after."""
 
     def __init__(self, name: str, entry: dict, insecure: bool = False):
-        self.name, self.entry = name, entry
-        self.port = int(entry.get("port", 22))
-        self.where = f"{entry['user']}@{entry['host']}:{self.port}"
-        self.insecure = insecure or bool(entry.get("insecure"))
-        self.python = entry.get("python", "python3")
-        self.workdir = entry.get("workdir", "/tmp").rstrip("/") or "/"
-        self.connect_timeout = float(entry.get("connect_timeout", CONNECT_TIMEOUT))
-        self.dead_timeout = float(entry.get("dead_timeout", DEAD_TIMEOUT))
-        self.keepalive = float(entry.get("keepalive", min(KEEPALIVE, self.dead_timeout / 2)))
-        self.trust = None
-        self.signals = _NO_SIGNALS
-        self.client = self._connect()
-        self.transport = self.client.get_transport()
-        self.watchdog = _Watchdog(self.transport, self.keepalive, self.dead_timeout)
-        self.watchdog.start()
+        self.signals = _NO_SAFE_POINTS
+        super().__init__(name, entry, insecure)
         try:
             self._remove_stale()
         except BaseException:
             self.close()
             raise
 
-    # -- connecting ---------------------------------------------------------------------------------------
-
-    def revoked(self, key) -> MobiledeployError:
-        return MobiledeployError(f"the host key of {self.where} ({known_hosts.fingerprint(key)}) is marked "
-                                 f"@revoked in {', '.join(self.trust.sources)}: refusing to connect (--insecure "
-                                 "does not override a revocation); give the board a new host key")
-
-    def _connect(self):
-        import paramiko
-
-        _quiet_paramiko()
-        known = self.entry.get("known_hosts")
-        paths = [Path(known).expanduser()] if known else [Path("~/.ssh/known_hosts").expanduser(),
-                                                          Path("/etc/ssh/ssh_known_hosts")]
-        pkey = private_key(self.entry["key"]) if self.entry.get("key") else None
-        client = paramiko.SSHClient()
-        # the trusted keys live in memory only: the client has no file name to save them to
-        self.trust = known_hosts.load(paths, required=bool(known), into=client.get_host_keys())
-        client.set_missing_host_key_policy(_HostKeyPolicy(self, self.trust))
-        host, t = self.entry["host"], self.connect_timeout
-        sock = None
-        try:
-            sock = _open_socket(host, self.port, t)
-            # the greeting must come within t; the handshake as a whole gets a little longer, so that the
-            # greeting's own timeout is the one that reports a silent server
-            client.connect(host, port=self.port, username=self.entry["user"], pkey=pkey, sock=sock,
-                           look_for_keys=pkey is None, allow_agent=pkey is None, timeout=t + 5, banner_timeout=t,
-                           auth_timeout=t, channel_timeout=t)
-            return client
-        except BaseException as exc:
-            client.close()
-            if sock is not None:
-                sock.close()
-            if isinstance(exc, Exception) and not isinstance(exc, MobiledeployError):
-                raise self._connect_error(exc, sock.received if sock is not None else 0) from None
-            raise
-
-    def _connect_error(self, exc: Exception, received: int) -> MobiledeployError:
-        import paramiko
-
-        where, t = self.where, self.connect_timeout
-        port_fix = "check the device's host and port (mobiledeploy devices list)"
-        if isinstance(exc, paramiko.BadHostKeyException):
-            if self.trust.is_revoked(exc.key):
-                return self.revoked(exc.key)
-            return MobiledeployError(f"the host key of {where} ({known_hosts.fingerprint(exc.key)}) does not match "
-                                     f"{', '.join(self.trust.sources)} (the board was reinstalled, or someone is in "
-                                     "between): check it, then update known_hosts")
-        if isinstance(exc, paramiko.AuthenticationException):
-            key = self.entry.get("key")
-            which = f"the key {key}" if key else "your ssh-agent and ~/.ssh keys"
-            return MobiledeployError(f"authentication to {where} failed with {which}: check that its public key is "
-                                     "in the board's ~/.ssh/authorized_keys for that user")
-        if isinstance(exc, paramiko.SSHException):
-            text = str(exc)
-            if "protocol banner" in text:
-                cause = exc.__context__
-                if isinstance(cause, (socket.timeout, TimeoutError)) and received:
-                    return MobiledeployError(f"{where} does not speak SSH (it sent {received} bytes but no SSH "
-                                             f"greeting within {t:g} s): {port_fix}")
-                if isinstance(cause, (socket.timeout, TimeoutError)):
-                    return MobiledeployError(f"{where} accepted the connection but did not answer SSH within {t:g} s "
-                                             f"(is an SSH server on port {self.port}? a slow board: raise the "
-                                             "device's connect_timeout)")
-                if isinstance(cause, EOFError):
-                    return MobiledeployError(f"{where} closed the connection without an SSH greeting: no SSH server "
-                                             f"on port {self.port}? {port_fix}")
-                return MobiledeployError(f"{where} does not speak SSH (what it sent is not an SSH greeting): "
-                                         f"{port_fix}")
-            if "No existing session" in text or "Negotiation failed" in text:
-                return MobiledeployError(f"{where} did not complete the SSH handshake within {t:g} s (a slow or "
-                                         "overloaded board: raise the device's connect_timeout)")
-            first = " ".join(text.split())[:120] or type(exc).__name__
-            return MobiledeployError(f"SSH to {where} failed: {first} ({port_fix})")
-        if isinstance(exc, socket.gaierror):
-            return MobiledeployError(f"cannot resolve {self.entry['host']} ({exc.strerror}): {port_fix}")
-        if isinstance(exc, (socket.timeout, TimeoutError)):
-            return MobiledeployError(f"{where} did not accept a connection within {t:g} s (board off, wrong address "
-                                     "or a firewall)")
-        if isinstance(exc, (ConnectionRefusedError, paramiko.ssh_exception.NoValidConnectionsError)):
-            return MobiledeployError(f"nothing listens on {where} (connection refused): is sshd running? {port_fix}")
-        if isinstance(exc, (OSError, EOFError)):
-            reason = getattr(exc, "strerror", None) or " ".join(str(exc).split()) or type(exc).__name__
-            return MobiledeployError(f"cannot reach {where}: {reason}")
-        return MobiledeployError(f"SSH to {where} failed: {type(exc).__name__}: {' '.join(str(exc).split())[:120]}")
-
     # -- running commands ---------------------------------------------------------------------------------
-
-    def lost(self, during: str = "the run") -> MobiledeployError:
-        if self.watchdog.dead:
-            return MobiledeployError(f"{self.where} stopped answering for {self.dead_timeout:g} s during {during} "
-                                     "(board hung, powered off or network down): nothing was stored; the wait is "
-                                     "the device's dead_timeout")
-        return MobiledeployError(f"connection to {self.where} lost during {during}: nothing was stored")
 
     def _open(self, argv: list[str], during: str):
         """A channel running an argument list: every word quoted, so names cannot inject shell syntax."""
@@ -488,18 +204,18 @@ class SSHTarget:
             raise MobiledeployError(f"copying {local.name} to {self.where}:{remote} failed: {detail}") from None
 
     def _with_runner(self, uploads: list[Path], argv_for) -> dict:
-        with _DeferredSignals() as self.signals:
+        with SafePoints() as self.signals:
             try:
                 return self._run_in_folder(uploads, argv_for)
             finally:
-                self.signals = _NO_SIGNALS
+                self.signals = _NO_SAFE_POINTS
 
     def _run_in_folder(self, uploads: list[Path], argv_for) -> dict:
         need = sum(p.stat().st_size for p in uploads) + RUNNER.stat().st_size
         free = self._free_kb(self.workdir)
         if free is not None and free * 1024 < need + 64 * 1024:  # margin: the owner/pid files, block rounding
             raise self._no_room(self.workdir, need, free)
-        signals, self.signals = self.signals, _NO_SIGNALS  # a signal now waits until the folder is known
+        signals, self.signals = self.signals, _NO_SAFE_POINTS  # a signal now waits until the folder is known
         try:
             tether, tmp = self._tether()
         finally:
@@ -527,7 +243,7 @@ class SSHTarget:
         When the connection is gone, the runner stops by itself (its stdin ends) and the next connection
         removes the folder. A signal during the clean-up waits for its end (and then acts).
         """
-        signals, self.signals = self.signals, _NO_SIGNALS
+        signals, self.signals = self.signals, _NO_SAFE_POINTS
         try:
             if self.transport.is_active() and not self.watchdog.dead:
                 argv = ["sh", "-c", STOP, "sh", tmp] if stop else ["rm", "-rf", "--", tmp]
@@ -542,13 +258,6 @@ class SSHTarget:
         """What `devices check` reports, from the runner on the board."""
         return self._with_runner([], lambda tmp: ["--probe"])
 
-    def run(self, model: Path, settings: dict) -> dict:
+    def run(self, model: Path, settings: BenchSettings) -> dict:
         """Measure one model file on the board."""
         return self._with_runner([model], lambda tmp: runner_args(f"{tmp}/{model.name}", settings))
-
-    def close(self):
-        """Stop the keepalives and close the connection."""
-        watchdog = getattr(self, "watchdog", None)
-        if watchdog is not None:
-            watchdog.stop()
-        self.client.close()

@@ -8,12 +8,12 @@ from pathlib import Path
 
 from ..errors import MobiledeployError
 from ..home import home
+from ..readers import parse_json, read_bytes
+from .record import BadRecord, BenchRecord
 
 log = logging.getLogger("mobiledeploy")
 
-# What `bench --history` (table, JSON, plot) reads from a record; a line without these is not one.
-TEXT_FIELDS = ("device", "artifact", "artifact_name", "file", "format", "time")
-NUMBER_FIELDS = ("median_ms", "std_ms", "cv")
+MAX_STORE_BYTES = 1 << 30   # a million results is ~1 GB with their latencies; larger is not a results store
 
 
 def path() -> Path:
@@ -21,7 +21,7 @@ def path() -> Path:
     return home() / "results.jsonl"
 
 
-def append(record: dict) -> None:
+def append(record: BenchRecord) -> None:
     """Append one complete result as one whole line.
 
     One write() on an O_APPEND descriptor, so concurrent runs never interleave; when an earlier crash left
@@ -29,7 +29,7 @@ def append(record: dict) -> None:
     short (full disk) is truncated away, so the file never ends in half a record.
     """
     p = path()
-    line = (json.dumps(record, default=str) + "\n").encode("utf-8")
+    line = (json.dumps(record.to_dict(), default=str, allow_nan=False) + "\n").encode("utf-8")
     try:
         p.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(p, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
@@ -58,43 +58,45 @@ def append(record: dict) -> None:
         os.close(fd)
 
 
-def is_record(doc) -> bool:
-    """True when a parsed line has what every reader of the store needs."""
-    if not isinstance(doc, dict):
-        return False
-    if not all(isinstance(doc.get(k), str) for k in TEXT_FIELDS):
-        return False
-    if not all(isinstance(doc.get(k), (int, float)) and not isinstance(doc.get(k), bool) for k in NUMBER_FIELDS):
-        return False
-    p90 = doc.get("p90_ms")
-    if p90 is not None and (not isinstance(p90, (int, float)) or isinstance(p90, bool)):
-        return False
-    settings = doc.get("settings")
-    return isinstance(settings, dict) and type(settings.get("threads")) is int
+def check_writable() -> None:
+    """Refuse before measuring when the store cannot take a result (a folder or a read-only home)."""
+    p = path()
+    folder = p.parent
+    fix = "set MOBILEDEPLOY_HOME to a writable folder, or fix its permissions"
+    if folder.exists() and not folder.is_dir():
+        raise MobiledeployError(f"the results store's folder {folder} is not a folder: {fix}")
+    if p.exists() and not p.is_file() or p.is_symlink() and not p.exists():
+        raise MobiledeployError(f"the results store {p} is not a regular file: move it away or {fix}")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise MobiledeployError(f"cannot create the results store's folder {folder}: {exc.strerror or exc} "
+                                f"({fix})") from None
+    if not os.access(folder, os.W_OK | os.X_OK) or (p.exists() and not os.access(p, os.W_OK)):
+        raise MobiledeployError(f"the results store {p} is not writable: {fix}")
 
 
-def history() -> list[dict]:
+def history() -> list[BenchRecord]:
     """Every stored record, oldest first; lines that are not records are skipped with one warning."""
     p = path()
-    if not p.is_file():
+    data = read_bytes(p, "results store", MAX_STORE_BYTES, "move it away (a new one is started) or set "
+                      "MOBILEDEPLOY_HOME", missing_ok=True)
+    if data is None:
         return []
-    try:
-        data = p.read_bytes()
-    except OSError as exc:
-        raise MobiledeployError(f"cannot read the results store {p}: {exc.strerror or exc}") from None
-    out, skipped = [], 0
-    for raw in data.splitlines():
+    out, skipped = [], []
+    for number, raw in enumerate(data.splitlines(), start=1):
         if not raw.strip():
             continue
         try:
-            doc = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError, RecursionError):
-            doc = None
-        if is_record(doc):
-            out.append(doc)
-        else:
-            skipped += 1
+            doc = parse_json(raw.decode("utf-8"), "results store line", number, "")
+            out.append(BenchRecord.from_dict(doc))
+        except (UnicodeDecodeError, MobiledeployError) as exc:
+            skipped.append((number, "not UTF-8 JSON" if isinstance(exc, UnicodeDecodeError) else "not JSON"))
+        except BadRecord as exc:
+            skipped.append((number, str(exc)))
     if skipped:
-        log.warning("skipped %d line%s of %s that %s not bench records (kept the other %d)", skipped,
-                    "s" if skipped > 1 else "", p, "are" if skipped > 1 else "is", len(out))
+        where = ", ".join(str(n) for n, _ in skipped[:5]) + (", ..." if len(skipped) > 5 else "")
+        log.warning("skipped %d line%s of %s that %s not bench records (line %s: %s; kept the other %d)",
+                    len(skipped), "s" if len(skipped) > 1 else "", p, "are" if len(skipped) > 1 else "is", where,
+                    skipped[0][1], len(out))
     return out

@@ -5,7 +5,9 @@ from pathlib import Path
 
 import click
 
-from .common import emit_json, json_option, user_errors
+from ..bench.settings import DEFAULTS
+from .common import emit_json
+from .options import bench_options, insecure_option, json_option
 
 
 @click.command()
@@ -13,13 +15,11 @@ from .common import emit_json, json_option, user_errors
 @click.option("--device", default="local", show_default=True, help="Device name (see mobiledeploy devices list).")
 @click.option("--file", "files", multiple=True,
               help="Only these model files (repeatable; default: every file the device can run).")
-@click.option("--threads", type=click.IntRange(1, 1024), default=1, show_default=True, help="Inference threads (1 to 1024).")
-@click.option("--runs", type=click.IntRange(min=2), default=50, show_default=True, help="Measured inferences.")
-@click.option("--warmup", type=click.IntRange(min=0), default=10, show_default=True)
+@bench_options
 @click.option("--cpu-mask", default=None, metavar="HEX", help="Cores to run on, e.g. f0 for cores 4-7.")
-@click.option("--cooldown", type=click.FloatRange(min=0), default=0.0, help="Seconds to sleep between runs.")
-@click.option("--insecure", is_flag=True,
-              help="Accept an unknown SSH host key for this connection only (never written to known_hosts).")
+@click.option("--cooldown", type=click.FloatRange(min=0, max=3600), default=DEFAULTS.cooldown,
+              help="Seconds to sleep between runs.")
+@insecure_option
 @click.option("--use-gpu", is_flag=True, help="adb: benchmark_model with the GPU delegate.")
 @click.option("--use-nnapi", is_flag=True, help="adb: benchmark_model with the NNAPI delegate.")
 @click.option("--op-profiling", is_flag=True, help="adb: per-op timing table (--enable_op_profiling).")
@@ -27,9 +27,8 @@ from .common import emit_json, json_option, user_errors
 @click.option("--history", is_flag=True, help="Show past results side by side instead of measuring.")
 @click.option("--plot", type=click.Path(), default=None,
               help="With --history: also draw latency against multiply-adds into this PNG file.")
-@json_option('keys "device", "artifact", "results": [{"file", "runs", "median_ms", "mean_ms", "p90_ms", '
-             '"std_ms", "cv", "model", ...}]; with --history: "results" only')
-@user_errors
+@json_option('keys "device", "artifact", "results": [{"file", "median_ms", "p90_ms", "std_ms", "cv", "runs", '
+             '"model", "settings", ...}], "errors"; with --history: "results" only')
 def bench(artifact, device, files, threads, runs, warmup, cpu_mask, cooldown, insecure, use_gpu, use_nnapi,
           op_profiling, benchmark_binary, history, plot, as_json):
     """Measure inference latency of ARTIFACT's files on a device (default ARTIFACT: newest in models/).
@@ -42,48 +41,40 @@ def bench(artifact, device, files, threads, runs, warmup, cpu_mask, cooldown, in
       mobiledeploy bench models/mobilenet_v1_0.5_128 --device local --threads 2
       mobiledeploy bench --device pixel
     """
-    from pathlib import Path
-
-    from ..bench import measure, store
+    from .. import api
     from ..errors import MobiledeployError
     from ..progress import bar
 
     if history:
-        rows = [r for r in store.history() if (not artifact or Path(r["artifact"]) == Path(artifact))
-                and (device == "local" or r["device"] == device)]
+        rows = api.history(artifact, None if device == "local" else device)
         if plot:
-            from ..report import latency_plot
+            from ..bench.plot import latency_plot
 
             click.echo(f"plot: {latency_plot(rows, Path(plot))}", err=True)
         if as_json:
-            emit_json({"results": rows})
+            emit_json({"results": [r.to_dict() for r in rows]})
         else:
             _table(rows, "bench history", history=True)
         return
-    if cpu_mask:
-        try:
-            if int(cpu_mask, 16) <= 0:
-                raise ValueError
-        except ValueError:
-            raise MobiledeployError(f"--cpu-mask takes a hex mask of cores such as f0, got {cpu_mask!r}") from None
-    path = Path(artifact) if artifact else measure.latest_artifact()
-    settings = {"threads": threads, "runs": runs, "warmup": warmup, "cpu_mask": cpu_mask, "cooldown": cooldown}
-    if use_gpu or use_nnapi or op_profiling or benchmark_binary:
-        from ..bench import devices as dev
-
-        if dev.get(device).get("kind") != "adb":
-            raise MobiledeployError("--use-gpu, --use-nnapi, --op-profiling and --benchmark-binary are for adb devices")
-        settings.update(delegate="gpu" if use_gpu else "nnapi" if use_nnapi else None, op_profiling=op_profiling,
-                        benchmark_binary=str(Path(benchmark_binary).resolve()) if benchmark_binary else None)
     from ..artifact.bundle import Artifact
+    from ..bench.measure import latest_artifact
 
-    art = Artifact.load(path)
-    with bar(f"benchmarking on {device}", len(files) or len(art.manifest.files), as_json) as advance:
-        results = measure.run(art, device, list(files), settings, insecure, advance)
+    path = Path(artifact) if artifact else latest_artifact()
+    count = len(files) or len(Artifact.load(path).manifest.files)
+    with bar(f"benchmarking on {device}", count, as_json) as advance:
+        result = api.bench(path, device, files, threads=threads, runs=runs, warmup=warmup, cpu_mask=cpu_mask,
+                           cooldown=cooldown, delegate="gpu" if use_gpu else "nnapi" if use_nnapi else None,
+                           op_profiling=op_profiling, benchmark_binary=benchmark_binary, insecure=insecure,
+                           progress=advance)
     if as_json:
-        emit_json({"device": device, "artifact": str(path), "results": results})
-        return
-    _table(results, f"{path} on {device}")
+        emit_json(result.to_dict())
+    else:
+        _table(result.records, f"{path} on {device}")
+        for line in result.errors:
+            click.echo(f"warning: {line}", err=True)
+    if result.errors:
+        raise MobiledeployError(f"{len(result.errors)} of {len(result.errors) + len(result.records)} files failed "
+                                f"({result.errors[0]}); the others are stored")
 
 
 def _table(rows, title, history=False):
@@ -98,13 +89,12 @@ def _table(rows, title, history=False):
         table.add_column(col, justify="right" if "ms" in col or col in ("CV", "thr") else "left",
                          no_wrap=col != "flags")
     for r in rows:
-        flags = [f for f, on in (("unstable", r.get("unstable")), ("throttled", r.get("throttled")),
-                                 ("no-xnnpack", r["format"] == "tflite" and not r.get("xnnpack"))) if on]
-        cells = [r["time"][5:16].replace("T", " "), r["device"], r["artifact_name"]] if history else []
-        p90 = f"{r['p90_ms']:.2f}" if r.get("p90_ms") is not None else "-"
-        cells += [r["file"], str(r["settings"]["threads"]), f"{r['median_ms']:.2f}", p90,
-                  f"{r['std_ms']:.2f}", f"{r['cv']:.1%}", f"{r.get('runtime')} {r.get('runtime_version')}",
-                  " ".join(flags)]
+        flags = [f for f, on in (("unstable", r.unstable), ("throttled", r.throttled),
+                                 ("no-xnnpack", r.format == "tflite" and not r.facts.get("xnnpack"))) if on]
+        cells = [r.time[5:16].replace("T", " "), r.device, r.artifact_name] if history else []
+        p90 = f"{r.p90_ms:.2f}" if r.p90_ms is not None else "-"
+        cells += [r.file, str(r.threads), f"{r.median_ms:.2f}", p90, f"{r.std_ms:.2f}", f"{r.cv:.1%}",
+                  f"{r.facts.get('runtime')} {r.facts.get('runtime_version')}", " ".join(flags)]
         table.add_row(*cells)
     console.print(table)
 
@@ -133,7 +123,6 @@ def devices():
               help="ssh: give up on a board that has not answered for this long (default 30).")
 @click.option("--timeout", "adb_timeout", type=click.FloatRange(1, 86400), metavar="SECONDS",
               help="adb: longest wait for one adb command, e.g. a whole benchmark_model run (default 600).")
-@user_errors
 def devices_add(name, ssh_spec, serial, key, known_hosts, python, workdir, insecure, benchmark_binary,
                 connect_timeout, keepalive, dead_timeout, adb_timeout):
     """Add or replace device NAME: --ssh USER@HOST[:PORT] or --adb SERIAL."""
@@ -170,7 +159,6 @@ def devices_add(name, ssh_spec, serial, key, known_hosts, python, workdir, insec
 
 @devices.command("list")
 @json_option('key "devices": {name: {"kind", ...}}')
-@user_errors
 def devices_list(as_json):
     """List configured devices."""
     from ..bench import devices as dev
@@ -187,7 +175,6 @@ def devices_list(as_json):
 
 @devices.command("remove")
 @click.argument("name")
-@user_errors
 def devices_remove(name):
     """Remove device NAME."""
     from ..bench import devices as dev
@@ -198,10 +185,8 @@ def devices_remove(name):
 
 @devices.command("check")
 @click.argument("name")
-@click.option("--insecure", is_flag=True,
-              help="Accept an unknown SSH host key for this connection only (never written to known_hosts).")
+@insecure_option
 @json_option('keys "device", "reachable", "machine", "cores", "tflite_runtime", ...')
-@user_errors
 def devices_check(name, insecure, as_json):
     """Reach device NAME and report architecture, CPU, runtime, free space, temperature, governor."""
     from ..bench import devices as dev

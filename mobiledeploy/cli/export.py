@@ -3,21 +3,21 @@ from __future__ import annotations
 
 import click
 
-from ..export.formats import FORMATS, PRECISIONS, help_table
-from .common import emit_json, model_options, user_errors
+from ..export.formats import CALIB_METHODS, FORMATS, IO_TYPES, PRECISIONS, help_table
+from .common import emit_json
+from .options import calib_count_option, json_option, model_options
 
 
 @click.command(epilog="\b\nFiles an artifact can hold:\n" + help_table())
 @model_options
 @click.option("--int8", is_flag=True, help="Add full-integer int8 files (calibrated).")
 @click.option("--formats", default=",".join(FORMATS), show_default=True, help=f"Comma list: {', '.join(FORMATS)}.")
-@click.option("--precision", "precisions", default=None, metavar="LIST",
+@click.option("--precisions", "--precision", "precisions", default=None, metavar="LIST",
               help=f"Comma list of {', '.join(PRECISIONS)} (fp32 is always written).")
 @click.option("--calib", type=click.Path(), default=None,
               help="Folder of calibration images (recursive; jpg/png/bmp). Without it: data-free calibration.")
-@click.option("--calib-count", type=click.IntRange(min=1), default=200, show_default=True,
-              help="Images used for calibration (below 100 warns).")
-@click.option("--calib-method", type=click.Choice(["minmax", "entropy", "percentile", "imported"]), default="minmax",
+@calib_count_option
+@click.option("--calib-method", type=click.Choice(CALIB_METHODS), default="minmax",
               show_default=True, help="Int8 activation ranges: min/max, percentile, entropy, or imported from a "
                                       "quantized --weights FILE.tflite (QAT; TFLite only, ONNX then uses min/max).")
 @click.option("--fallback-float", type=click.IntRange(min=0), default=0, show_default=True, metavar="N",
@@ -30,15 +30,14 @@ from .common import emit_json, model_options, user_errors
               help="Folder of verification images (default: held back from --calib, else synthetic).")
 @click.option("--verify-count", type=click.IntRange(min=1), default=50, show_default=True,
               help="Verification images at most.")
-@click.option("--io", type=click.Choice(["int8", "uint8", "float"]), default="int8", show_default=True,
+@click.option("--io", type=click.Choice(IO_TYPES), default="int8", show_default=True,
               help="Input/output type of the TFLite int8 file.")
 @click.option("--labels", type=click.Path(), default=None, help="Class names, one per line.")
 @click.option("--keep-background", is_flag=True,
               help="Keep a background class at output 0 (Google's 1001-class TFLite models).")
 @click.option("--out", default="models", show_default=True, type=click.Path(), help="Folder for artifacts.")
 @click.option("--force", is_flag=True, help="Replace an existing artifact.")
-@click.option("--json", "as_json", is_flag=True, help='Print one JSON object (keys "artifact", "files", ...).')
-@user_errors
+@json_option('keys "artifact", "files", "manifest", "weights", "calibration", "seconds", "timings"')
 def export(alpha, resolution, weights, int8, formats, precisions, calib, calib_count, calib_method, verify_dir,
            verify_count, io, labels, keep_background, out, force, as_json, fallback_float, bias_correction):
     """Export MobileNet v1 to a verified artifact: TFLite/ONNX files, labels.txt, manifest.json.
@@ -48,42 +47,38 @@ def export(alpha, resolution, weights, int8, formats, precisions, calib, calib_c
 
     Example: mobiledeploy export --alpha 0.5 --res 128 --int8
     """
-    from ..export.formats import select
-    from ..export.pipeline import ExportOptions
-    from ..export.pipeline import export as run_export
+    from .. import api
 
-    kinds = select(formats, precisions, int8)
-    result = run_export(ExportOptions(
-        alpha=alpha, resolution=resolution, kinds=kinds, weights=weights, calib=calib,
-        calib_count=calib_count, calib_method=calib_method, verify_dir=verify_dir, verify_count=verify_count,
-        io=io, out=out, force=force, labels=labels, background=keep_background, quiet=as_json,
-        fallback_float=fallback_float, bias_correction=bias_correction))
+    result = api.export(alpha, resolution, int8=int8, formats=formats, precisions=precisions, weights=weights,
+                        calib=calib, calib_count=calib_count, calib_method=calib_method, verify=verify_dir,
+                        verify_count=verify_count, io=io, labels=labels, keep_background=keep_background, out=out,
+                        force=force, fallback_float=fallback_float, bias_correction=bias_correction, quiet=as_json)
     if as_json:
-        emit_json(result)
+        emit_json(result.to_dict())
         return
     _print_summary(result)
 
 
-def _print_summary(result: dict) -> None:
+def _print_summary(result) -> None:
     from rich.table import Table
 
     from ..progress import out as console
 
-    table = Table(title=f"{result['artifact']}  ({result['seconds']:.1f} s)")
+    table = Table(title=f"{result.artifact}  ({result.seconds:.1f} s)")
     table.add_column("file", no_wrap=True)
     for col in ("size", "top1 agree", "tie-aware", "top5 has top1", "cos min", "max err"):
         table.add_column(col, justify="right")
-    for f in result["files"]:
-        v = f["verification"]
-        table.add_row(f["name"], f"{f['size'] / 1e6:.2f} MB", f"{v['top1_agreement']:.1%}",
+    for f in result.files:
+        v = f.verification
+        table.add_row(f.name, f"{f.size / 1e6:.2f} MB", f"{v['top1_agreement']:.1%}",
                       f"{v['top1_agreement_tie_aware']:.1%}" if "top1_agreement_tie_aware" in v else "",
                       f"{v['top5_contains_top1']:.1%}", f"{v['cosine_min']:.5f}", f"{v['max_abs_error']:.2e}")
     console.print(table)
-    if result.get("weights") == "random":
+    if result.weights == "random":
         console.print("note: the weights are random (no ImageNet weights were available), so every class scores "
                       "about the same; int8 outputs step by 1/256 and round those scores to zero, which makes the "
                       "int8 cosine meaningless. Export real weights with --weights imagenet or --weights FILE.tflite.")
-    art = result["artifact"]
+    art = result.artifact
     console.print("next:\n"
                   f"  mobiledeploy predict {art} IMAGE\n"
                   f"  mobiledeploy eval {art} --data DIR\n"

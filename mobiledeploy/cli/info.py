@@ -4,7 +4,8 @@ from __future__ import annotations
 import click
 
 from ..model.cost import summary
-from .common import emit_json, json_option, shape_options, user_errors
+from .common import emit_json
+from .options import json_option, shape_options
 
 
 @click.command()
@@ -12,7 +13,6 @@ from .common import emit_json, json_option, shape_options, user_errors
 @click.option("--classes", type=click.IntRange(1, 1_000_000), default=1000, show_default=True,
               help="Classifier outputs.")
 @json_option("keys macs, params, layers, pointwise_macs_share, ...")
-@user_errors
 def info(alpha, resolution, classes, as_json):
     """Multiply-adds and parameters of MobileNet v1, per layer, computed analytically.
 

@@ -3,11 +3,9 @@ from __future__ import annotations
 
 import click
 
-from .. import __version__
-from ..errors import MobiledeployError
-from ..fsutil import disk_error
-from ..signals import Terminated, received
-from .common import fail, setup_logging, signal_exit
+from .. import __version__, outcome
+from ..outcome import EXIT_CODES_HELP
+from .common import setup_logging
 from .bench import bench, devices
 from .export import export
 from .info import info
@@ -16,16 +14,14 @@ from .run import evaluate, predict, testvectors
 from .sweep import pick, sweep
 
 
-EPILOG = """\b
+EPILOG = f"""\b
 Every command: --help explains it; --json prints one JSON object on stdout (its keys are in the
 command's --help), progress and warnings go to stderr.
 \b
 Settings: option defaults per command from ./mobiledeploy.toml (or [tool.mobiledeploy] in
 ./pyproject.toml), e.g. [export] alpha = 0.5, res = 128; the command line wins.
 \b
-Exit codes: 0 ok, 1 unexpected failure (a bug: report it), 2 user error (one "error:" line says what
-to fix), 3 no variant fits (pick), 130 interrupted (Ctrl-C), 143 terminated (SIGTERM), 129 hung up
-(SIGHUP). Interrupted work leaves nothing half-written.
+{EXIT_CODES_HELP}
 """
 
 
@@ -66,34 +62,21 @@ cli.add_command(sweep)
 cli.add_command(pick)
 
 
+def _click_outcome(exc: BaseException):
+    """click's own endings: a usage error is one line naming --help; Ctrl-C inside click is an interrupt."""
+    if isinstance(exc, click.exceptions.Abort):
+        return outcome.resolve(exc.__context__ if isinstance(exc.__context__, KeyboardInterrupt)
+                               else KeyboardInterrupt())
+    if isinstance(exc, click.ClickException):
+        hint = f" (see {exc.ctx.command_path} --help)" if getattr(exc, "ctx", None) else ""
+        return outcome.Outcome(f"error: {exc.format_message()}{hint}", exc.exit_code)
+    return None
+
+
 def main():
-    """Console-script entry point: click's usage errors become one line too."""
+    """Console-script entry point: every ending goes through mobiledeploy.outcome."""
     import sys
 
-    try:
-        code = cli.main(standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("interrupted", err=True)
-        sys.exit(130)
-    except Terminated as exc:
-        signal_exit(exc.signum)
-    except MobiledeployError as exc:
-        fail(exc)
-    except click.ClickException as exc:
-        hint = f" (see {exc.ctx.command_path} --help)" if getattr(exc, "ctx", None) else ""
-        click.echo(f"error: {exc.format_message()}{hint}", err=True)
-        sys.exit(exc.exit_code)
-    except Exception as exc:  # a bug, not a user mistake: still one line unless --verbose
-        from ..quiet import verbose
+    from ..quiet import verbose
 
-        if verbose():
-            raise
-        if received() is not None:  # a library turned the signal's exception into its own
-            signal_exit(received())
-        if isinstance(exc, OSError) and disk_error(exc, "") is not None:  # full disk, read-only, ...
-            fail(disk_error(exc, ""))
-        first = (str(exc).strip().splitlines() or [""])[0]
-        click.echo(f"error: unexpected {type(exc).__name__}: {first} (run with --verbose for the traceback "
-                   "and report it)", err=True)
-        sys.exit(1)
-    sys.exit(code if isinstance(code, int) else 0)
+    sys.exit(outcome.run(lambda: cli.main(standalone_mode=False), verbose, _click_outcome))

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import click
 
-from .common import emit_json, user_errors
+from .common import emit_json
+from .options import json_option
 
 NOISE_SEED = 0
 
@@ -15,10 +16,9 @@ NOISE_SEED = 0
 @click.option("--data", type=click.Path(), default=None,
               help="Folder of images to run (default: uniform noise, which says little about real accuracy).")
 @click.option("--count", type=click.IntRange(min=1), default=50, show_default=True, help="Images at most.")
-@click.option("--json", "as_json", is_flag=True, help='Print one JSON object (key "layers").')
+@json_option('keys "artifact", "inputs", "formats", "layers", "calibration", "plot"')
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None,
               help="Write a PNG of the error by layer depth.")
-@user_errors
 def quant_report(artifact, data, count, as_json, plot_path):
     """Per-layer error of ARTIFACT's int8 activations against its float files (TFLite and ONNX side by side).
 

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import click
 
-from .common import emit_json, json_option, pick, renamed, user_errors
+from .common import emit_json
+from .options import json_option, threads_option, top_k_option
 
 
 @click.command()
@@ -13,25 +14,18 @@ from .common import emit_json, json_option, pick, renamed, user_errors
 @click.argument("images", nargs=-1, required=True, type=click.Path())
 @click.option("--file", "file_name", default=None,
               help="Model file of the artifact (default: the manifest's default, int8 TFLite first).")
-@click.option("--top-k", "top_k", type=click.IntRange(1, 100), default=None, help="Classes to show [default: 5].")
-@renamed("--top", "--top-k", "top_k", type=click.IntRange(1, 100))
-@click.option("--threads", type=click.IntRange(1, 1024), default=None, help="Inference threads (1 to 1024).")
+@top_k_option
+@threads_option()
 @json_option('keys "artifact", "file", "images": [{"image", "top": [{"index", "label", "score"}]}]')
-@user_errors
-def predict(artifact, images, file_name, top_k, top_k_old, threads, as_json):
+def predict(artifact, images, file_name, top_k, threads, as_json):
     """Classify IMAGES with one file of ARTIFACT, preprocessed exactly as its manifest says.
 
     Example: mobiledeploy predict models/mobilenet_v1_0.5_128 photo.jpg
     """
-    from ..runtime.classifier import Classifier
-    from ..runtime.images import load_rgb
+    from .. import api
 
-    top = pick(top_k, top_k_old, 5)
-    clf = Classifier(artifact, file_name, threads)
-    out = []
-    for image in images:
-        preds = clf.classify(load_rgb(image), top)
-        out.append({"image": image, "top": [p.__dict__ for p in preds]})
+    clf, answers = api.predict(artifact, images, file_name, top_k, threads)
+    out = [{"image": image, "top": [p.__dict__ for p in preds]} for image, preds in answers]
     if as_json:
         emit_json({"artifact": str(clf.artifact.folder), "file": clf.entry.name, "images": out})
         return
@@ -52,20 +46,18 @@ def predict(artifact, images, file_name, top_k, top_k_old, threads, as_json):
 @click.option("--no-keras", is_flag=True, help="Skip the float Keras model (needs TensorFlow).")
 @json_option('keys "artifact", "data", "n", "results": [{"file", "format", "precision", "n", "top1", "top5", '
              '"agreement_with_float"}]')
-@user_errors
 def evaluate(artifact, data, wnids, files, no_keras, as_json):
     """Top-1 and top-5 accuracy of every file of ARTIFACT and of the float Keras model.
 
     Example: mobiledeploy eval models/mobilenet_v1_0.5_128 --data imagenet-val/
     """
+    from .. import api
     from ..artifact.bundle import Artifact
-    from ..eval import evaluate as run_eval
-    from ..eval import read_wnids, select_entries
+    from ..eval import select_entries
     from ..progress import bar
 
     art = Artifact.load(artifact)
     entries = select_entries(art, list(files))  # a file the artifact lacks fails before any work
-    wnid_list = read_wnids(Path(wnids), art.manifest.model.classes) if wnids else None
     keras = not no_keras
     if keras:
         import importlib.util
@@ -75,7 +67,7 @@ def evaluate(artifact, data, wnids, files, no_keras, as_json):
             keras = False
     total = len(entries) + int(keras)
     with bar("evaluating", total, as_json) as advance:
-        result = run_eval(art, Path(data), wnid_list, list(files), keras, advance)
+        result = api.evaluate(art.folder, data, wnids, files, keras, advance)
     if as_json:
         result.pop("predictions")
         emit_json(result)
@@ -96,25 +88,19 @@ def evaluate(artifact, data, wnids, files, no_keras, as_json):
 
 @click.command()
 @click.argument("artifact", type=click.Path())
-@click.option("--data", type=click.Path(), default=None, help="Folder of real images (jpg, png, bmp).  [required]")
-@renamed("--images", "--data", "data", type=click.Path())
+@click.option("--data", type=click.Path(), required=True, help="Folder of real images (jpg, png, bmp).")
 @click.option("--out", required=True, type=click.Path(), help="Folder for the vectors (one subfolder per file).")
 @json_option('key "folders": the folders written')
-@user_errors
-def testvectors(artifact, data, data_old, out, as_json):
+def testvectors(artifact, data, out, as_json):
     """Write test vectors for other implementations of ARTIFACT's preprocessing (the Android app).
 
     For each TFLite file: raw RGB images, the exact input tensors the Python runtime makes, LiteRT's raw
     outputs and top-5, and a copy of the manifest. Example:
     mobiledeploy testvectors models/mobilenet_v1_0.5_128 --data photos/ --out android_demo/testvectors
     """
-    from ..artifact.testvectors import images_from, write
-    from ..errors import MobiledeployError
+    from ..runtime.testvectors import images_from, write
 
-    images = pick(data, data_old)
-    if images is None:
-        raise MobiledeployError("testvectors needs --data DIR: a folder of real images")
-    folders = [str(f) for f in write(artifact, images_from(images), Path(out))]
+    folders = [str(f) for f in write(artifact, images_from(data), Path(out))]
     if as_json:
         emit_json({"folders": folders})
         return

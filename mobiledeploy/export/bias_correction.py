@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .quant_debug import tflite_activations
-from .tflite_ranges import compute_ops, flatbuffer_module
+from .tflite_graph import compute_ops, flatbuffer_module
 
 CORRECTED_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D")
 INT32 = 2  # TFLite TensorType

@@ -14,6 +14,9 @@ from ..runtime.preprocess import preprocess
 
 log = logging.getLogger("mobiledeploy")
 MIN_RECOMMENDED = 100
+CALIB_COUNT = 200       # calibration images used by default (export and sweep alike)
+DATAFREE_COUNT = 32     # synthetic calibration images of a data-free int8 export
+DATAFREE_VERIFY = 8     # synthetic verification images held back when no real ones are given
 
 
 @dataclass

@@ -5,9 +5,9 @@ by tests/test_formats.py), the dispatch to a writer (export/pipeline.py) and how
 """
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 
+from ..choices import choice_list
 from ..errors import MobiledeployError
 
 
@@ -39,6 +39,11 @@ FILE_KINDS = (
 )
 FORMATS = tuple(dict.fromkeys(k.format for k in FILE_KINDS))
 PRECISIONS = tuple(dict.fromkeys(k.precision for k in FILE_KINDS))
+#: How int8 activation ranges are set, and the input/output types a TFLite int8 file can have.
+CALIB_METHODS = ("minmax", "entropy", "percentile", "imported")
+IO_TYPES = ("int8", "uint8", "float")
+#: The TFLite precisions a sweep compares and pick chooses among (what phones and boards run).
+SWEEP_PRECISIONS = ("fp32", "int8")
 
 
 def kind(format: str, precision: str) -> FileKind:
@@ -49,22 +54,10 @@ def kind(format: str, precision: str) -> FileKind:
     raise KeyError((format, precision))
 
 
-def _parse_list(text: str, allowed: tuple, what: str) -> list[str]:
-    items = [i.strip().lower() for i in text.split(",") if i.strip()]
-    for item in items:
-        if item not in allowed:
-            close = difflib.get_close_matches(item, allowed, n=1)
-            hint = f" (did you mean {close[0]}?)" if close else ""
-            raise MobiledeployError(f"unknown {what} {item!r}{hint}: choose from {', '.join(allowed)}")
-    if not items:
-        raise MobiledeployError(f"no {what} given: choose from {', '.join(allowed)}")
-    return items
-
-
 def select(formats: str, precisions: str | None, int8: bool) -> list[FileKind]:
-    """The file kinds an export writes: fp32 always; --int8 adds int8; --precision picks explicitly."""
-    fmts = _parse_list(formats, FORMATS, "format")
-    precs = _parse_list(precisions, PRECISIONS, "precision") if precisions else ["fp32"]
+    """The file kinds an export writes: fp32 always; --int8 adds int8; --precisions picks explicitly."""
+    fmts = choice_list(formats, FORMATS, "format", "--formats")
+    precs = choice_list(precisions, PRECISIONS, "precision", "--precisions") if precisions else ["fp32"]
     if int8 and "int8" not in precs:
         precs.append("int8")
     if "fp32" not in precs:

@@ -13,7 +13,8 @@ import numpy as np
 from .. import __version__
 from ..artifact import labels as labels_mod
 from ..artifact.manifest import FileEntry, LabelsInfo, Manifest, ModelInfo, TensorSpec
-from ..artifact.bundle import Publisher, artifact_name, file_sha256
+from ..artifact.bundle import Publisher, artifact_name
+from ..fsutil import sha256_file
 from ..errors import MobiledeployError
 from ..model.cost import summary
 from ..progress import Steps, bar
@@ -27,8 +28,6 @@ from .formats import kind as kind_of
 log = logging.getLogger("mobiledeploy")
 FLOAT_COSINE_MIN = 0.9999     # a float export that disagrees more than this with Keras fails
 INT8_AGREEMENT_WARN = 0.90    # an int8 export below this top-1 agreement warns
-DATAFREE_CALIB = 32
-DATAFREE_VERIFY = 8
 
 
 @dataclass
@@ -38,7 +37,7 @@ class ExportOptions:
     kinds: list[FileKind]
     weights: str = "auto"
     calib: str | None = None
-    calib_count: int = 200
+    calib_count: int = calibration.CALIB_COUNT
     calib_method: str = "minmax"
     verify_dir: str | None = None
     verify_count: int = 50
@@ -52,7 +51,7 @@ class ExportOptions:
     bias_correction: bool = False
     # data-free calibration: images and optimisation steps (0: the 1/f prior as is, for latency-only
     # exports of random weights, where calibration quality cannot matter and synthesis is most of the time)
-    datafree_count: int = DATAFREE_CALIB
+    datafree_count: int = calibration.DATAFREE_COUNT
     datafree_steps: int = datafree.STEPS
 
     def int8_options(self):
@@ -62,12 +61,31 @@ class ExportOptions:
         return Int8Options(self.calib_method, str(self.weights), self.fallback_float, self.bias_correction)
 
 
-def export(opts: ExportOptions) -> dict:
-    """Write one artifact; returns {"artifact", "files", "manifest", "seconds"}."""
+@dataclass(frozen=True)
+class ExportResult:
+    """What one export wrote: the artifact folder, its verified files, and where the time went."""
+
+    artifact: str
+    files: tuple[FileEntry, ...]
+    manifest: str
+    weights: str          # the weights' kind: imagenet, keras-h5, tflite, random, ...
+    calibration: str      # images or data-free
+    seconds: float
+    timings: dict
+
+    def to_dict(self) -> dict:
+        """The JSON form (`export --json`)."""
+        return {"artifact": self.artifact, "files": [e.to_dict() for e in self.files], "manifest": self.manifest,
+                "weights": self.weights, "calibration": self.calibration, "seconds": self.seconds,
+                "timings": self.timings}
+
+
+def export(opts: ExportOptions) -> ExportResult:
+    """Write one artifact, every file verified against the float model; nothing appears until all of it is."""
     target_dir = Path(opts.out) / artifact_name(opts.alpha, opts.resolution)
     quantized = any(k.quantized for k in opts.kinds)
     histograms = opts.calib_method != "minmax" and any(k.format == "onnx" and k.quantized for k in opts.kinds)
-    kept = min(opts.calib_count, DATAFREE_CALIB if not opts.calib else opts.calib_count) if histograms else 0
+    kept = min(opts.calib_count, calibration.DATAFREE_COUNT if not opts.calib else opts.calib_count) if histograms else 0
     memory.check(opts.alpha, opts.resolution, _held_inputs(opts, quantized), kept=kept)  # before anything is written
     steps = Steps(4 + len(opts.kinds), opts.quiet)
     spec = input_spec(opts.resolution)
@@ -124,18 +142,16 @@ def export(opts: ExportOptions) -> dict:
                 labels=LabelsInfo("labels.txt", len(names), labels_source),
                 files=tuple(entries), calibration=calib_info, provenance=_provenance(steps))
             manifest_path = manifest.write(pub.tmp)
-    return {"artifact": str(target_dir), "files": [e.to_dict() for e in entries],
-            "manifest": str(target_dir / manifest_path.name),
-            "weights": loaded.origin["kind"], "calibration": calib_info["source"],
-            "seconds": round(sum(steps.timings.values()), 2), "timings": steps.timings}
+    return ExportResult(str(target_dir), tuple(entries), str(target_dir / manifest_path.name), loaded.origin["kind"],
+                        calib_info["source"], round(sum(steps.timings.values()), 2), dict(steps.timings))
 
 
 def _held_inputs(opts: ExportOptions, quantized: bool) -> int:
     """How many preprocessed images the export holds at once, at most (for the memory estimate)."""
-    verify_count = opts.verify_count if opts.verify_dir or opts.calib else DATAFREE_VERIFY
+    verify_count = opts.verify_count if opts.verify_dir or opts.calib else calibration.DATAFREE_VERIFY
     if opts.calib:
         return opts.calib_count + verify_count
-    return (DATAFREE_CALIB if quantized else 0) + verify_count
+    return (calibration.DATAFREE_COUNT if quantized else 0) + verify_count
 
 
 def _inputs(model, spec, opts: ExportOptions, quantized: bool):
@@ -164,10 +180,10 @@ def _inputs(model, spec, opts: ExportOptions, quantized: bool):
     else:
         verify_inputs = None
     count = opts.datafree_count if quantized else 0
-    extra = 0 if verify_inputs is not None else DATAFREE_VERIFY
+    extra = 0 if verify_inputs is not None else calibration.DATAFREE_VERIFY
     with bar("synthesizing data-free inputs", count + extra, opts.quiet) as advance:
         synthetic, method = datafree.synthesize(model, count + extra, steps=opts.datafree_steps, progress=advance)
-    info.update(source="data-free", generator=method, count=count)
+    info.update(source="data-free", generator=method, count=count, optimised=opts.datafree_steps > 0)
     if verify_inputs is None:
         verify_inputs = synthetic[count:]
         verify_info = {"source": f"data-free ({method}), held back", "count": extra}
@@ -251,7 +267,7 @@ def _verified_entry(kind: FileKind, path: Path, verify_inputs, reference) -> Fil
     if kind.quantized and check["top1_agreement"] < INT8_AGREEMENT_WARN:
         log.warning("%s agrees with the float model on top-1 for only %.1f%% of %d verification inputs",
                     kind.filename, 100 * check["top1_agreement"], check["n"])
-    return FileEntry(kind.filename, kind.format, kind.precision, path.stat().st_size, file_sha256(path),
+    return FileEntry(kind.filename, kind.format, kind.precision, path.stat().st_size, sha256_file(path),
                      TensorSpec.of(session.input_dtype, session.input_quant),
                      TensorSpec.of(session.output_dtype, session.output_quant), check)
 

@@ -63,7 +63,7 @@ def layer_name(tensor_name: str, op: str) -> str:
 def tflite_activations(path: Path, inputs: np.ndarray) -> list[Activation]:
     """Every compute op's output of a TFLite file, in execution order, dequantized to float."""
     from ..quiet import native_output_captured
-    from ..runtime.litert import interpreter_module
+    from ..litert import interpreter_module
     from ..runtime.preprocess import quantize
 
     mod, _, _ = interpreter_module()

@@ -98,7 +98,7 @@ def tensor_shares(calibrated: bytes, convert, inputs: np.ndarray, float_io: bool
     export will build it (same ranges, same weight grid).
     """
     from ..runtime.session import Session
-    from .tflite_ranges import compute_ops, flatbuffer_module
+    from .tflite_graph import compute_ops, flatbuffer_module
 
     model = flatbuffer_module().convert_bytearray_to_object(calibrated)
     chain = list(dict.fromkeys(layer for layer, _, _, _ in compute_ops(model)))

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import MobiledeployError
-from .quant_debug import COMPUTE_OPS, layer_name
+from .tflite_graph import compute_ops, flatbuffer_module, op_name
 
 METHODS = ("minmax", "percentile", "entropy", "imported")
 PERCENTILE = 99.999          # onnxruntime's default, so both formats clip alike
@@ -98,34 +98,6 @@ def check(options: Int8Options, weights: str, layers: int) -> None:
                                     f"as --weights FILE.tflite (got --weights {weights})")
 
 
-def flatbuffer_module():
-    """TensorFlow's flatbuffer reader/writer for .tflite files (object form, editable)."""
-    from tensorflow.lite.tools import flatbuffer_utils
-
-    return flatbuffer_utils
-
-
-def op_name(model, op) -> str:
-    """The builtin operator name of `op` (CONV_2D, RESHAPE, ...) in a flatbuffer object model."""
-    from tensorflow.lite.python import schema_py_generated as schema
-
-    code = model.operatorCodes[op.opcodeIndex]
-    number = max(code.builtinCode, code.deprecatedBuiltinCode)
-    return next((k for k, v in vars(schema.BuiltinOperator).items() if v == number and not k.startswith("_")), "?")
-
-
-def compute_ops(model) -> list[tuple[str, object, object, str]]:
-    """(layer, op, output tensor, op name) for every compute op of the first subgraph."""
-    g = model.subgraphs[0]
-    out = []
-    for op in g.operators:
-        name = op_name(model, op)
-        if name in COMPUTE_OPS:
-            tensor = g.tensors[op.outputs[0]]
-            out.append((layer_name(tensor.name.decode(), name), op, tensor, name))
-    return out
-
-
 def calibrate(converter) -> bytes:
     """The float model with the converter's calibration statistics (min/max per tensor)."""
     converter._experimental_calibrate_only = True  # the documented path of tf.lite.experimental.QuantizationDebugger
@@ -176,7 +148,7 @@ def histogram_ranges(calibrated: bytes, inputs: np.ndarray, method: str) -> dict
 def imported_ranges(path: Path) -> tuple[dict[str, tuple[float, float]], dict[str, WeightGrid]]:
     """Activation ranges and weight grids of a quantized MobileNet v1 TFLite file, by our layer names."""
     from ..model.tflite_import import layer_ops
-    from ..runtime.litert import open_interpreter
+    from ..litert import open_interpreter
 
     it = open_interpreter(path, delegates=False)
     details = {t["index"]: t for t in it.get_tensor_details()}

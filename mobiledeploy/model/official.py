@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from ..errors import MobiledeployError
+from ..home import keras_cache_dir
 
 #: Where Keras publishes them; MOBILEDEPLOY_WEIGHTS_URL overrides (mirrors, tests on loopback).
 BASE_URL = "https://storage.googleapis.com/tensorflow/keras-applications/mobilenet/"
@@ -24,8 +25,8 @@ def file_name(alpha: float, resolution: int) -> str:
 
 
 def cache_dir() -> Path:
-    """Keras's model cache (KERAS_HOME/models, default ~/.keras/models)."""
-    return Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "models"
+    """Keras's model cache, where the official files are looked for and downloaded to."""
+    return keras_cache_dir()
 
 
 def cached_path(alpha: float, resolution: int) -> Path | None:

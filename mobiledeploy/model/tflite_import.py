@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import MobiledeployError
-from ..runtime.litert import open_interpreter
+from ..litert import open_interpreter
 from . import architecture as arch
 from .mobilenet import BN_EPSILON
 

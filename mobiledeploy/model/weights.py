@@ -5,7 +5,7 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..artifact.bundle import file_sha256 as sha256
+from ..fsutil import sha256_file as sha256
 from ..errors import MobiledeployError
 from . import architecture as arch
 from . import official

@@ -10,6 +10,9 @@ from ..errors import MobiledeployError
 from .preprocess import to_float64
 from .session import Session
 
+TOP_K = 5   # classes shown per image (predict, the Pi classifier)
+
+
 @dataclass
 class Prediction:
     """One class of a top-k list."""
@@ -40,11 +43,17 @@ class Classifier:
         """Float scores for every output."""
         return self.session.dequantize(self.session.invoke(self.tensor(rgb)))[0]
 
-    def top(self, scores: np.ndarray, k: int = 5) -> list[Prediction]:
+    def top(self, scores: np.ndarray, k: int = TOP_K) -> list[Prediction]:
         """Top-k by score; ties keep the lower index first (as argmax does)."""
         order = np.argsort(-scores, kind="stable")[:k]
         return [Prediction(int(i), self.labels[i], float(scores[i])) for i in order]
 
-    def classify(self, rgb: np.ndarray, k: int = 5) -> list[Prediction]:
+    def classify(self, rgb: np.ndarray, k: int = TOP_K) -> list[Prediction]:
         """Top-k predictions for one image."""
         return self.top(self.scores(rgb), k)
+
+    def predict(self, image, k: int = TOP_K) -> list[Prediction]:
+        """Top-k predictions for an image file (jpg, png, bmp)."""
+        from .images import load_rgb
+
+        return self.classify(load_rgb(image), k)

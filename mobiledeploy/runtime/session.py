@@ -8,6 +8,8 @@ import numpy as np
 from ..errors import MobiledeployError
 from .preprocess import quantize
 
+MAX_THREADS = 256   # far above any phone's or board's cores; more is a typo (every --threads option says so)
+
 
 class Session:
     """A loaded model file: `run(float64 NHWC input) -> float32 scores`, plus its I/O description."""
@@ -25,7 +27,7 @@ class Session:
             raise MobiledeployError(f"unknown model format {suffix!r} for {self.path}: expected .tflite or .onnx")
 
     def _open_tflite(self, threads):
-        from .litert import open_interpreter
+        from ..litert import open_interpreter
 
         self.format = "tflite"
         self._it = open_interpreter(self.path, threads=threads)

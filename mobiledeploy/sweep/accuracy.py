@@ -8,6 +8,9 @@ import json
 from pathlib import Path
 
 from ..home import home
+from ..readers import read_text
+
+MAX_BYTES = 256 << 20
 
 
 def path() -> Path:
@@ -27,12 +30,15 @@ def load() -> dict[str, dict]:
     """sha256 of a model file -> its newest measured accuracy."""
     p = path()
     out: dict[str, dict] = {}
-    if not p.is_file():
-        return out
-    for line in p.read_text(encoding="utf-8").splitlines():
+    text = read_text(p, "accuracy store", MAX_BYTES, "move it away (a new one is started) or set MOBILEDEPLOY_HOME",
+                     missing_ok=True)
+    for line in (text or "").splitlines():
         try:
-            rec = json.loads(line)
-            out[rec["sha256"]] = rec
-        except (json.JSONDecodeError, KeyError, TypeError):
+            rec = json.loads(line, parse_constant=lambda name: None)
+        except (ValueError, RecursionError):
             continue
+        top1 = rec.get("top1") if isinstance(rec, dict) else None
+        if isinstance(rec.get("sha256") if isinstance(rec, dict) else None, str) and isinstance(top1, (int, float)) \
+                and not isinstance(top1, bool) and 0 <= top1 <= 1:
+            out[rec["sha256"]] = rec
     return out

@@ -12,6 +12,7 @@ from pathlib import Path
 from ..artifact.bundle import Artifact, artifact_name
 from ..artifact.manifest import FileEntry, Manifest
 from ..errors import MobiledeployError
+from .cells import Cell
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,10 @@ class Recipe:
     datafree_steps: int
     precisions: tuple[str, ...]
 
+    @property
+    def cell(self) -> Cell:
+        return Cell(self.alpha, self.resolution)
+
     def folder(self, out: Path) -> Path:
         """Where the artifact for this recipe lives."""
         return Path(out) / artifact_name(self.alpha, self.resolution)
@@ -34,7 +39,7 @@ class Recipe:
 
 def matches(manifest: Manifest, recipe: Recipe) -> bool:
     """True when the manifest records exactly this recipe (a pure check on the manifest)."""
-    m, calib = manifest.model, manifest.calibration or {}
+    m, calib = manifest.model, manifest.calibration_info
     if m.alpha != recipe.alpha or m.resolution != recipe.resolution:
         return False
     w = m.weights or {}
@@ -48,10 +53,11 @@ def matches(manifest: Manifest, recipe: Recipe) -> bool:
         return False
     if "int8" in recipe.precisions:
         if recipe.calib:
-            if calib.get("source") != "images" or Path(calib.get("path", "")).resolve() != Path(recipe.calib).resolve():
+            if calib.source != "images" or calib.path is None or \
+                    Path(calib.path).resolve() != Path(recipe.calib).resolve():
                 return False
-        elif calib.get("source") != "data-free" or calib.get("count") != recipe.calib_count \
-                or ("not optimised" in str(calib.get("generator"))) != (recipe.datafree_steps == 0):
+        elif calib.source != "data-free" or calib.count != recipe.calib_count \
+                or calib.optimised is None or calib.optimised != (recipe.datafree_steps > 0):
             return False
     return True
 

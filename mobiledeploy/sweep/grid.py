@@ -1,68 +1,32 @@
-"""The sweep's grid: --alphas, --res, --precision and --device parsed and checked; cells that span it."""
+"""The sweep's grid: --alphas, --res, --precisions and --device parsed and checked; cells that span it."""
 from __future__ import annotations
 
-import difflib
-
+from ..choices import checked_list, choice_list, did_you_mean, items
 from ..errors import MobiledeployError
+from ..export.formats import SWEEP_PRECISIONS
 from ..model import architecture as arch
 
-#: Precisions a sweep measures: TFLite files (the format every device kind runs).
-PRECISIONS = ("fp32", "int8")
-
-
-def _items(text: str, what: str, flag: str) -> list[str]:
-    items = [i.strip() for i in (text or "").split(",") if i.strip()]
-    if not items:
-        raise MobiledeployError(f"{flag} is empty: give a comma list of {what}, e.g. {flag} "
-                                + {"--alphas": "0.25,0.5", "--res": "128,160", "--precision": "fp32,int8"}[flag])
-    return items
-
-
-def _checked_list(text: str, what: str, option: str, check) -> list:
-    """Comma list checked item by item with the model's own checks; duplicates dropped, sorted."""
-    values = []
-    for item in _items(text, what, option):
-        try:
-            values.append(check(item))
-        except MobiledeployError as exc:
-            raise MobiledeployError(f"{option}: {exc}") from None
-    return sorted(set(values))
-
-
 def parse_alphas(text: str) -> list[float]:
-    """Comma list of width multipliers in (0, 1]; duplicates dropped, sorted."""
-    return _checked_list(text, "width multipliers", "--alphas", arch.check_alpha)
+    """Comma list of width multipliers; duplicates dropped, sorted."""
+    return checked_list(text, "--alphas", "0.25,0.5", arch.check_alpha)
 
 
 def parse_resolutions(text: str) -> list[int]:
-    """Comma list of input sides in pixels (>= 32); duplicates dropped, sorted."""
-    return _checked_list(text, "input sides in pixels", "--res", arch.check_resolution)
+    """Comma list of input sides in pixels; duplicates dropped, sorted."""
+    return checked_list(text, "--res", "128,160", arch.check_resolution)
 
 
 def parse_precisions(text: str) -> list[str]:
-    """Comma list of fp32 and int8 (the TFLite precisions a sweep compares)."""
-    values = []
-    for item in _items(text, "precisions", "--precision"):
-        item = item.lower()
-        if item not in PRECISIONS:
-            close = difflib.get_close_matches(item, PRECISIONS, n=1)
-            hint = f" (did you mean {close[0]}?)" if close else ""
-            raise MobiledeployError(f"--precision: unknown precision {item!r}{hint}: choose from "
-                                    f"{', '.join(PRECISIONS)}")
-        if item not in values:
-            values.append(item)
-    return values
+    """Comma list of the TFLite precisions a sweep compares (fp32, int8)."""
+    return choice_list(text, SWEEP_PRECISIONS, "precision", "--precisions", "fp32,int8")
 
 
 def parse_devices(text: str, known: dict) -> list[str]:
     """Comma list of configured device names; an unknown one is an error naming the configured ones."""
-    names = [n.strip() for n in (text or "").split(",") if n.strip()]
-    if not names:
-        raise MobiledeployError("--device is empty: give one or more device names, e.g. --device local")
+    names = items(text, "--device", "local")
     for name in names:
         if name not in known:
-            close = difflib.get_close_matches(name, list(known), n=1)
-            hint = f" (did you mean {close[0]}?)" if close else ""
+            hint = did_you_mean(name, known)
             raise MobiledeployError(f"unknown device {name!r} in --device{hint}: add it with mobiledeploy devices "
                                     f"add (configured: {', '.join(sorted(known))})")
     return list(dict.fromkeys(names))

@@ -1,36 +1,97 @@
-"""Choose the most accurate measured variant whose p90 latency fits a budget: pure functions on rows."""
+"""Choose the most accurate measured variant whose p90 latency fits a budget, and say how to deploy it."""
 from __future__ import annotations
 
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+
 from ..errors import MobiledeployError
+from ..model.architecture import alpha_text
+from ..outcome import NothingFits
+from .cells import Row
 
 
-def choose(rows: list[dict], budget_ms: float, min_top1: float | None = None) -> tuple[dict | None, str]:
+@dataclass
+class PickResult:
+    """pick's answer: the chosen row, why, its neighbours on the front, and the deploy command."""
+
+    chosen: Row
+    reason: str
+    faster: Row | None
+    more_accurate: Row | None
+    deploy: str
+    note: str | None = None
+
+    def to_dict(self) -> dict:
+        plain = lambda r: r.to_dict() if r is not None else None  # noqa: E731
+        return {"chosen": self.chosen.to_dict(), "reason": self.reason,
+                "neighbours": {"faster": plain(self.faster), "more_accurate": plain(self.more_accurate)},
+                "artifact": self.chosen.artifact, "deploy": self.deploy, "note": self.note}
+
+
+def check_budget(budget_ms: float, option: str = "--budget-ms") -> float:
+    """A latency budget: a positive finite number of milliseconds."""
+    if not isinstance(budget_ms, (int, float)) or not 0 < budget_ms < float("inf"):
+        raise MobiledeployError(f"{option} must be a positive number of milliseconds, got {budget_ms:g}")
+    return float(budget_ms)
+
+
+def choose(rows: list[Row], budget_ms: float, min_top1: float | None = None) -> tuple[Row | None, str]:
     """(chosen row or None, why): among measured rows with p90 <= budget (and top-1 >= min_top1),
     the highest top-1; ties and rows without any accuracy go to the lower p90."""
-    measured = [r for r in rows if r["latency"] == "measured"]
+    measured = [r for r in rows if r.measured]
     if not measured:
         raise MobiledeployError("no measured results to pick from")
-    fits = [r for r in measured if r["p90_ms"] <= budget_ms]
+    fits = [r for r in measured if r.p90_ms <= budget_ms]
     if min_top1 is not None:
-        fits = [r for r in fits if r["top1"] is not None and r["top1"] >= min_top1]
+        fits = [r for r in fits if r.top1 is not None and r.top1 >= min_top1]
     if not fits:
-        fastest = min(measured, key=lambda r: r["p90_ms"])
+        fastest = min(measured, key=lambda r: r.p90_ms)
         floor = f" with top-1 >= {min_top1:.1%}" if min_top1 is not None else ""
-        return None, (f"nothing fits {budget_ms:g} ms{floor}: the fastest measured is {fastest['label']} "
-                      f"({fastest['threads']} thr) at p90 {fastest['p90_ms']:.2f} ms")
-    best = max(fits, key=lambda r: (r["top1"] if r["top1"] is not None else float("-inf"), -r["p90_ms"]))
+        return None, (f"nothing fits {budget_ms:g} ms{floor}: the fastest measured is {fastest.label} "
+                      f"({fastest.threads} thr) at p90 {fastest.p90_ms:.2f} ms")
+    best = max(fits, key=lambda r: (r.top1 if r.top1 is not None else float("-inf"), -r.p90_ms))
     return best, f"most accurate of {len(fits)} measured variants with p90 <= {budget_ms:g} ms"
 
 
-def deploy_command(row: dict, device_kind: str) -> str:
+def deploy_command(row: Row, device_kind: str) -> str:
     """How to put the chosen artifact to work on this kind of device (Android app or Pi classifier)."""
-    import shlex
-    from pathlib import Path
-
-    art = Path(row["artifact"])
+    art = Path(row.artifact)
     if device_kind == "adb":
         assets = Path("android_demo/app/src/main/assets/models") / art.name
-        files = [str(art / n) for n in ("manifest.json", "labels.txt", row["file"])]
+        files = [str(art / n) for n in ("manifest.json", "labels.txt", row.file)]
         return f"mkdir -p {shlex.quote(str(assets))} && cp {shlex.join(files)} {shlex.quote(str(assets))}/"
-    return shlex.join(["python", "raspberrypi/classify.py", "--artifact", str(art), "--file", row["file"],
-                       "--threads", str(row["threads"])])
+    return shlex.join(["python", "raspberrypi/classify.py", "--artifact", str(art), "--file", row.file,
+                       "--threads", str(row.threads)])
+
+
+def decide(device: str, budget_ms: float, min_top1: float | None = None, precision: str | None = None,
+           threads: int | None = None) -> PickResult:
+    """pick, whole: the stored results for `device`, the choice, its front neighbours, how to deploy it.
+
+    Raises NothingFits (exit code 3) when no measured variant fits.
+    """
+    from ..bench import devices, store
+    from . import accuracy, front, rows
+
+    budget_ms = check_budget(budget_ms)
+    if min_top1 is not None and not 0 <= min_top1 <= 1:
+        raise MobiledeployError(f"--min-top1 must be a fraction from 0 to 1, got {min_top1}")
+    kind = devices.get(device).get("kind")
+    report = rows.build(store.history(), accuracy.load(), [device], threads, [precision] if precision else None)
+    if not report.rows:
+        what = " ".join(x for x in (precision and f"{precision}", threads and f"{threads}-thread") if x)
+        raise MobiledeployError(f"no stored {what + ' ' if what else ''}results for {device} in {store.path()}: "
+                                f"run mobiledeploy sweep --device {device} first")
+    chosen, why = choose(report.rows, budget_ms, min_top1)
+    if chosen is None:
+        raise NothingFits(why)
+    fr = front.pareto([r for r in report.rows if r.threads == chosen.threads])
+    faster, better = front.neighbours(fr, chosen)
+    note = None
+    if chosen.weights == "random":
+        # its latency is real but it classifies nothing: say how to get the same shape with real weights
+        note = (f"this artifact has random weights (latency only): before deploying, export it with real "
+                f"weights: mobiledeploy export --alpha {alpha_text(chosen.alpha)} --res {chosen.resolution} "
+                f"--int8 --weights imagenet (or a Google .tflite)")
+    return PickResult(chosen, why, faster, better, deploy_command(chosen, kind), note)

@@ -5,18 +5,20 @@ from pathlib import Path
 
 from ..errors import MobiledeployError
 from . import front as front_mod
+from .cells import Row
 from .published import SOURCE
+from .rows import Report
 
 
-def _top1_cell(r: dict) -> str:
-    if r["top1"] is None:
+def _top1_cell(r: Row) -> str:
+    if r.top1 is None:
         return "-"
-    if r["top1_source"] == "measured":
-        return f"{r['top1']:.1%} measured (n={r['top1_n']})"
-    return f"{r['top1']:.1%} published"
+    if r.top1_source == "measured":
+        return f"{r.top1:.1%} measured (n={r.top1_n})"
+    return f"{r.top1:.1%} published"
 
 
-def table(doc: dict, title: str) -> None:
+def table(doc: Report, title: str) -> None:
     """Print the rows and the predictor's leave-one-out error with rich."""
     from rich.table import Table
 
@@ -25,22 +27,20 @@ def table(doc: dict, title: str) -> None:
     t = Table(title=title)
     for col in ("device", "thr", "variant", "MMACs", "Mparams", "MB", "median ms", "p90 ms", "top-1", "front"):
         t.add_column(col, justify="right" if col not in ("device", "variant", "top-1") else "left", no_wrap=True)
-    for r in doc["rows"]:
-        pred = r["latency"] == "predicted"
-        ms = (lambda v: f"~{v:.2f} pred") if pred else (lambda v: f"{v:.2f}")
-        weights = " (random w.)" if r.get("weights") == "random" else ""
-        t.add_row(r["device"], str(r["threads"]), r["label"] + weights, f"{r['macs'] / 1e6:.0f}",
-                  f"{r['params'] / 1e6:.2f}", f"{r['size'] / 1e6:.2f}" if r.get("size") else "-",
-                  ms(r["median_ms"]), ms(r["p90_ms"]), _top1_cell(r),
-                  {True: "yes", False: "no", None: "-"}[r["on_front"]])
+    for r in doc.rows:
+        ms = (lambda v: f"~{v:.2f} pred") if not r.measured else (lambda v: f"{v:.2f}")
+        weights = " (random w.)" if r.weights == "random" else ""
+        t.add_row(r.device, str(r.threads), r.label + weights, f"{r.macs / 1e6:.0f}" if r.macs else "-",
+                  f"{r.params / 1e6:.2f}" if r.params else "-", f"{r.size / 1e6:.2f}" if r.size else "-",
+                  ms(r.median_ms), ms(r.p90_ms), _top1_cell(r), {True: "yes", False: "no", None: "-"}[r.on_front])
     out.print(t)
-    if any(r["top1_source"] == "published" for r in doc["rows"]):
+    if any(r.top1_source == "published" for r in doc.rows):
         out.print(f"published top-1: Google's checkpoints, not these files ({SOURCE}; int8 rows: the "
                   "quantization-aware quant checkpoint)")
-    if any(r.get("weights") == "random" for r in doc["rows"]):
+    if any(r.weights == "random" for r in doc.rows):
         out.print("random w.: no real weights for that variant (--weights-dir): its latency is real, its files "
                   "classify nothing")
-    for m in doc["predictor"]:
+    for m in doc.predictor:
         if m["loo_median_abs_pct"] is None:
             out.print(f"predictor {m['device']} {m['precision']} {m['threads']} thr: {m['measured']} measured, "
                       "too few for a leave-one-out error")
@@ -50,28 +50,28 @@ def table(doc: dict, title: str) -> None:
                       f"max {m['loo_max_abs_pct']:.1f}%")
 
 
-def plot(doc: dict, path: Path) -> Path:
+def plot(doc: Report, path: Path) -> Path:
     """Top-1 against p90 latency: one marker per variant, one colour per device, each device's front drawn."""
     from ..plotting import pyplot, save
 
     plt = pyplot()
-    rows = [r for r in doc["rows"] if r["top1"] is not None]
+    rows = [r for r in doc.rows if r.top1 is not None]
     if not rows:
         raise MobiledeployError("nothing to plot: no variant has a measured or published top-1")
     fig, ax = plt.subplots(figsize=(9, 6), dpi=110)
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for i, device in enumerate(sorted({(r["device"], r["threads"]) for r in rows})):
+    for i, device in enumerate(sorted({(r.device, r.threads) for r in rows})):
         colour = colours[i % len(colours)]
-        mine = [r for r in rows if (r["device"], r["threads"]) == device]
+        mine = [r for r in rows if (r.device, r.threads) == device]
         for r in mine:
-            marker = "o" if r["precision"] == "fp32" else "s"
-            filled = r["top1_source"] == "measured"
-            ax.scatter(r["p90_ms"], 100 * r["top1"], marker=marker, s=36, color=colour,
-                       facecolors=colour if filled else "none", alpha=0.5 if r["latency"] == "predicted" else 1)
-            ax.annotate(r["label"] + (" (pred.)" if r["latency"] == "predicted" else ""), (r["p90_ms"], 100 * r["top1"]),
+            marker = "o" if r.precision == "fp32" else "s"
+            filled = r.top1_source == "measured"
+            ax.scatter(r.p90_ms, 100 * r.top1, marker=marker, s=36, color=colour,
+                       facecolors=colour if filled else "none", alpha=1 if r.measured else 0.5)
+            ax.annotate(r.label + ("" if r.measured else " (pred.)"), (r.p90_ms, 100 * r.top1),
                         textcoords="offset points", xytext=(4, 3), fontsize=6, color=colour)
-        fr = front_mod.pareto([r for r in mine if r["latency"] == "measured"])
-        ax.step([r["p90_ms"] for r in fr], [100 * r["top1"] for r in fr], where="post", color=colour,
+        fr = front_mod.pareto([r for r in mine if r.measured])
+        ax.step([r.p90_ms for r in fr], [100 * r.top1 for r in fr], where="post", color=colour,
                 label=f"{device[0]} ({device[1]} thr): front", linewidth=1.5)
     ax.set_xscale("log")
     from matplotlib.ticker import FormatStrFormatter

@@ -6,80 +6,88 @@ folder names; results without one (older mobiledeploy) are left out.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
+from ..bench.record import BenchRecord
 from . import front, predictor, published
+from .cells import Cell, Row
 
 
-def latest(records: list[dict], devices=None, threads=None, precisions=None, cells=None) -> list[dict]:
+@dataclass
+class Report:
+    """The rows of a sweep's table and the latency predictor's honest error per group."""
+
+    rows: list[Row] = field(default_factory=list)
+    predictor: list[dict] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"rows": [r.to_dict() for r in self.rows], "predictor": self.predictor}
+
+
+def latest(records: list[BenchRecord], devices=None, threads=None, precisions=None, cells=None) -> list[BenchRecord]:
     """The newest TFLite result per (device, alpha, resolution, precision, threads) that passes the filters."""
     out = {}
     for r in records:
-        m = r.get("model")
-        if not m or r.get("format") != "tflite" or m.get("alpha") is None:
+        if r.model is None or r.format != "tflite":
             continue
-        thr = (r.get("settings") or {}).get("threads", 1)
-        cell = (float(m["alpha"]), int(m["resolution"]))
-        if (devices and r["device"] not in devices) or (threads and thr != threads) \
-                or (precisions and r["precision"] not in precisions) or (cells and cell not in cells):
+        cell = Cell(r.model.alpha, r.model.resolution)
+        if (devices and r.device not in devices) or (threads and r.threads != threads) \
+                or (precisions and r.precision not in precisions) or (cells and cell not in cells):
             continue
-        out[(r["device"], *cell, r["precision"], thr)] = r
+        out[(r.device, cell, r.precision, r.threads)] = r
     return list(out.values())
 
 
-def _top1(alpha, res, precision, sha, acc) -> tuple[float | None, str | None, int | None]:
+def _top1(cell: Cell, precision: str, sha: str | None, acc: dict) -> tuple[float | None, str | None, int | None]:
     hit = acc.get(sha) if sha else None
     if hit:
         return hit["top1"], "measured", hit.get("n")
-    pub = published.top1(alpha, res, precision)
+    pub = published.top1(cell.alpha, cell.resolution, precision)
     return (pub, "published", None) if pub is not None else (None, None, None)
 
 
-def measured_row(r: dict, acc: dict) -> dict:
+def measured_row(r: BenchRecord, acc: dict) -> Row:
     """A table row for one stored result."""
-    m = r["model"]
-    alpha, res, prec = float(m["alpha"]), int(m["resolution"]), r["precision"]
-    top1, source, n = _top1(alpha, res, prec, r.get("sha256"), acc)
-    return {"device": r["device"], "alpha": alpha, "resolution": res, "precision": prec,
-            "threads": (r.get("settings") or {}).get("threads", 1), "label": f"a{alpha:g}-{res}-{prec}",
-            "macs": m.get("macs"), "params": m.get("params"), "size": r.get("size"),
-            "weights": (m.get("weights") or {}).get("kind"), "median_ms": r["median_ms"], "p90_ms": r["p90_ms"],
-            "latency": "measured", "top1": top1, "top1_source": source, "top1_n": n,
-            "artifact": r.get("artifact"), "file": r.get("file"), "time": r.get("time"), "unstable": r.get("unstable")}
+    cell = Cell(r.model.alpha, r.model.resolution)
+    top1, source, n = _top1(cell, r.precision, r.sha256, acc)
+    return Row(device=r.device, alpha=cell.alpha, resolution=cell.resolution, precision=r.precision,
+               threads=r.threads, macs=r.model.macs, params=r.model.params, median_ms=r.median_ms,
+               p90_ms=r.p90_ms if r.p90_ms is not None else r.median_ms, latency="measured", top1=top1,
+               top1_source=source, top1_n=n, size=r.size, weights=r.model.weights_kind, artifact=r.artifact,
+               file=r.file, sha256=r.sha256, time=r.time, unstable=r.unstable)
 
 
-def build(records: list[dict], acc: dict, devices=None, threads=None, precisions=None, cells=None) -> dict:
-    """{"rows", "predictor"}: measured rows, predicted rows for the grid's unmeasured cells, fronts marked."""
+def build(records: list[BenchRecord], acc: dict, devices=None, threads=None, precisions=None, cells=None) -> Report:
+    """Measured rows, predicted rows for the grid's unmeasured cells, fronts marked."""
     from ..model.cost import summary
 
+    cells = [c if isinstance(c, Cell) else Cell(*c) for c in cells] if cells else None
     rows = [measured_row(r, acc) for r in latest(records, devices, threads, precisions, cells)]
     models = []
-    groups: dict[tuple, list[dict]] = {}
+    groups: dict[tuple, list[Row]] = {}
     for row in rows:
-        groups.setdefault((row["device"], row["precision"], row["threads"]), []).append(row)
+        groups.setdefault((row.device, row.precision, row.threads), []).append(row)
     for (device, prec, thr), members in sorted(groups.items()):
-        feats = [predictor.features(r["alpha"], r["resolution"], prec) for r in members]
-        fits = {k: predictor.fit(feats, [r[k] for r in members]) for k in ("median_ms", "p90_ms")}
+        feats = [predictor.features(r.alpha, r.resolution, prec) for r in members]
+        fits = {k: predictor.fit(feats, [getattr(r, k) for r in members]) for k in ("median_ms", "p90_ms")}
         p90 = fits["p90_ms"]
         models.append({"device": device, "precision": prec, "threads": thr, "measured": len(members),
                        "form": p90.form if p90 else None, "loo_median_abs_pct": p90.loo_median_pct if p90 else None,
                        "loo_max_abs_pct": p90.loo_max_pct if p90 else None})
         if not cells or not all(fits.values()):
             continue
-        have = {(r["alpha"], r["resolution"]) for r in members}
-        for alpha, res in sorted(set(cells) - have):
-            f = predictor.features(alpha, res, prec)
-            cost = summary(alpha, res)
-            top1, source, _ = _top1(alpha, res, prec, None, acc)
-            rows.append({"device": device, "alpha": alpha, "resolution": res, "precision": prec, "threads": thr,
-                         "label": f"a{alpha:g}-{res}-{prec}", "macs": cost["macs"], "params": cost["params"],
-                         "size": None, "weights": None, "median_ms": fits["median_ms"].predict(f),
-                         "p90_ms": fits["p90_ms"].predict(f), "latency": "predicted", "top1": top1,
-                         "top1_source": source, "top1_n": None, "artifact": None, "file": None})
+        have = {r.cell for r in members}
+        for cell in sorted(set(cells) - have):
+            f = predictor.features(cell.alpha, cell.resolution, prec)
+            cost = summary(cell.alpha, cell.resolution)
+            top1, source, _ = _top1(cell, prec, None, acc)
+            rows.append(Row(device=device, alpha=cell.alpha, resolution=cell.resolution, precision=prec, threads=thr,
+                            macs=cost["macs"], params=cost["params"], median_ms=fits["median_ms"].predict(f),
+                            p90_ms=fits["p90_ms"].predict(f), latency="predicted", top1=top1, top1_source=source))
     for row in rows:
-        row["on_front"] = None if row["latency"] == "predicted" or row["top1"] is None else False
-    for key in sorted({(r["device"], r["threads"]) for r in rows}):  # one front per device and thread count
-        measured = [r for r in rows if (r["device"], r["threads"]) == key and r["latency"] == "measured"]
-        for r in front.pareto(measured):
-            r["on_front"] = True
-    rows.sort(key=lambda r: (r["device"], r["threads"], r["precision"], r["macs"] or 0))
-    return {"rows": rows, "predictor": models}
-
+        row.on_front = None if not row.measured or row.top1 is None else False
+    for key in sorted({(r.device, r.threads) for r in rows}):  # one front per device and thread count
+        for r in front.pareto([r for r in rows if (r.device, r.threads) == key and r.measured]):
+            r.on_front = True
+    rows.sort(key=lambda r: (r.device, r.threads, r.precision, r.macs or 0))
+    return Report(rows, models)

@@ -10,15 +10,18 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..artifact.bundle import Artifact, file_sha256
+from ..artifact.bundle import Artifact
+from ..bench.settings import DEFAULTS, BenchSettings
 from ..errors import MobiledeployError
+from ..export import calibration
+from ..fsutil import sha256_file
 from ..progress import console
 from . import accuracy, cache, sources
+from .cells import Cell
 
 #: Data-free calibration of random weights (latency only): a few unoptimised prior images suffice,
 #: because the quantization ranges of random weights change no kernel and no accuracy is claimed.
 LATENCY_ONLY_CALIB = 8
-DATAFREE_CALIB = 32
 
 
 @dataclass
@@ -34,41 +37,39 @@ class SweepOptions:
     data: str | None = None
     wnids: str | None = None
     calib: str | None = None
-    calib_count: int = 100
-    threads: int = 1
-    runs: int = 50
-    warmup: int = 10
+    calib_count: int = calibration.CALIB_COUNT
+    settings: BenchSettings = DEFAULTS
     jobs: int = 0
     insecure: bool = False
-    cells: list[tuple[float, int]] | None = None   # measure only these (sweep --measure K)
+    cells: list[Cell] | None = None   # measure only these (sweep --measure K)
     stats: dict = field(default_factory=dict)
 
     @property
-    def settings(self) -> dict:
-        """Bench settings recorded with every result."""
-        return {"threads": self.threads, "runs": self.runs, "warmup": self.warmup, "cpu_mask": None,
-                "cooldown": 0.0}
+    def grid(self) -> list[Cell]:
+        """Every cell of the grid, in order."""
+        return [Cell(a, r) for a in self.alphas for r in self.resolutions]
 
 
 def recipes(opts: SweepOptions) -> list[cache.Recipe]:
     """One export recipe per (alpha, resolution) cell to measure."""
     found = sources.scan(opts.weights_dir) if opts.weights_dir else {}
-    cells = opts.cells or [(a, r) for a in opts.alphas for r in opts.resolutions]
-    if found and not any(sources.for_cell(found, a, r) for a, r in cells):
+    cells = opts.cells or opts.grid
+    if found and not any(sources.for_cell(found, c.alpha, c.resolution) for c in cells):
         import logging
 
         logging.getLogger("mobiledeploy").warning(
             "--weights-dir %s has weights for %s only, none in this grid: every variant gets random weights",
-            opts.weights_dir, ", ".join(f"{a:g}-{r}" for a, r in sorted(found)))
+            opts.weights_dir, ", ".join(Cell(a, r).label for a, r in sorted(found)))
     out = []
-    for alpha, res in cells:
+    for cell in cells:
+        alpha, res = cell.alpha, cell.resolution
         weights = sources.for_cell(found, alpha, res)
         real = weights is not None
         out.append(cache.Recipe(
             alpha=alpha, resolution=res, weights=str(weights.resolve()) if real else None,
-            weights_sha256=file_sha256(weights) if real else None,
+            weights_sha256=sha256_file(weights) if real else None,
             calib=str(Path(opts.calib).resolve()) if opts.calib else None,
-            calib_count=opts.calib_count if opts.calib else (DATAFREE_CALIB if real else LATENCY_ONLY_CALIB),
+            calib_count=opts.calib_count if opts.calib else (calibration.DATAFREE_COUNT if real else LATENCY_ONLY_CALIB),
             datafree_steps=15 if real else 0, precisions=tuple(opts.precisions)))
     return out
 
@@ -90,7 +91,7 @@ def export_all(opts: SweepOptions, todo: list[cache.Recipe], log) -> tuple[dict,
         try:
             for n, fut in enumerate(as_completed(futures), start=1):
                 r = futures[fut]
-                name = f"a{r.alpha:g}-{r.resolution}"
+                name = r.cell.label
                 try:
                     res = fut.result()
                 except MobiledeployError as exc:
@@ -99,7 +100,7 @@ def export_all(opts: SweepOptions, todo: list[cache.Recipe], log) -> tuple[dict,
                     continue
                 for rec in res["accuracy"]:
                     accuracy.append(rec)
-                done[(r.alpha, r.resolution)] = Artifact.load(res["artifact"])
+                done[r.cell] = Artifact.load(res["artifact"])
                 log(f"[export {n}/{len(todo)}] {name} {res['seconds']:.1f} s")
         except KeyboardInterrupt:
             pool.shutdown(wait=True, cancel_futures=True)
@@ -123,7 +124,7 @@ def evaluate_cached(opts: SweepOptions, artifacts: dict, recs: dict, log) -> Non
             continue
         for rec in worker.evaluate_files(artifact, opts.data, opts.wnids, opts.precisions):
             accuracy.append(rec)
-        log(f"[eval] a{cell[0]:g}-{cell[1]} evaluated on {opts.data}")
+        log(f"[eval] {cell.label} evaluated on {opts.data}")
 
 
 def open_devices(opts: SweepOptions) -> dict:
@@ -157,10 +158,7 @@ def bench_all(opts: SweepOptions, targets: dict, artifacts: dict, log) -> tuple[
     """
     from ..bench import measure, store
 
-    wanted = (opts.threads, opts.runs, opts.warmup)
-    have = {(r.get("device"), r.get("sha256")) for r in store.history()
-            if (r.get("settings", {}).get("threads"), r.get("settings", {}).get("runs"),
-                r.get("settings", {}).get("warmup")) == wanted}
+    have = {(r.device, r.sha256) for r in store.history() if r.settings.key() == opts.settings.key()}
     stop, lock = threading.Event(), threading.Lock()
     stored, errors = [0], []
     jobs = {d: [(cell, a, cache.file_entry(a, p)) for cell, a in sorted(artifacts.items()) for p in opts.precisions]
@@ -177,12 +175,13 @@ def bench_all(opts: SweepOptions, targets: dict, artifacts: dict, log) -> tuple[
 
     def bench_device(name):
         target = targets[name]
-        for (alpha, res), artifact, e in jobs[name]:
+        for cell, artifact, e in jobs[name]:
             if stop.is_set():
                 return
-            label = f"a{alpha:g}-{res}-{e.precision}"
+            label = cell.variant(e.precision)
             try:
                 raw = target.run(artifact.path(e), opts.settings)
+                rec = measure.record(artifact, name, e, opts.settings, raw)
             except MobiledeployError as exc:
                 # Ctrl-C reaches the runner too and makes it fail: give the main thread time to say so
                 if stop.wait(0.5):
@@ -190,12 +189,11 @@ def bench_all(opts: SweepOptions, targets: dict, artifacts: dict, log) -> tuple[
                 with lock:
                     errors.append(f"{name} {label}: {exc}")
                 continue
-            rec = measure.record(artifact, name, e, opts.settings, raw)
             with lock:
                 store.append(rec)
                 stored[0] += 1
-                log(f"[bench {stored[0]}/{total}] {name} {label}: median {rec['median_ms']:.2f} ms, "
-                    f"p90 {rec['p90_ms']:.2f} ms")
+                log(f"[bench {stored[0]}/{total}] {name} {label}: median {rec.median_ms:.2f} ms, "
+                    f"p90 {rec.p90_ms:.2f} ms")
 
     threads = [threading.Thread(target=device_loop, args=(d,), daemon=True) for d in targets]
     for t in threads:
@@ -218,7 +216,7 @@ def run(opts: SweepOptions, log=None) -> dict:
 
     log = log or (lambda line: console.print(line, markup=False, highlight=False))
     start = time.perf_counter()
-    recs = {(r.alpha, r.resolution): r for r in recipes(opts)}
+    recs = {r.cell: r for r in recipes(opts)}
     targets = open_devices(opts)
     try:
         artifacts, todo = {}, []
@@ -248,4 +246,86 @@ def run(opts: SweepOptions, log=None) -> dict:
             "seconds_before_first_bench": opts.stats["seconds_before_first_bench"],
             "first_bench_epoch": opts.stats["first_bench_epoch"],
             "seconds": round(time.perf_counter() - start, 2), "artifacts": {
-                f"a{a:g}-{r}": str(art.folder) for (a, r), art in sorted(artifacts.items())}}
+                cell.label: str(art.folder) for cell, art in sorted(artifacts.items())}}
+
+
+@dataclass
+class SweepResult:
+    """A whole sweep: the report of the grid (rows, predictor), the runs made, the plot, what failed."""
+
+    report: object
+    runs: list[dict]
+    plot: str | None
+    errors: list[str]
+
+    def to_dict(self) -> dict:
+        return {**self.report.to_dict(), "run": self.runs, "plot": self.plot}
+
+
+def report_for(opts: SweepOptions):
+    """The grid's report from the stores: measured rows, predictions for the rest, fronts."""
+    from ..bench import store
+    from . import rows
+
+    return rows.build(store.history(), accuracy.load(), opts.devices, opts.settings.threads, opts.precisions,
+                      opts.grid)
+
+
+def near_budget(report, budget_ms: float) -> list[Cell]:
+    """Cells whose predicted p90 fits the budget and are the most accurate (two per device): measure to confirm."""
+    picks: list[Cell] = []
+    for device in sorted({r.device for r in report.rows}):
+        predicted = sorted((r for r in report.rows if r.device == device and not r.measured
+                            and r.p90_ms <= budget_ms), key=lambda r: -(r.top1 or 0))
+        for r in predicted[:2]:
+            if r.cell not in picks:
+                picks.append(r.cell)
+    return picks
+
+
+def measure_grid(opts: SweepOptions, measure: int | None = None, budget_ms: float | None = None, log=None) -> list[dict]:
+    """The sweep's runs: every cell, or K cells spanning the grid (then the predicted best near the budget).
+
+    Ctrl-C keeps every result stored so far: it ends as `Interrupted`, which says so.
+    """
+    from ..bench import store
+    from ..outcome import Interrupted
+    from . import grid
+
+    done = []
+    try:
+        if measure and measure < len(opts.grid):
+            opts.cells = [Cell(*c) for c in grid.spanning([(c.alpha, c.resolution) for c in opts.grid], measure)]
+            done.append(run(opts, log))
+            if budget_ms:
+                confirm = near_budget(report_for(opts), budget_ms)
+                if confirm:
+                    opts.cells = confirm
+                    done.append(run(opts, log))
+        else:
+            done.append(run(opts, log))
+    except KeyboardInterrupt:
+        raise Interrupted(f"every result finished so far is kept in {store.path()}; run the same command again "
+                          "to resume") from None
+    finally:
+        opts.cells = None
+    return done
+
+
+def sweep(opts: SweepOptions, measure: int | None = None, budget_ms: float | None = None, plot: Path | None = None,
+          report_only: bool = False, log=None) -> SweepResult:
+    """Measure what the stores lack (unless report_only), then report the grid and draw its plot."""
+    from . import report as report_mod
+
+    runs = [] if report_only else measure_grid(opts, measure, budget_ms, log)
+    doc = report_for(opts)
+    failures = [line for rd in runs for line in rd["errors"]]
+    if not doc.rows and failures:
+        raise MobiledeployError(f"{failures[0]}" + (f" (and {len(failures) - 1} more failures)" if len(failures) > 1 else ""))
+    if not doc.rows:
+        raise MobiledeployError("no stored results for this grid on " + ", ".join(opts.devices) +
+                                ": run the sweep without --report first")
+    plot_path = Path(plot) if plot else Path(opts.out) / "sweep.png"
+    plot_path.parent.mkdir(parents=True, exist_ok=True)
+    report_mod.plot(doc, plot_path)
+    return SweepResult(doc, runs, str(plot_path), failures)

@@ -36,9 +36,9 @@ def export_cell(recipe, out: str, data: str | None, wnids: str | None) -> dict:
         datafree_count=recipe.calib_count, datafree_steps=recipe.datafree_steps))
     accuracy = []
     if data and recipe.weights:
-        accuracy = evaluate_files(Artifact.load(result["artifact"]), data, wnids, recipe.precisions)
-    return {"artifact": result["artifact"], "seconds": round(time.perf_counter() - start, 2),
-            "timings": result["timings"], "accuracy": accuracy}
+        accuracy = evaluate_files(Artifact.load(result.artifact), data, wnids, recipe.precisions)
+    return {"artifact": result.artifact, "seconds": round(time.perf_counter() - start, 2),
+            "timings": result.timings, "accuracy": accuracy}
 
 
 def evaluate_files(artifact, data: str, wnids: str | None, precisions) -> list[dict]:

@@ -3,11 +3,14 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from pathlib import Path
 
-from mobiledeploy import signals
+from mobiledeploy import outcome, signals
 from mobiledeploy.errors import MobiledeployError
+from mobiledeploy.runtime.classifier import TOP_K
+from mobiledeploy.runtime.session import MAX_THREADS
 
 from .record import Recorder
 
@@ -48,11 +51,12 @@ def parser() -> argparse.ArgumentParser:
     m.add_argument("--artifact", help="artifact folder (has manifest.json)")
     m.add_argument("--file", help="model file in the artifact (default: the manifest's default, int8 TFLite first)")
     m.add_argument("--models", default="models", help="folder of artifacts for --alpha/--res (default: models)")
-    m.add_argument("--alpha", type=float, help="pick the artifact whose manifest has this width multiplier ...")
-    m.add_argument("--res", type=int, help="... and this input resolution")
-    m.add_argument("--precision", choices=("fp32", "fp16", "dynamic", "int8"),
-                   help="TFLite file precision (default: the manifest's default file, int8 first)")
-    m.add_argument("--threads", type=_ranged(int, 1, 256, "1 to 256 threads"), default=4,
+    m.add_argument("--alpha", help="pick the artifact whose manifest has this width multiplier ...")
+    m.add_argument("--res", help="... and this input resolution")
+    m.add_argument("--precision", metavar="PRECISION",
+                   help="TFLite file precision, as the artifact's manifest lists them (fp32, fp16, dynamic, int8; "
+                        "default: the manifest's default file, int8 first)")
+    m.add_argument("--threads", type=_ranged(int, 1, MAX_THREADS, f"1 to {MAX_THREADS} threads"), default=4,
                    help="inference threads (default 4: a Pi 4/5 has 4 cores)")
     s = p.add_argument_group("input")
     s.add_argument("--source", default="camera",
@@ -68,7 +72,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--no-pace", action="store_true",
                    help="with --web/--window, run a video file or folder at full speed instead of its own rate")
     o = p.add_argument_group("output")
-    o.add_argument("--top-k", type=positive, default=3)
+    o.add_argument("--top-k", type=_ranged(int, 1, 100, "1 to 100 classes"), default=TOP_K,
+                   help=f"classes shown per frame (default {TOP_K})")
     o.add_argument("--threshold", type=_ranged(float, 0.0, 1.0, "a score from 0 to 1"), default=0.0,
                    help="hide classes scoring below this (0 to 1)")
     o.add_argument("--json-lines", action="store_true", help="one JSON object per frame on stdout, then a summary")
@@ -102,7 +107,7 @@ def pick_artifact(args):
 
 
 def main(argv=None) -> int:
-    """Run the classifier; returns the exit code (0, 2 for a user error, 1 for a bug, 128+N for signal N)."""
+    """Run the classifier; returns the exit code (mobiledeploy.outcome: 0, 2 user error, 1 bug, 128+N signal N)."""
     args = parser().parse_args(argv)
     if not args.verbose:
         _one_line_warnings()
@@ -110,46 +115,38 @@ def main(argv=None) -> int:
         os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
     signals.install()
     opened: list = []  # source, web view, recorder: closed in reverse order
-    try:
-        try:
-            code = _classify(args, opened)
-        except KeyboardInterrupt:
-            code = 130
-        except signals.Terminated as exc:  # systemctl stop: keep what was recorded, report the signal
-            code = exc.exit_code
-        for thing in opened:
-            if isinstance(thing, Recorder):
-                thing.finish()  # checks the file and renames it into place; raises on a full disk
-        return code
-    except MobiledeployError as exc:
-        return _error(str(exc), 2)
-    except BrokenPipeError:  # the reader of --json-lines went away (| head): not an error
-        sys.stderr.close()
-        return 0
-    except KeyboardInterrupt:
-        return 130
-    except signals.Terminated as exc:
-        return exc.exit_code
-    except Exception as exc:  # noqa: BLE001 - the one-line policy: a bug is still one line unless --verbose
-        if args.verbose:
-            raise
-        if signals.received() is not None:  # a library turned the signal's exception into its own
-            return 128 + signals.received()
-        if isinstance(exc, OSError):
-            from mobiledeploy.fsutil import disk_error
 
-            err = disk_error(exc, "")
-            if err is not None:
-                return _error(str(err), 2)
-        first = (str(exc).strip().splitlines() or [""])[0]
-        return _error(f"unexpected {type(exc).__name__}: {first} (run with --verbose for the traceback and "
-                      "report it)", 1)
-    finally:
-        for thing in reversed(opened):
+    def body() -> int:
+        try:
             try:
-                thing.close()
-            except Exception:  # noqa: BLE001 - closing must not replace the real error
-                pass
+                code = _classify(args, opened)
+            except KeyboardInterrupt:
+                code = outcome.signal_code(signal.SIGINT)
+            except signals.Terminated as exc:  # systemctl stop: keep what was recorded, report the signal
+                code = outcome.signal_code(exc.signum)
+            for thing in opened:
+                if isinstance(thing, Recorder):
+                    thing.finish()  # checks the file and renames it into place; raises on a full disk
+            return code
+        finally:
+            for thing in reversed(opened):
+                try:
+                    thing.close()
+                except Exception:  # noqa: BLE001 - closing must not replace the real error
+                    pass
+
+    return outcome.run(body, lambda: args.verbose, _closed_pipe)
+
+
+def _closed_pipe(exc: BaseException):
+    """The reader of --json-lines went away (| head): not an error."""
+    if isinstance(exc, BrokenPipeError):
+        try:
+            sys.stderr.close()
+        except OSError:
+            pass
+        return outcome.Outcome(None, outcome.OK)
+    return None
 
 
 def _classify(args, opened: list) -> int:
@@ -186,11 +183,6 @@ def _classify(args, opened: list) -> int:
     if not args.quiet and not args.json_lines:
         print(f"{summary['frames']} frames, {summary['fps']:.1f} FPS", file=sys.stderr)
     return 0
-
-
-def _error(message: str, code: int) -> int:
-    print(f"error: {message}", file=sys.stderr)
-    return code
 
 
 def _one_line_warnings() -> None:

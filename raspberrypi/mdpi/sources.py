@@ -14,7 +14,6 @@ import numpy as np
 
 from mobiledeploy.errors import MobiledeployError
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 
 
 class Source:
@@ -82,7 +81,9 @@ class FolderSource(Source):
     """Every image of a folder, in name order (a slideshow; handy on a desk without a camera)."""
 
     def __init__(self, folder, loop: bool = False):
-        self.paths = sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        from mobiledeploy.runtime.images import find_images
+
+        self.paths = find_images(folder)
         if not self.paths:
             raise MobiledeployError(f"no images (jpg, png, bmp) in {folder}")
         self.name, self.loop = f"folder {folder}", loop

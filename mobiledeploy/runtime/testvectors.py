@@ -17,13 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
+from ..artifact.bundle import Artifact, Publisher
+from ..artifact.manifest import FileEntry
 from ..errors import MobiledeployError
-from ..runtime import yuv
-from ..runtime.classifier import Classifier
-from ..runtime.images import find_images, load_rgb
-from ..runtime.preprocess import to_float64
-from .bundle import Artifact, Publisher
-from .manifest import FileEntry
+from . import yuv
+from .classifier import Classifier
+from .images import find_images, load_rgb
+from .preprocess import to_float64
 
 
 def write(artifact_path, images: list[Path], out: Path, k: int = 5) -> list[Path]:

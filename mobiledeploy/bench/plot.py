@@ -4,32 +4,27 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from .errors import MobiledeployError
-from .plotting import check_target, pyplot, save
+from ..artifact.bundle import Artifact
+from ..errors import MobiledeployError
+from ..model.architecture import alpha_text
+from ..plotting import check_target, pyplot, save
+from .record import BenchRecord, ModelFacts
 
 log = logging.getLogger("mobiledeploy")
 
 
-def result_model(row: dict) -> dict | None:
-    """The model block of a bench result: stored with it, else read from its artifact's manifest (older
+def result_model(row: BenchRecord) -> ModelFacts | None:
+    """The model facts of a bench result: stored with it, else read from its artifact's manifest (older
     results); None when neither is there. Artifact names are never parsed: they are not facts."""
-    if isinstance(row.get("model"), dict):
-        return row["model"]
-    from .artifact.bundle import Artifact
-
+    if row.model is not None:
+        return row.model
     try:
-        return Artifact.load(row["artifact"]).manifest.model.to_dict()
-    except (MobiledeployError, KeyError, TypeError):
+        return ModelFacts.from_dict(Artifact.load(row.artifact).manifest.model.to_dict())
+    except (MobiledeployError, ValueError):
         return None
 
 
-def _point_label(model: dict) -> str:
-    from .model.architecture import alpha_text
-
-    return f"a{alpha_text(model['alpha'])}-{model['resolution']}"
-
-
-def latency_plot(rows: list[dict], path: Path) -> Path:
+def latency_plot(rows: list[BenchRecord], path: Path) -> Path:
     """Median latency (with p90 whisker) against mult-adds; the newest result per (device, artifact, file, threads).
 
     The image format follows the file's suffix (png when it has none); the file appears whole or not at all.
@@ -38,7 +33,7 @@ def latency_plot(rows: list[dict], path: Path) -> Path:
     plt = pyplot()
     latest = {}
     for r in rows:
-        latest[(r["device"], r["artifact_name"], r["file"], r["settings"].get("threads"))] = r
+        latest[(r.device, r.artifact_name, r.file, r.threads)] = r
     if not latest:
         raise MobiledeployError("no bench results to plot: run mobiledeploy bench first")
     series: dict[str, list] = {}
@@ -48,8 +43,11 @@ def latency_plot(rows: list[dict], path: Path) -> Path:
         if model is None:
             unknown += 1
             continue
+        if model.macs is None:
+            unknown += 1
+            continue
         series.setdefault(f"{device}: {file} ({threads} thr)", []).append(
-            (model["macs"] / 1e6, r["median_ms"], r.get("p90_ms"), _point_label(model)))
+            (model.macs / 1e6, r.median_ms, r.p90_ms, f"a{alpha_text(model.alpha)}-{model.resolution}"))
     if unknown:
         log.warning("%d results left out of the plot: their artifact is gone and they predate stored model facts",
                     unknown)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import MobiledeployError
+from .errors import MobiledeployError
 
 
 def interpreter_module():
@@ -33,7 +33,7 @@ def open_interpreter(path: Path, threads: int | None = None, delegates: bool = T
         kwargs["experimental_op_resolver_type"] = mod.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
     if not Path(path).is_file():
         raise MobiledeployError(f"model file not found: {path}")
-    from ..quiet import native_output_captured
+    from .quiet import native_output_captured
 
     try:
         with native_output_captured():  # "Created TensorFlow Lite XNNPACK delegate" and the like

@@ -1,0 +1,112 @@
+"""Options shared by several commands, declared once: the same name has the same type, range and default
+everywhere (defaults come from the records that own them: BenchSettings, calibration, the classifier)."""
+from __future__ import annotations
+
+import click
+
+from ..errors import MobiledeployError
+
+
+def _checked(name: str, checker, doc: str):
+    """A click parameter type that validates with one of the model's own checks."""
+
+    class Checked(click.ParamType):
+        __doc__ = doc
+
+        def convert(self, value, param, ctx):
+            try:
+                return checker(value)
+            except MobiledeployError as exc:
+                self.fail(str(exc), param, ctx)
+
+    Checked.name = name
+    return Checked()
+
+
+def _alpha(value):
+    from ..model.architecture import check_alpha
+
+    return check_alpha(value)
+
+
+def _resolution(value):
+    from ..model.architecture import check_resolution
+
+    return check_resolution(value)
+
+
+ALPHA = _checked("ALPHA", _alpha, "Width multiplier: 1/32 to 16 (above 1 with a warning).")
+RESOLUTION = _checked("PIXELS", _resolution, "Input side in pixels, 32 to 16384.")
+
+
+def shape_options(fn):
+    """--alpha and --res: which MobileNet, shared by every command that names one."""
+    fn = click.option("--res", "resolution", type=RESOLUTION, default=224, show_default=True,
+                      help="Input side in pixels (the paper's rho x 224).")(fn)
+    return click.option("--alpha", type=ALPHA, default=1.0, show_default=True,
+                        help="Width multiplier: channels x alpha, cost ~ alpha^2.")(fn)
+
+
+def model_options(fn):
+    """--alpha, --res and --weights, shared by every command that builds a model."""
+    fn = click.option("--weights", default="auto", show_default=True, metavar="SPEC",
+                      help="auto (official ImageNet file if cached or downloadable, else random), "
+                           "imagenet, none, a Keras .h5 file, or a MobileNet v1 .tflite to import.")(fn)
+    return shape_options(fn)
+
+
+def threads_option(default=None, help_text="Inference threads"):
+    """--threads N, 1 to MAX_THREADS, in every command that runs a model."""
+    from ..runtime.session import MAX_THREADS
+
+    shown = {"show_default": True} if default is not None else {}
+    return click.option("--threads", type=click.IntRange(1, MAX_THREADS), default=default, **shown,
+                        help=f"{help_text} (1 to {MAX_THREADS}).")
+
+
+def bench_options(fn):
+    """--threads, --runs, --warmup: how each file is measured (defaults: BenchSettings)."""
+    from ..bench.settings import DEFAULTS
+
+    fn = click.option("--warmup", type=click.IntRange(min=0), default=DEFAULTS.warmup, show_default=True,
+                      help="Inferences before measuring.")(fn)
+    fn = click.option("--runs", type=click.IntRange(min=2), default=DEFAULTS.runs, show_default=True,
+                      help="Measured inferences per file.")(fn)
+    return threads_option(DEFAULTS.threads)(fn)
+
+
+def calib_count_option(fn):
+    """--calib-count: calibration images used (export and sweep alike)."""
+    from ..export.calibration import CALIB_COUNT, MIN_RECOMMENDED
+
+    return click.option("--calib-count", type=click.IntRange(min=1), default=CALIB_COUNT, show_default=True,
+                        help=f"Calibration images used (below {MIN_RECOMMENDED} warns).")(fn)
+
+
+def top_k_option(fn):
+    """--top-k: classes shown per image."""
+    from ..runtime.classifier import TOP_K
+
+    return click.option("--top-k", "top_k", type=click.IntRange(1, 100), default=TOP_K, show_default=True,
+                        help="Classes to show per image.")(fn)
+
+
+def sweep_precisions_option(fn):
+    """--precisions LIST (old spelling --precision): the TFLite precisions a sweep compares."""
+    from ..export.formats import SWEEP_PRECISIONS
+
+    return click.option("--precisions", "--precision", "precisions", default=",".join(SWEEP_PRECISIONS),
+                        show_default=True, metavar="LIST",
+                        help=f"Comma list of TFLite precisions: {', '.join(SWEEP_PRECISIONS)}.")(fn)
+
+
+def insecure_option(fn):
+    """--insecure: accept an unknown SSH host key for this connection only."""
+    return click.option("--insecure", is_flag=True,
+                        help="Accept an unknown SSH host key for this connection only (never written to "
+                             "known_hosts).")(fn)
+
+
+def json_option(keys: str):
+    """--json with the documented shape of the command's one JSON object."""
+    return click.option("--json", "as_json", is_flag=True, help=f"Print one JSON object on stdout ({keys}).")

@@ -1,0 +1,66 @@
+"""A sweep's cell and its table row as typed records; every label is written here, from the lossless alpha text."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from ..model.architecture import alpha_text
+
+
+@dataclass(frozen=True, order=True)
+class Cell:
+    """One (alpha, resolution) of the grid."""
+
+    alpha: float
+    resolution: int
+
+    @property
+    def label(self) -> str:
+        """a0.25-128, a1.0-224: two different cells never share a label."""
+        return f"a{alpha_text(self.alpha)}-{self.resolution}"
+
+    def variant(self, precision: str) -> str:
+        """The label of one file of the cell: a0.5-128-int8."""
+        return f"{self.label}-{precision}"
+
+
+@dataclass
+class Row:
+    """One line of the sweep's table: a measured or predicted latency, and the accuracy known for it."""
+
+    device: str
+    alpha: float
+    resolution: int
+    precision: str
+    threads: int
+    macs: int | None
+    params: int | None
+    median_ms: float
+    p90_ms: float
+    latency: str                     # "measured" or "predicted"
+    top1: float | None = None
+    top1_source: str | None = None   # "measured", "published" or None
+    top1_n: int | None = None
+    size: int | None = None
+    weights: str | None = None       # the weights' kind ("random", "tflite", ...)
+    artifact: str | None = None
+    file: str | None = None
+    sha256: str | None = None
+    time: str | None = None
+    unstable: bool | None = None
+    on_front: bool | None = None
+
+    @property
+    def cell(self) -> Cell:
+        return Cell(self.alpha, self.resolution)
+
+    @property
+    def label(self) -> str:
+        return self.cell.variant(self.precision)
+
+    @property
+    def measured(self) -> bool:
+        return self.latency == "measured"
+
+    def to_dict(self) -> dict:
+        """The JSON form (`sweep --json`, `pick --json`)."""
+        return {**asdict(self), "label": self.label}
