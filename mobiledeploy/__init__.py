@@ -1,17 +1,11 @@
 """mobiledeploy: MobileNet from Keras definition to measured artifacts on phones and boards.
 
-The library's functions (`export`, `load`, `predict`, `bench`, `history`, `sweep`, `pick`, `evaluate`)
-live in mobiledeploy.api and are loaded on first use, so `import mobiledeploy` stays light.
+The Python library is `mobiledeploy.api` (`import mobiledeploy.api as md`; md.export, md.load, md.bench,
+md.sweep, md.pick, ...). Its functions are not re-exported here: their names are also the names of this
+package's subpackages (mobiledeploy.export, mobiledeploy.bench, mobiledeploy.sweep), which Python binds
+on this module as soon as they are imported.
 """
 
-__version__ = "0.1.0"
+from .version import __version__
 
-_API = ("export", "load", "predict", "bench", "history", "sweep", "pick", "evaluate")
-
-
-def __getattr__(name):
-    if name in _API:
-        from . import api
-
-        return getattr(api, name)
-    raise AttributeError(f"module 'mobiledeploy' has no attribute {name!r}")
+__all__ = ["__version__"]

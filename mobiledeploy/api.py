@@ -1,6 +1,6 @@
 """mobiledeploy as a Python library: the same typed records and code paths as the command line.
 
-    import mobiledeploy as md
+    import mobiledeploy.api as md
 
     result = md.export(alpha=0.5, resolution=128, int8=True)          # ExportResult
     clf = md.load(result.artifact)                                    # a Classifier of the default file
@@ -120,7 +120,8 @@ def sweep(alphas=(0.25, 0.5, 0.75, 1.0), resolutions=(128, 160, 192, 224), preci
     from .bench.settings import BenchSettings
     from .sweep import grid
     from .sweep.pick import check_budget
-    from .sweep.run import SweepOptions, sweep as run_sweep
+    from .sweep.plan import sweep as run_sweep
+    from .sweep.run import SweepOptions
 
     names = grid.parse_devices(_text_list(devices), device_config.load())
     for flag, value, kind in (("--data", data, "dir"), ("--calib", calib, "dir"), ("--wnids", wnids, "file")):

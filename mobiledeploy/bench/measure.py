@@ -5,7 +5,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import __version__
+from ..version import __version__
 from ..artifact.bundle import Artifact
 from ..artifact.manifest import FileEntry
 from ..errors import MobiledeployError

@@ -6,6 +6,7 @@ from pathlib import Path
 import click
 
 from ..bench.settings import DEFAULTS
+from .. import api
 from .common import emit_json
 from .options import bench_options, insecure_option, json_option
 
@@ -41,7 +42,6 @@ def bench(artifact, device, files, threads, runs, warmup, cpu_mask, cooldown, in
       mobiledeploy bench models/mobilenet_v1_0.5_128 --device local --threads 2
       mobiledeploy bench --device pixel
     """
-    from .. import api
     from ..errors import MobiledeployError
     from ..progress import bar
 

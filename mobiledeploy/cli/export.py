@@ -4,6 +4,7 @@ from __future__ import annotations
 import click
 
 from ..export.formats import CALIB_METHODS, FORMATS, IO_TYPES, PRECISIONS, help_table
+from .. import api
 from .common import emit_json
 from .options import calib_count_option, json_option, model_options
 
@@ -47,7 +48,6 @@ def export(alpha, resolution, weights, int8, formats, precisions, calib, calib_c
 
     Example: mobiledeploy export --alpha 0.5 --res 128 --int8
     """
-    from .. import api
 
     result = api.export(alpha, resolution, int8=int8, formats=formats, precisions=precisions, weights=weights,
                         calib=calib, calib_count=calib_count, calib_method=calib_method, verify=verify_dir,

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import click
 
-from .. import __version__, outcome
+from .. import outcome
+from ..version import __version__
 from ..outcome import EXIT_CODES_HELP
 from .common import setup_logging
 from .bench import bench, devices

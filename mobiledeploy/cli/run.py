@@ -5,6 +5,7 @@ from pathlib import Path
 
 import click
 
+from .. import api
 from .common import emit_json
 from .options import json_option, threads_option, top_k_option
 
@@ -22,7 +23,6 @@ def predict(artifact, images, file_name, top_k, threads, as_json):
 
     Example: mobiledeploy predict models/mobilenet_v1_0.5_128 photo.jpg
     """
-    from .. import api
 
     clf, answers = api.predict(artifact, images, file_name, top_k, threads)
     out = [{"image": image, "top": [p.__dict__ for p in preds]} for image, preds in answers]
@@ -51,7 +51,6 @@ def evaluate(artifact, data, wnids, files, no_keras, as_json):
 
     Example: mobiledeploy eval models/mobilenet_v1_0.5_128 --data imagenet-val/
     """
-    from .. import api
     from ..artifact.bundle import Artifact
     from ..eval import select_entries
     from ..progress import bar

@@ -4,6 +4,7 @@ from __future__ import annotations
 import click
 
 from ..export.formats import SWEEP_PRECISIONS
+from .. import api
 from .common import emit_json
 from .options import bench_options, calib_count_option, insecure_option, json_option, sweep_precisions_option
 
@@ -47,7 +48,6 @@ def sweep(alphas, res, precisions, device_list, weights_dir, data, wnids, calib,
       mobiledeploy sweep --device rpi4 --measure 6 --budget-ms 30
       mobiledeploy pick --device rpi4 --budget-ms 30
     """
-    from .. import api
     from ..errors import MobiledeployError
     from ..sweep import report
 
@@ -84,7 +84,6 @@ def pick(device, budget_ms, min_top1, precision, threads, as_json):
 
     Example: mobiledeploy pick --device rpi4 --budget-ms 20 --min-top1 0.6
     """
-    from .. import api
     from ..outcome import NothingFits
 
     try:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import __version__
+from ..version import __version__
 from ..artifact import labels as labels_mod
 from ..artifact.manifest import FileEntry, LabelsInfo, Manifest, ModelInfo, TensorSpec
 from ..artifact.bundle import Publisher, artifact_name

@@ -4,6 +4,7 @@ storing each result as it arrives so Ctrl-C keeps it and a re-run resumes.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -74,6 +75,33 @@ def recipes(opts: SweepOptions) -> list[cache.Recipe]:
     return out
 
 
+@contextlib.contextmanager
+def _main_not_reimported():
+    """Spawned workers do not run the caller's script again.
+
+    multiprocessing's spawn re-imports the parent's __main__ file in every worker (so a script calling
+    mobiledeploy.api.sweep without an `if __name__ == "__main__":` guard would run itself in each worker,
+    and fail). The workers need nothing from it: while they start, __main__ names itself "__main__",
+    which spawn's child side skips (multiprocessing.spawn._fixup_main_from_name).
+    """
+    import sys
+    import types
+
+    main = sys.modules.get("__main__")
+    if main is None:
+        yield
+        return
+    had, old = hasattr(main, "__spec__"), getattr(main, "__spec__", None)
+    main.__spec__ = types.SimpleNamespace(name="__main__")
+    try:
+        yield
+    finally:
+        if had:
+            main.__spec__ = old
+        else:
+            del main.__spec__
+
+
 def export_all(opts: SweepOptions, todo: list[cache.Recipe], log) -> tuple[dict, list[str]]:
     """Export the recipes the cache lacks in worker processes; (artifact by cell, error lines)."""
     from . import worker
@@ -86,8 +114,9 @@ def export_all(opts: SweepOptions, todo: list[cache.Recipe], log) -> tuple[dict,
 
     # spawn: TensorFlow's threads do not survive fork, and the parent never imports TensorFlow
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                             initializer=worker.init) as pool:
-        futures = {pool.submit(worker.export_cell, r, str(opts.out), opts.data, opts.wnids): r for r in todo}
+                             initializer=worker.init, initargs=(os.getpid(),)) as pool:
+        with _main_not_reimported():  # workers start during the submits
+            futures = {pool.submit(worker.export_cell, r, str(opts.out), opts.data, opts.wnids): r for r in todo}
         try:
             for n, fut in enumerate(as_completed(futures), start=1):
                 r = futures[fut]
@@ -247,85 +276,3 @@ def run(opts: SweepOptions, log=None) -> dict:
             "first_bench_epoch": opts.stats["first_bench_epoch"],
             "seconds": round(time.perf_counter() - start, 2), "artifacts": {
                 cell.label: str(art.folder) for cell, art in sorted(artifacts.items())}}
-
-
-@dataclass
-class SweepResult:
-    """A whole sweep: the report of the grid (rows, predictor), the runs made, the plot, what failed."""
-
-    report: object
-    runs: list[dict]
-    plot: str | None
-    errors: list[str]
-
-    def to_dict(self) -> dict:
-        return {**self.report.to_dict(), "run": self.runs, "plot": self.plot}
-
-
-def report_for(opts: SweepOptions):
-    """The grid's report from the stores: measured rows, predictions for the rest, fronts."""
-    from ..bench import store
-    from . import rows
-
-    return rows.build(store.history(), accuracy.load(), opts.devices, opts.settings.threads, opts.precisions,
-                      opts.grid)
-
-
-def near_budget(report, budget_ms: float) -> list[Cell]:
-    """Cells whose predicted p90 fits the budget and are the most accurate (two per device): measure to confirm."""
-    picks: list[Cell] = []
-    for device in sorted({r.device for r in report.rows}):
-        predicted = sorted((r for r in report.rows if r.device == device and not r.measured
-                            and r.p90_ms <= budget_ms), key=lambda r: -(r.top1 or 0))
-        for r in predicted[:2]:
-            if r.cell not in picks:
-                picks.append(r.cell)
-    return picks
-
-
-def measure_grid(opts: SweepOptions, measure: int | None = None, budget_ms: float | None = None, log=None) -> list[dict]:
-    """The sweep's runs: every cell, or K cells spanning the grid (then the predicted best near the budget).
-
-    Ctrl-C keeps every result stored so far: it ends as `Interrupted`, which says so.
-    """
-    from ..bench import store
-    from ..outcome import Interrupted
-    from . import grid
-
-    done = []
-    try:
-        if measure and measure < len(opts.grid):
-            opts.cells = [Cell(*c) for c in grid.spanning([(c.alpha, c.resolution) for c in opts.grid], measure)]
-            done.append(run(opts, log))
-            if budget_ms:
-                confirm = near_budget(report_for(opts), budget_ms)
-                if confirm:
-                    opts.cells = confirm
-                    done.append(run(opts, log))
-        else:
-            done.append(run(opts, log))
-    except KeyboardInterrupt:
-        raise Interrupted(f"every result finished so far is kept in {store.path()}; run the same command again "
-                          "to resume") from None
-    finally:
-        opts.cells = None
-    return done
-
-
-def sweep(opts: SweepOptions, measure: int | None = None, budget_ms: float | None = None, plot: Path | None = None,
-          report_only: bool = False, log=None) -> SweepResult:
-    """Measure what the stores lack (unless report_only), then report the grid and draw its plot."""
-    from . import report as report_mod
-
-    runs = [] if report_only else measure_grid(opts, measure, budget_ms, log)
-    doc = report_for(opts)
-    failures = [line for rd in runs for line in rd["errors"]]
-    if not doc.rows and failures:
-        raise MobiledeployError(f"{failures[0]}" + (f" (and {len(failures) - 1} more failures)" if len(failures) > 1 else ""))
-    if not doc.rows:
-        raise MobiledeployError("no stored results for this grid on " + ", ".join(opts.devices) +
-                                ": run the sweep without --report first")
-    plot_path = Path(plot) if plot else Path(opts.out) / "sweep.png"
-    plot_path.parent.mkdir(parents=True, exist_ok=True)
-    report_mod.plot(doc, plot_path)
-    return SweepResult(doc, runs, str(plot_path), failures)

@@ -9,9 +9,12 @@ import logging
 from pathlib import Path
 
 
-def init() -> None:
-    """Quiet TensorFlow and the export's own warnings in the worker; errors still come back raised."""
+def init(parent: int | None = None) -> None:
+    """Die with the sweep however it dies; quiet TensorFlow and the export's warnings (errors still come back)."""
     from ..quiet import quiet_environment
+
+    if parent is not None:
+        _die_with(parent)
 
     quiet_environment()
     logging.getLogger("mobiledeploy").setLevel(logging.ERROR)
@@ -55,3 +58,24 @@ def evaluate_files(artifact, data: str, wnids: str | None, precisions) -> list[d
     return [{"sha256": by_name[r["file"]].sha256, "file": r["file"], "precision": r["precision"],
              "artifact": str(artifact.folder), "data": str(Path(data).resolve()), "n": r["n"], "top1": r["top1"],
              "top5": r["top5"], "time": now} for r in report["results"]]
+
+
+def _die_with(parent: int) -> None:
+    """SIGKILL this worker when the process that started it dies, even by SIGKILL (Linux prctl).
+
+    Without it a killed sweep leaves its workers exporting with nobody to collect their results. Where
+    prctl is missing (not Linux) the pool's own pipe ends them when they next ask for work.
+    """
+    import ctypes
+    import ctypes.util
+    import os
+    import signal
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        PR_SET_PDEATHSIG = 1
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)

@@ -20,7 +20,92 @@ class Outputs:
     quiet: bool = False
 
 
-def run(classifier, source, outputs: Outputs, frames: int | None = None, top_k: int = 3,
+class _Producer(threading.Thread):
+    """Captures and preprocesses the next frame while the main thread infers and draws this one.
+
+    OpenCV decoding, numpy and LiteRT's invoke release the GIL; a Pi has four cores.
+    """
+
+    def __init__(self, classifier, source, frames: int | None, pace_fps: float | None, start: float):
+        super().__init__(daemon=True)
+        self.classifier, self.source, self.frames, self.pace_fps, self.start_time = \
+            classifier, source, frames, pace_fps, start
+        self.ready: queue.Queue = queue.Queue(maxsize=2)
+        self.stopping = threading.Event()
+        self.errors: list = []
+
+    def run(self):
+        it, n = iter(self.source), 0
+        try:
+            while not self.stopping.is_set() and (self.frames is None or n < self.frames):
+                if self.pace_fps and n:
+                    time.sleep(max(0.0, self.start_time + n / self.pace_fps - time.perf_counter()))
+                t0 = time.perf_counter()
+                rgb = next(it, None)
+                if rgb is None:
+                    break
+                t1 = time.perf_counter()
+                tensor = self.classifier.tensor(rgb)
+                t2 = time.perf_counter()
+                self.ready.put((rgb, tensor, (t1 - t0) * 1e3, (t2 - t1) * 1e3))
+                n += 1
+        except Exception as exc:  # handed to the main thread, which reports it
+            self.errors.append(exc)
+        finally:
+            self.ready.put(_END)
+
+    def next(self):
+        """The next (rgb, tensor, capture ms, preprocess ms), or None at the end (re-raising the producer's error)."""
+        item = self.ready.get()
+        if item is _END:
+            if self.errors:
+                raise self.errors[0]
+            return None
+        return item
+
+    def finish(self):
+        """Stop and wait, unblocking a producer waiting on a full queue."""
+        self.stopping.set()
+        while self.is_alive():
+            try:
+                self.ready.get_nowait()
+            except queue.Empty:
+                self.join(0.05)
+
+
+def _frame_record(index: int, preds, timings: dict, fps: float, model_name: str) -> dict:
+    best = preds[0] if preds else None
+    return {"frame": index, "label": best.label if best else None, "index": best.index if best else None,
+            "score": best.score if best else None, "inference_ms": timings["inference"],
+            "capture_ms": timings["capture"], "preprocess_ms": timings["preprocess"],
+            "top": [p.__dict__ for p in preds], "fps": fps, "model": model_name}
+
+
+def _show(outputs: Outputs, frame, record: dict) -> bool:
+    """Send an annotated frame to the recorder, the web view and the window; False when the window asks to quit."""
+    if outputs.recorder is not None:
+        outputs.recorder.write(frame)
+    if outputs.view is not None:
+        outputs.view.publish(frame, record)
+    if outputs.window:
+        import cv2
+
+        cv2.imshow("mobiledeploy", frame)
+        if cv2.waitKey(1) & 0xFF in (27, ord("q")):
+            return False
+    return True
+
+
+def _say(outputs: Outputs, record: dict, count: int) -> None:
+    if outputs.json_lines:
+        print(json.dumps(record), flush=True)
+    elif not outputs.quiet and count % 30 == 1:
+        label = f"{record['label'].split(',')[0]} {record['score']:.2f}" if record["label"] else "-"
+        print(f"frame {count - 1}: {label}  ({record['fps']:.1f} FPS, inference {record['inference_ms']:.1f} ms)",
+              file=sys.stderr, flush=True)
+
+
+def run(classifier, source, outputs: Outputs, frames: int | None = None, top_k: int = 5,
         threshold: float = 0.0, model_name: str = "", pace_fps: float | None = None) -> dict:
     """Classify frames until the source ends, `frames` were done, or Ctrl-C; returns the summary.
 
@@ -29,92 +114,37 @@ def run(classifier, source, outputs: Outputs, frames: int | None = None, top_k: 
     from .overlay import annotate
 
     session = classifier.session
-    count, start, fps = 0, time.perf_counter(), 0.0
+    count, start = 0, time.perf_counter()
     draw_needed = outputs.window or outputs.view or outputs.recorder
     totals = {"capture": 0.0, "preprocess": 0.0, "inference": 0.0, "draw": 0.0}
     last_draw = 0.0
-    # two stages: a thread captures and preprocesses the next frame while this one infers and draws
-    # (OpenCV decoding, numpy and LiteRT's invoke release the GIL; a Pi has four cores)
-    ready: queue.Queue = queue.Queue(maxsize=2)
-    stop = threading.Event()
-    errors: list = []
-
-    def produce():
-        it, n = iter(source), 0
-        try:
-            while not stop.is_set() and (frames is None or n < frames):
-                if pace_fps and n:
-                    time.sleep(max(0.0, start + n / pace_fps - time.perf_counter()))
-                t0 = time.perf_counter()
-                rgb = next(it, None)
-                if rgb is None:
-                    break
-                t1 = time.perf_counter()
-                tensor = classifier.tensor(rgb)
-                t2 = time.perf_counter()
-                ready.put((rgb, tensor, (t1 - t0) * 1e3, (t2 - t1) * 1e3))
-                n += 1
-        except Exception as exc:  # handed to the main thread, which reports it
-            errors.append(exc)
-        finally:
-            ready.put(_END)
-
-    producer = threading.Thread(target=produce, daemon=True)
+    producer = _Producer(classifier, source, frames, pace_fps, start)
     producer.start()
     try:
-        while True:
-            item = ready.get()
-            if item is _END:
-                if errors:
-                    raise errors[0]
-                break
+        while (item := producer.next()) is not None:
             rgb, tensor, capture_ms, preprocess_ms = item
             t2 = time.perf_counter()
             scores = session.dequantize(session.invoke(tensor))[0]
             t3 = time.perf_counter()
             preds = [p for p in classifier.top(scores, top_k) if p.score >= threshold]
-            timings = {"capture": capture_ms, "preprocess": preprocess_ms, "inference": (t3 - t2) * 1e3,
-                       "draw": 0.0}
+            timings = {"capture": capture_ms, "preprocess": preprocess_ms, "inference": (t3 - t2) * 1e3, "draw": 0.0}
             count += 1
             elapsed = time.perf_counter() - start
-            fps = count / elapsed if elapsed > 0 else 0.0
-            best = preds[0] if preds else None
-            record = {"frame": count - 1, "label": best.label if best else None, "index": best.index if best else None,
-                      "score": best.score if best else None, "inference_ms": timings["inference"],
-                      "capture_ms": timings["capture"], "preprocess_ms": timings["preprocess"],
-                      "top": [p.__dict__ for p in preds], "fps": fps, "model": model_name}
+            record = _frame_record(count - 1, preds, timings, count / elapsed if elapsed > 0 else 0.0, model_name)
             if draw_needed:
                 t4 = time.perf_counter()
-                frame = annotate(rgb, preds, fps, {**timings, "draw": last_draw})  # this frame's draw is unknown yet
+                frame = annotate(rgb, preds, record["fps"], {**timings, "draw": last_draw})  # this draw is unknown yet
                 timings["draw"] = last_draw = (time.perf_counter() - t4) * 1e3
-                if outputs.recorder is not None:
-                    outputs.recorder.write(frame)
-                if outputs.view is not None:
-                    outputs.view.publish(frame, record)
-                if outputs.window:
-                    import cv2
-
-                    cv2.imshow("mobiledeploy", frame)
-                    if cv2.waitKey(1) & 0xFF in (27, ord("q")):
-                        break
+                if not _show(outputs, frame, record):
+                    break
             record["draw_ms"] = timings["draw"]
             for k in totals:
                 totals[k] += timings[k]
-            if outputs.json_lines:
-                print(json.dumps(record), flush=True)
-            elif not outputs.quiet and count % 30 == 1:
-                label = f"{best.label.split(',')[0]} {best.score:.2f}" if best else "-"
-                print(f"frame {count - 1}: {label}  ({fps:.1f} FPS, inference {timings['inference']:.1f} ms)",
-                      file=sys.stderr, flush=True)
+            _say(outputs, record, count)
     except KeyboardInterrupt:
         pass
     finally:
-        stop.set()
-        while producer.is_alive():  # unblock a producer waiting on a full queue
-            try:
-                ready.get_nowait()
-            except queue.Empty:
-                producer.join(0.05)
+        producer.finish()
     elapsed = time.perf_counter() - start
     summary = {"model": model_name, "frames": count, "fps": count / elapsed if elapsed > 0 else 0.0, "seconds": elapsed,
                **{f"mean_{k}_ms": (v / count if count else 0.0) for k, v in totals.items()}}

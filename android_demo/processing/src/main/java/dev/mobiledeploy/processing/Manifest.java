@@ -127,9 +127,10 @@ public final class Manifest {
     }
 
     /**
-     * The file used when none is chosen, by the Python runtime's rule (default_entry in
-     * mobiledeploy/runtime/classifier.py): the first of int8 TFLite, fp32 TFLite, int8 ONNX, fp32 ONNX,
-     * else the first file. The test vectors carry Python's choice and the JUnit test compares.
+     * The file used when none is chosen, by the Python rule (Manifest.default_file and DEFAULT_PREFERENCE in
+     * mobiledeploy/artifact/manifest.py): the first of int8 TFLite, fp32 TFLite, int8 ONNX, fp32 ONNX,
+     * else the first file. The test vectors carry Python's choice (vectors.json's default_file) and
+     * TestVectorsTest fails when the two rules part.
      */
     public File defaultFile() {
         String[][] preference = {{"tflite", "int8"}, {"tflite", "fp32"}, {"onnx", "int8"}, {"onnx", "fp32"}};
