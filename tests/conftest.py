@@ -20,8 +20,11 @@ DATA_FIXTURES = {"reference_artifact", "results"}                               
 
 
 def pytest_collection_modifyitems(config, items):
-    """`slow` and `data` follow from the fixtures a test uses, so `make test-fast` stays fast as tests are added."""
+    """`slow` and `data` follow from the fixtures a test uses, so `make test-fast` stays fast as tests are added;
+    every test in a `*_faults.py` file (bad input, hostile files, signals, remote faults) is in the fault suite."""
     for item in items:
+        if item.path.name.endswith("_faults.py"):
+            item.add_marker(pytest.mark.faults)
         names = set(getattr(item, "fixturenames", ()))
         if names & SLOW_FIXTURES:
             item.add_marker(pytest.mark.slow)
@@ -105,3 +108,54 @@ def tiny_artifact(tmp_path_factory):
                         "none", "--out", out, "--json")
     assert proc.returncode == 0, proc.stderr
     return Path(json.loads(proc.stdout)["artifact"])
+
+
+def wait_for(predicate, timeout: float = 60.0, step: float = 0.05, proc=None, what: str | None = None):
+    """Poll until `predicate()` is truthy and return its value.
+
+    With `proc`, fail as soon as that process ends first; with `what`, fail on the timeout (else the last
+    falsy value is returned for the caller to assert on).
+    """
+    import time
+
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        if proc is not None and proc.poll() is not None:
+            pytest.fail(f"the process ended before {what or 'the condition held'}: "
+                        f"{proc.stderr.read() if proc.stderr else ''}")
+        time.sleep(step)
+    value = predicate()
+    if not value and what is not None:
+        pytest.fail(f"timed out waiting for {what}")
+    return value
+
+
+CLASSIFY = ROOT / "raspberrypi" / "classify.py"
+
+
+def run_classifier(*args, timeout: float = 300, env=None) -> subprocess.CompletedProcess:
+    """The Pi classifier (raspberrypi/classify.py) in a subprocess, as a user runs it."""
+    return subprocess.run([sys.executable, str(CLASSIFY), *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, **(env or {})})
+
+
+@pytest.fixture
+def sshd(tmp_path):
+    """A real OpenSSH server on loopback (tests/sshd.py), stopped after the test."""
+    from sshd import Sshd
+
+    server = Sshd(tmp_path).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def adb(tmp_path, monkeypatch):
+    """A private adb server (its own port and keys, tests/adbd.py); yields a function that connects fake phones."""
+    from adbd import private_server
+
+    with private_server(tmp_path, monkeypatch) as connect:
+        yield connect

@@ -119,3 +119,22 @@ class Sshd:
         if self.proc and self.proc.poll() is None:
             self.thaw()
             self.descendants_kill()
+
+
+def add_board(sshd: "Sshd", *extra, name: str = "board", python: str | None = None, key=None, known=None,
+              port: int | None = None, fast: bool = False) -> None:
+    """`mobiledeploy devices add NAME --ssh root@127.0.0.1:PORT` for this server (its workdir unless given).
+
+    fast: short connect/keepalive/dead-peer timeouts, for the fault tests that wait for a board to vanish.
+    """
+    import sys
+
+    from conftest import mobiledeploy
+
+    if "--workdir" not in extra:
+        extra = (*extra, "--workdir", sshd.workdir)
+    if fast:
+        extra = ("--connect-timeout", "3", "--keepalive", "0.5", "--dead-timeout", "3", *extra)
+    mobiledeploy("devices", "add", name, "--ssh", f"root@127.0.0.1:{port or sshd.port}", "--key",
+                 key or sshd.client_key, "--known-hosts", known or sshd.known_hosts, "--python",
+                 python or sys.executable, *extra, check=True)

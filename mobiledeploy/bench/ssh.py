@@ -81,7 +81,7 @@ class SSHTarget(Connection):
         try:
             chan = self.transport.open_session(timeout=self.connect_timeout)
             chan.exec_command(shlex.join(argv))
-        except (paramiko.SSHException, EOFError, OSError) as exc:
+        except (paramiko.SSHException, EOFError, OSError):
             raise self.lost(during) from None
         chan.settimeout(0.2)  # short reads, so Ctrl-C, the deadline and the watchdog are noticed promptly
         return chan

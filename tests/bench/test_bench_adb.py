@@ -7,17 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from adbd import private_server
 from conftest import assert_one_line_error, mobiledeploy
 
-HERE = Path(__file__).parent
-
-
-@pytest.fixture
-def adb(tmp_path, monkeypatch):
-    """A private adb server (its own port and keys); yields a function that connects fake devices."""
-    with private_server(tmp_path, monkeypatch) as connect:
-        yield connect
+HERE = Path(__file__).parents[1]  # tests/: the adb helpers live there
 
 
 @pytest.fixture

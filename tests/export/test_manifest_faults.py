@@ -83,7 +83,10 @@ CASES = {
     "labels names a model": (lambda f: _edit_manifest(f, _set("labels", "file", "model_int8.tflite")), "twice"),
     "shape vs resolution": (lambda f: _edit_manifest(f, _set("input", "shape", [1, 64, 64, 3])), "does not match"),
     "negative alpha": (lambda f: _edit_manifest(f, _set("model", "alpha", -0.25)), "not a valid manifest"),
-    "manifest is a folder": (lambda f: (f / "manifest.json").unlink() or (f / "manifest.json").mkdir(), "no manifest.json"),
+    "manifest is a folder": (lambda f: (f / "manifest.json").unlink() or (f / "manifest.json").mkdir(), "not a regular file"),
+    "manifest is a fifo": (lambda f: _fifo(f / "manifest.json"), "is a fifo"),
+    "manifest links to /dev/zero": (lambda f: _replace_with_link("/dev/zero")(f / "manifest.json"), "character device"),
+    "manifest dangling link": (lambda f: _replace_with_link("/nonexistent/x")(f / "manifest.json"), "link to nothing"),
     "unknown format": (lambda f: _edit_manifest(f, _set("files", 0, "format", "coreml")), "not a valid manifest"),
 }
 

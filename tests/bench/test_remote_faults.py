@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import assert_one_line_error, mobiledeploy
+from conftest import assert_one_line_error, mobiledeploy, wait_for
 from sshd import Sshd, free_port, keygen
+from sshd import add_board as sshd_add_board
 
 pytestmark = pytest.mark.faults
 PY = sys.executable
@@ -26,19 +27,9 @@ PY = sys.executable
 
 # -- helpers --------------------------------------------------------------------------------------------
 
-@pytest.fixture
-def sshd(tmp_path):
-    server = Sshd(tmp_path).start()
-    yield server
-    server.stop()
-
-
-def add_board(sshd, *extra, name="board", python=PY, key=None, known=None, port=None):
-    if "--workdir" not in extra:
-        extra = (*extra, "--workdir", sshd.workdir)
-    mobiledeploy("devices", "add", name, "--ssh", f"root@127.0.0.1:{port or sshd.port}", "--key",
-                 key or sshd.client_key, "--known-hosts", known or sshd.known_hosts, "--python", python,
-                 "--connect-timeout", "3", "--keepalive", "0.5", "--dead-timeout", "3", *extra, check=True)
+def add_board(sshd, *extra, **kwargs):
+    """The shared helper with short timeouts: these tests wait for boards that vanish."""
+    sshd_add_board(sshd, *extra, fast=True, **kwargs)
 
 
 def owners_alive(folder: Path) -> list[int]:
@@ -66,16 +57,6 @@ def board_processes(folder: Path) -> list[int]:
         except OSError:
             continue
     return [p for p in pids if p != os.getpid()]
-
-
-def wait_for(predicate, timeout=60.0, step=0.1):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step)
-    return predicate()
 
 
 def home_leftovers(home) -> list[str]:
@@ -519,12 +500,9 @@ def test_interrupt_stops_the_remote_runner(sshd, main_job, home, sig, code, dela
 # -- adb ------------------------------------------------------------------------------------------------
 
 @pytest.fixture
-def adb(tmp_path, monkeypatch):
-    """A private adb server with one fake phone connected."""
-    from adbd import private_server
-
-    with private_server(tmp_path, monkeypatch) as connect:
-        yield connect()
+def phone(adb):
+    """One fake phone on the private adb server."""
+    return adb()
 
 
 def fake_tool(tmp_path, body):
@@ -536,31 +514,31 @@ def fake_tool(tmp_path, body):
 HANG = "import os, time\nopen(os.path.join(os.path.dirname(__file__), 'started'), 'w').close()\ntime.sleep(120)\n"
 
 
-def test_adb_benchmark_that_hangs_times_out(adb, main_job, tmp_path):
+def test_adb_benchmark_that_hangs_times_out(phone, main_job, tmp_path):
     tool = fake_tool(tmp_path, HANG)
-    mobiledeploy("devices", "add", "pixel", "--adb", adb.serial, "--benchmark-binary", tool, "--timeout", "4",
+    mobiledeploy("devices", "add", "pixel", "--adb", phone.serial, "--benchmark-binary", tool, "--timeout", "4",
                  check=True)
     start = time.time()
     proc = mobiledeploy("bench", main_job[0]["artifact"], "--device", "pixel", "--file", "model_int8.tflite")
     assert time.time() - start < 40
     assert proc.returncode == 2
     assert_one_line_error(proc, "did not finish", "4 s", "timeout")
-    remote = adb.root / "data/local/tmp/mobiledeploy"
+    remote = phone.root / "data/local/tmp/mobiledeploy"
     assert wait_for(lambda: not (remote / "model_int8.tflite").exists(), 10)  # the model was removed
     assert wait_for(lambda: not board_processes(remote / "benchmark_model"), 10)  # and the tool stopped
 
 
-def test_adb_device_vanishes_mid_run(adb, main_job, tmp_path):
+def test_adb_device_vanishes_mid_run(phone, main_job, tmp_path):
     tool = fake_tool(tmp_path, HANG)
-    mobiledeploy("devices", "add", "pixel", "--adb", adb.serial, "--benchmark-binary", tool, "--timeout", "60",
+    mobiledeploy("devices", "add", "pixel", "--adb", phone.serial, "--benchmark-binary", tool, "--timeout", "60",
                  check=True)
-    remote = adb.root / "data/local/tmp/mobiledeploy"
+    remote = phone.root / "data/local/tmp/mobiledeploy"
     bench = subprocess.Popen([str(Path(PY).with_name("mobiledeploy")), "bench", main_job[0]["artifact"], "--device",
                               "pixel", "--file", "model_int8.tflite"], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
     try:
         assert wait_for(lambda: (remote / "started").exists(), 60)
-        adb.drop()
+        phone.drop()
         _, stderr = bench.communicate(timeout=60)
     finally:
         if bench.poll() is None:
@@ -572,17 +550,17 @@ def test_adb_device_vanishes_mid_run(adb, main_job, tmp_path):
     assert bench.returncode == 2
 
 
-def test_adb_cpu_mask_beyond_the_cores(adb, main_job, tmp_path):
+def test_adb_cpu_mask_beyond_the_cores(phone, main_job, tmp_path):
     tool = fake_tool(tmp_path, "raise SystemExit(1)\n")
-    mobiledeploy("devices", "add", "pixel", "--adb", adb.serial, "--benchmark-binary", tool, check=True)
+    mobiledeploy("devices", "add", "pixel", "--adb", phone.serial, "--benchmark-binary", tool, check=True)
     mask = f"{1 << 40:x}"
     proc = mobiledeploy("bench", main_job[0]["artifact"], "--device", "pixel", "--cpu-mask", mask)
     assert_one_line_error(proc, f"--cpu-mask {mask}", "does not have")
     assert proc.returncode == 2
 
 
-def test_adb_without_benchmark_binary(adb, main_job):
-    mobiledeploy("devices", "add", "pixel", "--adb", adb.serial, check=True)
+def test_adb_without_benchmark_binary(phone, main_job):
+    mobiledeploy("devices", "add", "pixel", "--adb", phone.serial, check=True)
     proc = mobiledeploy("bench", main_job[0]["artifact"], "--device", "pixel", "--file", "model_int8.tflite")
     assert_one_line_error(proc, "no benchmark_model binary", "--benchmark-binary")
     assert proc.returncode == 2

@@ -5,7 +5,6 @@ the capture thread), nothing half-written (a failed --record leaves no file). St
 HTTP servers on loopback; full and read-only disks are real small tmpfs mounts (skipped without root).
 """
 import http.server
-import json
 import os
 import signal
 import socket
@@ -21,26 +20,21 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import ROOT, assert_one_line_error, mobiledeploy
+from conftest import CLASSIFY, assert_one_line_error, run_classifier
 from fsfaults import default_signals, fill, leftovers, tmpfs
 
 cv2 = pytest.importorskip("cv2")
 pytestmark = pytest.mark.faults
-CLASSIFY = ROOT / "raspberrypi" / "classify.py"
 
 
 def classify(*args, timeout=120):
-    return subprocess.run([sys.executable, str(CLASSIFY), *map(str, args)], capture_output=True, text=True,
-                          timeout=timeout)
+    return run_classifier(*args, timeout=timeout)
 
 
 @pytest.fixture(scope="module")
-def artifact(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("pi-artifact")
-    proc = mobiledeploy("export", "--alpha", "0.25", "--res", "32", "--formats", "tflite", "--int8", "--weights",
-                        "none", "--out", out, "--json", env={"MOBILEDEPLOY_WEIGHTS_URL": "http://127.0.0.1:9/"},
-                        check=True)
-    return Path(json.loads(proc.stdout)["artifact"])
+def artifact(tiny_artifact) -> Path:
+    """The smallest real artifact (conftest's tiny_artifact: 0.25 at 32 px, TFLite fp32 + int8)."""
+    return tiny_artifact
 
 
 @pytest.fixture(scope="module")

@@ -15,15 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, SHARED, mobiledeploy, shared
+from conftest import CLASSIFY, ROOT, SHARED, mobiledeploy, run_classifier, shared
 
 cv2 = pytest.importorskip("cv2")
-CLASSIFY = ROOT / "raspberrypi" / "classify.py"
-
-
-def classify(*args, timeout=300, env=None):
-    return subprocess.run([sys.executable, str(CLASSIFY), *map(str, args)], capture_output=True, text=True,
-                          timeout=timeout, env={**os.environ, **(env or {})})
+classify = run_classifier
 
 
 @pytest.fixture(scope="module")

@@ -5,26 +5,11 @@ import threading
 import time
 from pathlib import Path
 
-import pytest
 
 from conftest import assert_one_line_error, mobiledeploy
-from sshd import Sshd
+from sshd import add_board
 
 PY = sys.executable  # the "board's" python: this venv, which has ai-edge-litert and numpy
-
-
-@pytest.fixture
-def sshd(tmp_path):
-    server = Sshd(tmp_path).start()
-    yield server
-    server.stop()
-
-
-def add_board(sshd, name="board", *extra, python=PY, key=None, known=None):
-    if "--workdir" not in extra:
-        extra = (*extra, "--workdir", sshd.workdir)
-    mobiledeploy("devices", "add", name, "--ssh", f"root@127.0.0.1:{sshd.port}", "--key", key or sshd.client_key,
-                 "--known-hosts", known or sshd.known_hosts, "--python", python, *extra, check=True)
 
 
 def leftovers(sshd):
@@ -85,7 +70,7 @@ def test_remote_without_tflite_runtime(sshd, main_job, tmp_path):
 
 
 def test_remote_temp_folder_not_writable_and_no_injection(sshd, main_job):
-    add_board(sshd, "board", "--workdir", "/nonexistent; touch /tmp/mobiledeploy-pwned")
+    add_board(sshd, "--workdir", "/nonexistent; touch /tmp/mobiledeploy-pwned")
     proc = mobiledeploy("bench", main_job[0]["artifact"], "--device", "board", "--file", "model_int8.tflite")
     assert_one_line_error(proc, "temporary folder")
     assert not Path("/tmp/mobiledeploy-pwned").exists()

@@ -62,7 +62,7 @@ from pathlib import Path  # noqa: E402
 from mobiledeploy.bench import benchmark_model  # noqa: E402
 from mobiledeploy.bench.adb import choose_serial, parse_devices, split_status  # noqa: E402
 
-SAMPLES = Path(__file__).parent / "data" / "benchmark_model"
+SAMPLES = Path(__file__).parents[1] / "data" / "benchmark_model"
 
 
 def test_parse_tf_issue_42507():

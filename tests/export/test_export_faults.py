@@ -10,13 +10,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from conftest import assert_one_line_error, mobiledeploy
+from conftest import assert_one_line_error, mobiledeploy, wait_for
 from fsfaults import default_signals, fill, leftovers, tmpfs
 from mobiledeploy.artifact.bundle import Artifact
 
@@ -33,17 +32,6 @@ def start(out: Path, tmpdir: Path, *extra) -> subprocess.Popen:
     env = {**os.environ, "TMPDIR": str(tmpdir)}
     return subprocess.Popen([str(EXE), *SMALL, "--out", str(out), *extra], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=env, preexec_fn=default_signals)
-
-
-def wait_for(predicate, what: str, proc: subprocess.Popen, timeout: float = 240.0) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return
-        if proc.poll() is not None:
-            pytest.fail(f"the export ended before {what}: {proc.stderr.read()}")
-        time.sleep(0.05)
-    pytest.fail(f"timed out waiting for {what}")
 
 
 def assert_artifact_complete(folder: Path) -> None:
@@ -69,8 +57,7 @@ def test_signal_during_export_leaves_nothing(tmp_path, sig, code):
     tmpdir.mkdir()
     proc = start(out, tmpdir)
     # mid-conversion, the fullest moment: the float file is written in the hidden folder, int8 still to come
-    wait_for(lambda: out.is_dir() and any((p / "model_fp32.tflite").exists() for p in out.glob(".*.tmp-*")),
-             "the float file was written", proc)
+    wait_for(lambda: out.is_dir() and any((p / "model_fp32.tflite").exists() for p in out.glob(".*.tmp-*")), 240, proc=proc, what="the float file was written")
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == code, err
@@ -88,7 +75,7 @@ def test_sigterm_during_onnx_quantization_leaves_nothing(tmp_path):
     env = {**os.environ, "TMPDIR": str(tmpdir)}
     proc = subprocess.Popen([str(EXE), *SMALL[:6], "onnx", *SMALL[7:], "--out", str(out)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=env, preexec_fn=default_signals)
-    wait_for(lambda: any(out.glob(f".{NAME}.tmp-*/model_fp32.onnx")), "model_fp32.onnx was written", proc)
+    wait_for(lambda: any(out.glob(f".{NAME}.tmp-*/model_fp32.onnx")), 240, proc=proc, what="model_fp32.onnx was written")
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 143, err
@@ -130,8 +117,7 @@ def test_target_appearing_during_export_is_kept(tmp_path, small_artifact, intrud
 
     out = tmp_path / "out"
     proc = start(out, tmp_path)
-    wait_for(lambda: out.is_dir() and any(p.name.startswith(f".{NAME}.tmp-") for p in out.iterdir()),
-             "the temporary folder appeared", proc)
+    wait_for(lambda: out.is_dir() and any(p.name.startswith(f".{NAME}.tmp-") for p in out.iterdir()), 240, proc=proc, what="the temporary folder appeared")
     target = out / NAME
     if intruder == "empty folder":
         target.mkdir()
