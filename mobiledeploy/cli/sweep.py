@@ -99,7 +99,7 @@ def pick(device, budget_ms, min_top1, precision, threads, as_json):
     chosen = result.chosen
     click.echo(f"pick: {chosen.label} on {device} ({chosen.threads} thr): p90 {chosen.p90_ms:.2f} ms "
                f"<= {budget_ms:g} ms, top-1 {_acc(chosen)}")
-    click.echo(f"why: {result.reason}" + ("" if chosen.on_front else " (not on the front: the front's points are listed)"))
+    click.echo(f"why: {result.reason}" + (" (not on the front: the front's points are listed)" if chosen.on_front is False else ""))
     for name, n in (("faster on the front", result.faster), ("more accurate on the front", result.more_accurate)):
         if n:
             over = " (over budget)" if n.p90_ms > budget_ms else ""

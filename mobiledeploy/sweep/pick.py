@@ -50,6 +50,13 @@ def choose(rows: list[Row], budget_ms: float, min_top1: float | None = None) -> 
         floor = f" with top-1 >= {min_top1:.1%}" if min_top1 is not None else ""
         return None, (f"nothing fits {budget_ms:g} ms{floor}: the fastest measured is {fastest.label} "
                       f"({fastest.threads} thr) at p90 {fastest.p90_ms:.2f} ms")
+    if all(r.top1 is None for r in fits):
+        # nothing to rank by accuracy: within a family, accuracy rises with multiply-adds (the papers' tables),
+        # so the costliest variant that fits is the best guess, and it is said to be a guess
+        best = max(fits, key=lambda r: (r.macs or 0, -r.p90_ms))
+        return best, (f"no top-1 is known for the {len(fits)} measured variants with p90 <= {budget_ms:g} ms, so "
+                      "they cannot be ranked by accuracy: this is the one with the most multiply-adds (a proxy; "
+                      "measure top-1 with sweep --weights-dir and --data)")
     best = max(fits, key=lambda r: (r.top1 if r.top1 is not None else float("-inf"), -r.p90_ms))
     return best, f"most accurate of {len(fits)} measured variants with p90 <= {budget_ms:g} ms"
 

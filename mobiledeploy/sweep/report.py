@@ -57,7 +57,7 @@ def plot(doc: Report, path: Path) -> Path:
     plt = pyplot()
     rows = [r for r in doc.rows if r.top1 is not None]
     if not rows:
-        raise MobiledeployError("nothing to plot: no variant has a measured or published top-1")
+        return latency_plot(doc, path)
     fig, ax = plt.subplots(figsize=(9, 6), dpi=110)
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for i, device in enumerate(sorted({(r.device, r.threads) for r in rows})):
@@ -86,5 +86,34 @@ def plot(doc: Report, path: Path) -> Path:
                  fontsize=9)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    return save(fig, path)
+
+
+def latency_plot(doc: Report, path: Path) -> Path:
+    """p90 latency against multiply-adds, when no variant has any top-1 (e.g. resolutions outside the
+    published table with random weights): what was measured is still shown."""
+    from ..plotting import pyplot, save
+
+    rows = [r for r in doc.rows if r.macs]
+    if not rows:
+        raise MobiledeployError("nothing to plot: no row has a known cost")
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(9, 6), dpi=110)
+    for key in sorted({(r.device, r.threads, r.precision) for r in rows}):
+        mine = sorted((r for r in rows if (r.device, r.threads, r.precision) == key), key=lambda r: r.macs)
+        line, = ax.plot([r.macs / 1e6 for r in mine], [r.p90_ms for r in mine], marker="o" if key[2] == "fp32" else "s",
+                        linestyle="-", label=f"{key[0]} ({key[1]} thr) {key[2]}")
+        for r in mine:
+            ax.annotate(r.label + ("" if r.measured else " (pred.)"), (r.macs / 1e6, r.p90_ms), textcoords="offset points",
+                        xytext=(4, 3), fontsize=6, color=line.get_color())
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("multiply-adds (millions, log scale)")
+    ax.set_ylabel("p90 latency (ms, log scale)")
+    ax.set_title("MobileNet v1: latency against cost (no top-1 is known for these variants: measure it with "
+                 "--weights-dir and --data)", fontsize=9)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
     fig.tight_layout()
     return save(fig, path)

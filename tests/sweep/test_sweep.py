@@ -219,3 +219,19 @@ def test_ctrl_c_during_exports_leaves_whole_artifacts_only(tmp_path):
     doc = json.loads(mobiledeploy(*args, "--json", env={"MOBILEDEPLOY_HOME": str(home)}, check=True).stdout)
     run = doc["run"][0]
     assert run["exported"] == 4 - len(finished) and run["benched"] == 4, run
+
+
+def test_grid_outside_the_published_table_still_reports(tmp_path):
+    """96 px has no published top-1 and random weights measure none: the table, JSON and a latency-only plot
+    still come out (exit 0), and pick says it cannot rank by accuracy instead of pretending."""
+    env = {"MOBILEDEPLOY_HOME": str(tmp_path / "home")}
+    args = ["sweep", "--alphas", "0.25", "--res", "64,96", "--precisions", "int8", "--runs", "3", "--warmup", "1",
+            "--out", tmp_path / "out"]
+    doc = json.loads(mobiledeploy(*args, "--json", env=env, check=True).stdout)
+    assert [r["label"] for r in doc["rows"]] == ["a0.25-64-int8", "a0.25-96-int8"]
+    assert all(r["top1"] is None for r in doc["rows"])
+    assert Path(doc["plot"]).stat().st_size > 1000
+    text = mobiledeploy(*args, "--report", env=env, check=True).stdout
+    assert "a0.25-96-int8" in text and "plot:" in text
+    pick = mobiledeploy("pick", "--device", "local", "--budget-ms", "1000", env=env, check=True).stdout
+    assert "cannot be ranked by accuracy" in pick and "a0.25-96-int8" in pick  # the costlier of the two
