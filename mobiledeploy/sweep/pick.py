@@ -61,6 +61,23 @@ def choose(rows: list[Row], budget_ms: float, min_top1: float | None = None) -> 
     return best, f"most accurate of {len(fits)} measured variants with p90 <= {budget_ms:g} ms"
 
 
+def artifact_problem(row: Row) -> str | None:
+    """Why the measured file can no longer be deployed (folder gone, manifest broken, file changed), or None."""
+    from ..artifact.bundle import Artifact
+
+    if not row.artifact or not row.file:
+        return "is not recorded"
+    try:
+        art = Artifact.load(row.artifact)
+        entry = art.entry(row.file)
+        if row.sha256 and entry.sha256 != row.sha256:
+            return "now holds a different file than the one measured"
+        art.path(entry)  # the bytes still match the manifest's sha256
+    except MobiledeployError as exc:
+        return f"is gone or damaged ({str(exc).splitlines()[0][:160]})"
+    return None
+
+
 def deploy_command(row: Row, device_kind: str) -> str:
     """How to put the chosen artifact to work on this kind of device (Android app or Pi classifier)."""
     art = Path(row.artifact)
@@ -93,6 +110,13 @@ def decide(device: str, budget_ms: float, min_top1: float | None = None, precisi
     chosen, why = choose(report.rows, budget_ms, min_top1)
     if chosen is None:
         raise NothingFits(why)
+    gone = artifact_problem(chosen)
+    if gone:
+        raise MobiledeployError(
+            f"the best fit, {chosen.label} (p90 {chosen.p90_ms:.2f} ms), was measured from {chosen.artifact} "
+            f"({chosen.file}), which {gone}: export it again (mobiledeploy export --alpha {alpha_text(chosen.alpha)} "
+            f"--res {chosen.resolution} --int8 --out {shlex.quote(str(Path(chosen.artifact).parent))}) and bench it, "
+            "or re-run the sweep that measured it")
     fr = front.pareto([r for r in report.rows if r.threads == chosen.threads])
     faster, better = front.neighbours(fr, chosen)
     note = None

@@ -12,12 +12,12 @@ HAND = [(0.25, 128, "int8", 1.0), (0.25, 128, "fp32", 2.0), (0.5, 128, "int8", 1
         (1.0, 224, "fp32", 20.0), (0.75, 224, "int8", 8.0)]
 
 
-def record(alpha, res, precision, p90, device="phone", threads=1):
+def record(alpha, res, precision, p90, device="phone", threads=1, models="/models", sha=None):
     from mobiledeploy.model.cost import summary
 
     cost = summary(alpha, res)
-    sha = f"{alpha}-{res}-{precision}-{device}-{threads}"
-    return {"device": device, "artifact": f"/models/mobilenet_v1_{alpha:.2f}_{res}", "file": f"model_{precision}.tflite",
+    sha = sha or f"{alpha}-{res}-{precision}-{device}-{threads}"
+    return {"device": device, "artifact": f"{models}/mobilenet_v1_{alpha:.2f}_{res}", "file": f"model_{precision}.tflite",
             "format": "tflite", "precision": precision, "sha256": sha, "size": 1000, "settings": {"threads": threads},
             "artifact_name": f"mobilenet_v1_{alpha:.2f}_{res}", "std_ms": 0.01, "cv": 0.01,
             "median_ms": p90 * 0.9, "p90_ms": p90, "time": "2026-01-01T00:00:00+00:00",
@@ -87,16 +87,39 @@ def test_spanning_takes_corners_first():
     assert set(six[:4]) == {(0.25, 128), (1.0, 224), (0.25, 224), (1.0, 128)} and len(set(six)) == 6
 
 
-def test_pick_cli_on_hand_built_store(tmp_path):
+def stand_ins(tiny_artifact, models):
+    """An artifact folder per hand-built variant: copies of a real tiny artifact whose manifest says that alpha and
+    resolution (pick checks the measured file is still there, byte for byte, before recommending it)."""
+    import shutil
+
+    shas = {}
+    for alpha, res, precision, _ in HAND:
+        folder = models / f"mobilenet_v1_{alpha:.2f}_{res}"
+        if not folder.exists():
+            shutil.copytree(tiny_artifact, folder)
+            doc = json.loads((folder / "manifest.json").read_text())
+            doc["model"].update(alpha=alpha, resolution=res)
+            doc["input"]["shape"] = [1, res, res, 3]
+            (folder / "manifest.json").write_text(json.dumps(doc))
+        entry = next(e for e in json.loads((folder / "manifest.json").read_text())["files"]
+                     if e["name"] == f"model_{precision}.tflite")
+        shas[(alpha, res, precision)] = entry["sha256"]
+    return shas
+
+
+def test_pick_cli_on_hand_built_store(tmp_path, tiny_artifact):
     home = tmp_path / "home"
     home.mkdir()
-    (home / "results.jsonl").write_text("".join(json.dumps(record(*h, device="local")) + "\n" for h in HAND))
+    models = tmp_path / "models"
+    shas = stand_ins(tiny_artifact, models)
+    (home / "results.jsonl").write_text("".join(
+        json.dumps(record(*h, device="local", models=models, sha=shas[h[:3]])) + "\n" for h in HAND))
     env = {"MOBILEDEPLOY_HOME": str(home)}
     doc = json.loads(mobiledeploy("pick", "--device", "local", "--budget-ms", "5", "--json", env=env, check=True).stdout)
     assert doc["chosen"]["label"] == "a0.5-128-fp32"
     assert doc["neighbours"]["faster"]["label"] == "a0.5-128-int8"
     assert doc["neighbours"]["more_accurate"]["label"] == "a0.75-224-int8"
-    assert doc["deploy"].startswith("python raspberrypi/classify.py --artifact /models/mobilenet_v1_0.50_128")
+    assert doc["deploy"].startswith(f"python raspberrypi/classify.py --artifact {models}/mobilenet_v1_0.50_128")
     text = mobiledeploy("pick", "--device", "local", "--budget-ms", "5", env=env, check=True).stdout
     assert "published" in text and "over budget" in text and "random weights" in text
     proc = mobiledeploy("pick", "--device", "local", "--budget-ms", "0.5", env=env)
@@ -106,3 +129,23 @@ def test_pick_cli_on_hand_built_store(tmp_path):
     assert doc["chosen"]["label"] == "a0.75-224-int8"
     assert_one_line_error(mobiledeploy("pick", "--device", "local", "--budget-ms", "5", "--threads", "4", env=env),
                           "no stored", "4-thread")
+
+
+def test_pick_checks_the_artifact_before_recommending_it(tmp_path, tiny_artifact):
+    """A deleted folder or a changed file is said, with how to make it again; nothing is recommended."""
+    import shutil
+
+    home, models = tmp_path / "home", tmp_path / "models"
+    home.mkdir()
+    shas = stand_ins(tiny_artifact, models)
+    (home / "results.jsonl").write_text("".join(
+        json.dumps(record(*h, device="local", models=models, sha=shas[h[:3]])) + "\n" for h in HAND))
+    env = {"MOBILEDEPLOY_HOME": str(home)}
+    best = models / "mobilenet_v1_0.50_128"
+    (best / "model_fp32.tflite").write_bytes(b"changed")
+    assert_one_line_error(mobiledeploy("pick", "--device", "local", "--budget-ms", "5", env=env),
+                          "a0.5-128-fp32", "gone or damaged", "mobiledeploy export --alpha 0.5 --res 128")
+    shutil.rmtree(best)
+    proc = mobiledeploy("pick", "--device", "local", "--budget-ms", "5", "--json", env=env)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert_one_line_error(proc, "gone or damaged")
