@@ -17,6 +17,12 @@ PACKAGE=dev.mobiledeploy.demo
 ABI=arm64-v8a
 
 die() { echo "error: $*" >&2; exit 2; }
+# Artifacts are read through their manifests by mobiledeploy's own code (confined names, sha256 checked):
+# PYTHON if set, else the repository's .venv, else python3 (with mobiledeploy installed).
+PYTHON="${PYTHON:-}"
+if [ -z "$PYTHON" ]; then
+  if [ -x "$HERE/../.venv/bin/python" ]; then PYTHON="$HERE/../.venv/bin/python"; else PYTHON=python3; fi
+fi
 for tool in java javac mvn aapt2 zipalign apksigner zip unzip keytool; do
   command -v "$tool" >/dev/null || die "$tool not found: run 'make system-deps' (as root) or install it"
 done
@@ -38,6 +44,8 @@ for a in "$@"; do
   [ -f "$a/manifest.json" ] || die "$a is not an artifact folder (no manifest.json): pass folders written by mobiledeploy export"
   [ -f "$a/labels.txt" ] || die "$a has no labels.txt: re-export it with mobiledeploy export"
   compgen -G "$a/*.tflite" >/dev/null || die "$a has no .tflite file (the app runs TFLite only): export with --formats tflite"
+  "$PYTHON" -c "import mobiledeploy" 2>/dev/null || die "$PYTHON cannot import mobiledeploy: run make install, or set PYTHON"
+  "$PYTHON" -m mobiledeploy.artifact.stage --check "$a" >/dev/null || exit 2  # its one error: line is printed
   ARTIFACTS+=("$(cd "$a" && pwd)")
 done
 
@@ -85,9 +93,7 @@ rm "$BUILD/dex/app.jar"
 echo "== package: dex, native libraries and artifacts stored uncompressed, zipalign, sign"
 for a in ${ARTIFACTS[@]+"${ARTIFACTS[@]}"}; do
   dest="$BUILD/stage/assets/models/$(basename "$a")"
-  mkdir -p "$dest"
-  cp "$a/manifest.json" "$a/labels.txt" "$dest/"
-  find "$a" -maxdepth 1 -name '*.tflite' -exec cp {} "$dest/" \;
+  "$PYTHON" -m mobiledeploy.artifact.stage "$a" "$dest" >/dev/null || exit 2
   echo "   assets/models/$(basename "$a"): $(cd "$dest" && ls | tr '\n' ' ')"
 done
 UNALIGNED="$BUILD/stage/unaligned.apk"

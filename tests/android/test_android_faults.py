@@ -35,3 +35,34 @@ def test_build_sh_rejects_what_is_not_an_artifact(tmp_path, make, fragment):
     assert proc.returncode == 2
     assert_one_line_error(proc, fragment)
     assert not (tmp_path / "out").exists()  # nothing written, not even the APK's folder
+
+
+def _link_out(name):
+    def make(tmp_path, artifact):
+        secret = tmp_path / "secret.txt"
+        secret.write_text("private\n" * 1000)
+        (artifact / name).unlink()
+        (artifact / name).symlink_to(secret)
+    return make
+
+
+@pytest.mark.parametrize("damage,fragment", [
+    (_link_out("labels.txt"), "outside the artifact"),
+    (_link_out("model_int8.tflite"), "outside the artifact"),
+    (lambda tmp, a: (a / "model_fp32.tflite").write_bytes(b"changed"), "sha256"),
+])
+def test_build_sh_reads_the_artifact_through_its_manifest(tmp_path, tiny_artifact, damage, fragment):
+    """What a manifest names is packed only as the manifest says: a file linked outside the artifact or changed
+    since export is refused with one line, before anything is built."""
+    for tool in ("java", "javac", "mvn", "aapt2", "zipalign", "apksigner", "zip", "unzip", "keytool"):
+        if not shutil.which(tool):
+            pytest.skip(f"needs {tool} (make system-deps)")
+    art = tmp_path / "art" / tiny_artifact.name
+    shutil.copytree(tiny_artifact, art)
+    damage(tmp_path, art)
+    apk = tmp_path / "out" / "demo.apk"
+    proc = subprocess.run(["bash", str(ROOT / "android_demo" / "build.sh"), str(art)],
+                          env={"PATH": "/usr/bin:/bin", "APK": str(apk)}, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert_one_line_error(proc, fragment)
+    assert "private" not in proc.stdout + proc.stderr and not (tmp_path / "out").exists()
