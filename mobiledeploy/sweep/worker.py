@@ -15,6 +15,17 @@ def init(parent: int | None = None) -> None:
 
     if parent is not None:
         _die_with(parent)
+    import sys
+
+    default_hook = sys.unraisablehook
+
+    def hook(unraisable):
+        # Ctrl-C reaches the workers too; landing in an import's clean-up it cannot be raised and Python prints
+        # a traceback for it. The sweep itself handles Ctrl-C (it cancels the exports and says so once).
+        if not isinstance(unraisable.exc_value, KeyboardInterrupt):
+            default_hook(unraisable)
+
+    sys.unraisablehook = hook
 
     quiet_environment()
     logging.getLogger("mobiledeploy").setLevel(logging.ERROR)
@@ -67,12 +78,11 @@ def _die_with(parent: int) -> None:
     prctl is missing (not Linux) the pool's own pipe ends them when they next ask for work.
     """
     import ctypes
-    import ctypes.util
     import os
     import signal
 
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc = ctypes.CDLL(None, use_errno=True)  # this process's own symbols, libc's prctl among them
         PR_SET_PDEATHSIG = 1
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     except (OSError, AttributeError):

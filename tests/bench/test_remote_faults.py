@@ -6,6 +6,7 @@ workdir, so "nothing left on the board" is checked exactly; the adb cases use th
 server with tests/adbd.py as the phone. Timeouts are set per device (connect_timeout, keepalive,
 dead_timeout, timeout) so every case takes seconds.
 """
+import json
 import os
 import signal
 import socket
@@ -665,6 +666,14 @@ BAD_LINES = {
     "not-utf8": b'{"device": "\xff\xfe"}',
     "half-a-record": b'{"device": "local", "artifact": "/m/a", "artifact_na',
     "deep-nesting": b"[" * 100000 + b"]" * 100000,
+    "negative-latency": json.dumps({**_record(9), "median_ms": -1.0}).encode(),
+    "nan-latency": json.dumps({**_record(9), "median_ms": float("nan")}).encode(),
+    "infinite-p90": json.dumps({**_record(9), "p90_ms": float("inf")}).encode(),
+    "negative-threads": json.dumps({**_record(9), "settings": {"threads": -4}}).encode(),
+    "path-as-file": json.dumps({**_record(9), "file": "../../../etc/passwd"}).encode(),
+    "alpha-not-a-number": json.dumps({**_record(9), "model": {"alpha": "wide", "resolution": 128}}).encode(),
+    "huge-resolution": json.dumps({**_record(9), "model": {"alpha": 0.5, "resolution": 10 ** 400}}).encode(),
+    "bad-latency-list": json.dumps({**_record(9), "latencies_ms": [-1, -2, -3]}).encode(),
 }
 
 
@@ -696,10 +705,11 @@ def test_append_after_a_cut_line_stays_whole(tmp_path, monkeypatch):
     import json
 
     from mobiledeploy.bench import store
+    from mobiledeploy.bench.record import BenchRecord
 
     monkeypatch.setenv("MOBILEDEPLOY_HOME", str(tmp_path))
     store.path().write_bytes(json.dumps(_record(0)).encode() + b"\n" + b'{"device": "loc')  # a crash mid-line
-    store.append(_record(1))
+    store.append(BenchRecord.from_dict(_record(1)))
     lines = store.path().read_bytes().splitlines()
     assert len(lines) == 3 and json.loads(lines[-1])["file"] == "f1.tflite"
-    assert [r["file"] for r in store.history()] == ["f0.tflite", "f1.tflite"]
+    assert [r.file for r in store.history()] == ["f0.tflite", "f1.tflite"]
