@@ -89,7 +89,7 @@ def resolve(exc: BaseException) -> Outcome | None:
         return signal_outcome(signals.received())
     if isinstance(exc, MobiledeployError):
         return user_error(str(exc))
-    if isinstance(exc, MemoryError):
+    if isinstance(exc, MemoryError) or type(exc).__name__ == "ResourceExhaustedError":  # TensorFlow's OOM
         return user_error("out of memory: close other programs, or choose a smaller alpha, resolution or image "
                           "count")
     if isinstance(exc, OSError) and disk_error(exc, "") is not None:  # full disk, read-only, quota ...

@@ -10,6 +10,7 @@ from .fsutil import atomic_write
 
 def pyplot():
     """matplotlib.pyplot on the Agg backend (no display needed); a one-line error when it is not installed."""
+    _writable_config_dir()
     try:
         import matplotlib
 
@@ -40,3 +41,19 @@ def save(fig, path) -> Path:
     finally:
         plt.close(fig)
     return atomic_write(Path(path), image.getvalue())
+
+
+def _writable_config_dir() -> None:
+    """matplotlib caches fonts under ~/.config/matplotlib and prints lines when it cannot (a read-only HOME):
+    give it a private temporary folder then."""
+    import os
+    import tempfile
+
+    if os.environ.get("MPLCONFIGDIR"):
+        return
+    folder = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "matplotlib"
+    probe = folder if folder.exists() else folder.parent
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not os.access(probe, os.W_OK):
+        os.environ["MPLCONFIGDIR"] = tempfile.mkdtemp(prefix="mobiledeploy-mpl-")

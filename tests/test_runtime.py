@@ -49,3 +49,19 @@ def test_normalisation_maps_pixels_to_unit_range():
 def test_quantize_rounds_half_up_and_clips():
     values = np.array([0.5, 1.5, -0.5, 300.0, -300.0])
     np.testing.assert_array_equal(quantize(values, 1.0, 0, np.int8), [1, 2, 0, 127, -128])
+
+
+def test_exif_orientation_is_applied(tmp_path):
+    """A phone photo stored sideways with EXIF orientation 6 (rotate 90 clockwise) is read upright."""
+    from PIL import Image
+
+    from mobiledeploy.runtime.images import load_rgb
+
+    img = Image.new("RGB", (40, 20), (0, 0, 0))
+    img.paste((255, 0, 0), (0, 0, 10, 20))          # the stored image's left edge is red
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    img.save(tmp_path / "sideways.jpg", exif=exif.tobytes(), quality=95)
+    rgb = load_rgb(tmp_path / "sideways.jpg")
+    assert rgb.shape == (40, 20, 3)                  # upright: 20 wide, 40 high
+    assert rgb[:5, :, 0].mean() > 200 and rgb[-5:, :, 0].mean() < 60  # the red edge is now at the top

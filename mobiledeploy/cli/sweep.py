@@ -6,7 +6,8 @@ import click
 from ..export.formats import SWEEP_PRECISIONS
 from .. import api
 from .common import emit_json
-from .options import bench_options, calib_count_option, insecure_option, json_option, sweep_precisions_option
+from .options import (bench_options, calib_count_option, insecure_option, json_option, sweep_precisions_option,
+                      threads_option)
 
 
 @click.command()
@@ -75,7 +76,7 @@ def sweep(alphas, res, precisions, device_list, weights_dir, data, wnids, calib,
 @click.option("--min-top1", type=click.FloatRange(0, 1), default=None, help="Lowest acceptable top-1 (fraction, e.g. 0.6).")
 @click.option("--precision", type=click.Choice(SWEEP_PRECISIONS), default=None,
               help="Only results of this one precision.")
-@click.option("--threads", type=click.IntRange(min=1), default=None, help="Only results measured with N threads.")
+@threads_option(help_text="Only results measured with this many threads")
 @json_option('"chosen", "reason", "neighbours", "artifact", "deploy", "note"')
 def pick(device, budget_ms, min_top1, precision, threads, as_json):
     """The most accurate measured variant whose p90 latency on DEVICE fits the budget, and how to deploy it.

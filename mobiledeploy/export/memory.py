@@ -53,7 +53,8 @@ def estimate(alpha: float, resolution: int, inputs: int, outputs: int = arch.IMA
 
 
 def available_bytes() -> int | None:
-    """Memory this process can still use: MemAvailable, lowered by a cgroup v2 limit; None when unknown."""
+    """Memory this process can still use: MemAvailable, lowered by a cgroup v2 limit and by `ulimit -v`; None
+    when unknown."""
     found = None
     try:
         for line in Path("/proc/meminfo").read_text().splitlines():
@@ -68,7 +69,23 @@ def available_bytes() -> int | None:
             found = min(found, int(limit) - used)
     except (OSError, ValueError):
         pass
-    return found
+    return _address_space_left(found)
+
+
+def _address_space_left(found: int | None) -> int | None:
+    """`ulimit -v` (RLIMIT_AS) counts too: what is left of it beside this process's address space now."""
+    try:
+        import resource
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+        if soft == resource.RLIM_INFINITY:
+            return found
+        size = next(int(line.split()[1]) * 1024 for line in Path("/proc/self/status").read_text().splitlines()
+                    if line.startswith("VmSize:"))
+    except (ImportError, OSError, ValueError, StopIteration):
+        return found
+    left = max(0, soft - size)
+    return left if found is None else min(found, left)
 
 
 def largest_fitting(alpha: float, inputs: int, budget: int, outputs: int, kept: int = 0) -> int | None:

@@ -34,6 +34,7 @@ class Classifier:
         if list(self.session.input_shape) != list(self.spec.shape):
             raise MobiledeployError(f"{self.entry.name} takes input {self.session.input_shape}, the manifest "
                                     f"says {list(self.spec.shape)}: re-export the artifact")
+        check_io(self.entry, self.session)
 
     def tensor(self, rgb: np.ndarray) -> np.ndarray:
         """The exact tensor this file is fed for an HxWx3 uint8 RGB image."""
@@ -57,3 +58,23 @@ class Classifier:
         from .images import load_rgb
 
         return self.classify(load_rgb(image), k)
+
+
+def _same_quant(declared, actual) -> bool:
+    if declared is None or actual is None:
+        return declared is None and actual is None
+    scale, zero = actual
+    return abs(declared.scale - float(scale)) <= 1e-6 * max(1.0, abs(float(scale))) and declared.zero_point == int(zero)
+
+
+def check_io(entry, session) -> None:
+    """The manifest's dtype and quantization of a file's input and output must be the file's own: every consumer
+    (this runtime, the Pi, the Android app, which reads them from the manifest) then feeds it alike."""
+    for side, declared, dtype, quant in (("input", entry.input, session.input_dtype, session.input_quant),
+                                         ("output", entry.output, session.output_dtype, session.output_quant)):
+        if declared.dtype != np.dtype(dtype).name or not _same_quant(declared.quantization, quant):
+            q = declared.quantization
+            said = f"{declared.dtype}" + (f" (scale {q.scale:g}, zero point {q.zero_point})" if q else "")
+            has = f"{np.dtype(dtype).name}" + (f" (scale {float(quant[0]):g}, zero point {int(quant[1])})" if quant else "")
+            raise MobiledeployError(f"{entry.name}: the manifest says its {side} is {said}, the file's is {has}: "
+                                    "re-export the artifact")

@@ -86,7 +86,7 @@ def load_rgb(path) -> np.ndarray:
             with Image.open(f) as img:
                 _check_pixels(path, *img.size)
                 img.load()
-                return _to_rgb(img)
+                return _to_rgb(_upright(img))
     except Image.DecompressionBombError as exc:
         size = re.search(r"\((\d+) pixels\)", str(exc))  # Pillow refused at open, before img.size was ours
         pixels = f" ({int(size.group(1)) / 1e6:.0f} megapixels)" if size else ""
@@ -100,6 +100,16 @@ def load_rgb(path) -> np.ndarray:
     except (OSError, ValueError, SyntaxError, EOFError) as exc:
         detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise MobiledeployError(f"cannot read image {path}: {detail} (truncated or damaged?)") from None
+
+
+def _upright(img):
+    """The image as it is meant to be seen: a phone photo's EXIF orientation applied (as every viewer does)."""
+    from PIL import ImageOps
+
+    try:
+        return ImageOps.exif_transpose(img)
+    except (OSError, ValueError, SyntaxError, KeyError, TypeError):  # a damaged EXIF block: the pixels as stored
+        return img
 
 
 def _to_rgb(img) -> np.ndarray:

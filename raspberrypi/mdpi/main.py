@@ -165,6 +165,10 @@ def _classify(args, opened: list) -> int:
 
         view = LiveView(args.port, args.host)
         opened.append(view)
+        if args.host not in ("127.0.0.1", "::1", "localhost"):
+            print(f"warning: the web view on {args.host} has no authentication: anyone who can reach this machine "
+                  "sees the camera (use the default --host 127.0.0.1 and an SSH tunnel to keep it private)",
+                  file=sys.stderr)
         if not args.quiet:
             shown = os.uname().nodename if args.host in ("0.0.0.0", "::") else args.host
             print(f"web view on http://{shown}:{view.port}/", file=sys.stderr)

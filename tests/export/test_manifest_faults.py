@@ -88,6 +88,10 @@ CASES = {
     "manifest links to /dev/zero": (lambda f: _replace_with_link("/dev/zero")(f / "manifest.json"), "character device"),
     "manifest dangling link": (lambda f: _replace_with_link("/nonexistent/x")(f / "manifest.json"), "link to nothing"),
     "unknown format": (lambda f: _edit_manifest(f, _set("files", 0, "format", "coreml")), "not a valid manifest"),
+    "input scale not the file's": (lambda f: _edit_manifest(f, _set("files", 1, "input", "quantization", "scale", 0.5)),
+                                   "manifest says its input"),
+    "output dtype not the file's": (lambda f: _edit_manifest(f, _set("files", 1, "output", "dtype", "uint8")),
+                                    "manifest says its output"),
 }
 
 
