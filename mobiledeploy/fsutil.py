@@ -217,3 +217,42 @@ def sha256_file(path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def temporary_prefix(name: str) -> str:
+    """The prefix of a temporary folder beside `name`: hidden, and naming the process that owns it, so a later
+    run can tell a folder whose owner was killed (SIGKILL, a power cut) from one still being written."""
+    return f".{name}.tmp-{os.getpid()}-"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie (exited, not yet reaped) is not alive
+        with open(f"/proc/{pid}/status") as f:
+            return not any(line.startswith("State:") and "Z" in line.split()[1] for line in f)
+    except OSError:
+        return True
+
+
+def remove_stale_temporaries(folder) -> list[Path]:
+    """Remove the temporary folders in `folder` whose owning process is gone; returns what was removed."""
+    removed = []
+    try:
+        entries = list(Path(folder).glob(".*.tmp-*-*"))
+    except OSError:
+        return removed
+    for path in entries:
+        pid = path.name.rsplit(".tmp-", 1)[-1].split("-", 1)[0]
+        if not pid.isdigit() or int(pid) == os.getpid() or _alive(int(pid)) or path.is_symlink() or not path.is_dir():
+            continue
+        try:
+            remove_tree(path)
+            removed.append(path)
+        except OSError:
+            pass
+    return removed

@@ -120,7 +120,8 @@ class Publisher:
         self.tmp, self._created = None, []
         try:
             self._created = fsutil.make_dirs(self.target.parent)
-            self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.target.name}.tmp-", dir=self.target.parent))
+            fsutil.remove_stale_temporaries(self.target.parent)  # left by a killed run
+            self.tmp = Path(tempfile.mkdtemp(prefix=fsutil.temporary_prefix(self.target.name), dir=self.target.parent))
         except BaseException as exc:
             self._rollback()
             if not isinstance(exc, OSError):

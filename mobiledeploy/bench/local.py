@@ -1,11 +1,14 @@
 """This machine as a device: the same runner as on a board, in a subprocess, so local and remote measure alike."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from ..errors import MobiledeployError
+from ..fsutil import temporary_prefix
 from .runner_io import RUNNER, parse_runner_output, runner_args
 from .settings import BenchSettings
 
@@ -21,14 +24,35 @@ class LocalTarget:
         self.python = python or sys.executable
 
     def _run(self, args: list[str], timeout: float = RUN_TIMEOUT) -> dict:
+        """The runner in a private temporary folder (onnxruntime and LiteRT write files there), tied to this
+        process by a pipe it watches: it ends when we do, however we end (--stop-on-eof)."""
+        tether_read, tether_write = os.pipe()
         try:
-            proc = subprocess.run([self.python, str(RUNNER), *args], capture_output=True, text=True,
-                                  timeout=timeout, stdin=subprocess.DEVNULL)
-        except FileNotFoundError:
-            raise MobiledeployError(f"cannot run {self.python}: no such file (fix the local device's python)") from None
-        except subprocess.TimeoutExpired:
-            raise MobiledeployError(f"the local runner took longer than {timeout:g} s: stopped") from None
-        return parse_runner_output(proc.stdout, "local")
+            with tempfile.TemporaryDirectory(prefix=temporary_prefix("runner")) as tmp:
+                env = {**os.environ, "TMPDIR": tmp}
+                try:
+                    proc = subprocess.Popen([self.python, str(RUNNER), "--stop-on-eof", *args], stdin=tether_read,
+                                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+                except FileNotFoundError:
+                    raise MobiledeployError(f"cannot run {self.python}: no such file (fix the local device's "
+                                            "python)") from None
+                os.close(tether_read)
+                tether_read = None
+                try:
+                    out, _ = proc.communicate(timeout=timeout)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.communicate()
+                    raise MobiledeployError(f"the local runner took longer than {timeout:g} s: stopped") from None
+                except BaseException:  # Ctrl-C, SIGTERM: the runner goes too
+                    proc.kill()
+                    proc.wait()
+                    raise
+        finally:
+            os.close(tether_write)
+            if tether_read is not None:
+                os.close(tether_read)
+        return parse_runner_output(out, "local")
 
     def probe(self) -> dict:
         """What `devices check` reports for this machine."""

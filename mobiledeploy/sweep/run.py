@@ -114,7 +114,7 @@ def export_all(opts: SweepOptions, todo: list[cache.Recipe], log) -> tuple[dict,
 
     # spawn: TensorFlow's threads do not survive fork, and the parent never imports TensorFlow
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                             initializer=worker.init, initargs=(os.getpid(),)) as pool:
+                             initializer=worker.init, initargs=(os.getpid(), str(opts.out))) as pool:
         with _main_not_reimported():  # workers start during the submits
             futures = {pool.submit(worker.export_cell, r, str(opts.out), opts.data, opts.wnids): r for r in todo}
         try:
@@ -246,6 +246,11 @@ def run(opts: SweepOptions, log=None) -> dict:
     log = log or (lambda line: console.print(line, markup=False, highlight=False))
     start = time.perf_counter()
     recs = {r.cell: r for r in recipes(opts)}
+    from ..fsutil import remove_stale_temporaries
+
+    gone = remove_stale_temporaries(opts.out)
+    if gone:
+        log(f"sweep: removed {len(gone)} temporary folder(s) a killed run left in {opts.out}")
     targets = open_devices(opts)
     try:
         artifacts, todo = {}, []

@@ -9,12 +9,15 @@ import logging
 from pathlib import Path
 
 
-def init(parent: int | None = None) -> None:
-    """Die with the sweep however it dies; quiet TensorFlow and the export's warnings (errors still come back)."""
+def init(parent: int | None = None, out: str | None = None) -> None:
+    """Die with the sweep however it dies; keep temporary files in --out; quiet TensorFlow and the export's
+    warnings (errors still come back raised)."""
     from ..quiet import quiet_environment
 
     if parent is not None:
         _die_with(parent)
+    if out is not None:
+        _private_tmpdir(Path(out))
     import sys
 
     default_hook = sys.unraisablehook
@@ -89,3 +92,21 @@ def _die_with(parent: int) -> None:
         return
     if os.getppid() != parent:  # the parent died before prctl took effect
         os._exit(1)
+
+
+def _private_tmpdir(out: Path) -> None:
+    """TensorFlow's SavedModels and autograph files, onnxruntime's files: in a folder of this worker's own in
+    --out, not in the shared $TMPDIR. Removed at exit; one a SIGKILL left is collected by the next run
+    (fsutil.remove_stale_temporaries: its name carries this worker's pid)."""
+    import atexit
+    import os
+    import shutil
+    import tempfile
+
+    from ..fsutil import temporary_prefix
+
+    out.mkdir(parents=True, exist_ok=True)
+    folder = tempfile.mkdtemp(prefix=temporary_prefix("worker"), dir=out)
+    os.environ["TMPDIR"] = folder
+    tempfile.tempdir = None  # gettempdir() reads TMPDIR again
+    atexit.register(shutil.rmtree, folder, True)

@@ -131,3 +131,50 @@ def test_weights_file_with_the_right_name_but_not_a_model(tmp_path, content):
     assert proc.returncode == 2
     assert_one_line_error(proc, "a0.25-128", "mobilenet_v1_0.25_128.tflite")
     assert not list(out.glob("*")) if out.exists() else True  # no artifact, no temporary folder
+
+
+@pytest.mark.slow
+def test_sigkill_of_the_sweep_leaves_no_worker_and_the_next_run_collects_its_leftovers(tmp_path):
+    """SIGKILL (no clean-up can run) of a real sweep in its own session: its export workers die with it (prctl),
+    nothing lands in $TMPDIR, and the next run removes the temporary folders the killed one left in --out."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from conftest import wait_for
+    from fsfaults import default_signals
+
+    home, out, tmp = tmp_path / "home", tmp_path / "models", tmp_path / "tmpdir"
+    tmp.mkdir()
+    env = {**os.environ, "MOBILEDEPLOY_HOME": str(home), "TMPDIR": str(tmp)}
+    args = ["sweep", "--alphas", "0.25,0.5", "--res", "128,160", "--precisions", "fp32", "--runs", "2", "--warmup",
+            "0", "--out", str(out)]
+    exe = Path(sys.executable).with_name("mobiledeploy")
+    proc = subprocess.Popen([str(exe), *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True, preexec_fn=default_signals)
+    # an export is under way once an artifact's temporary folder appears
+    wait_for(lambda: out.exists() and any(out.glob(".mobilenet_v1_*.tmp-*")), 300, proc=proc,
+             what="an export to start")
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(30)
+
+    def session_processes():
+        found = []
+        for status in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = status.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[3]) == proc.pid and fields[0] != "Z":  # session id = the sweep's pid
+                found.append(status.parent.name)
+        return found
+
+    assert wait_for(lambda: not session_processes(), 30), session_processes()  # no orphan worker
+    assert not list(tmp.iterdir())                                               # nothing in the shared $TMPDIR
+    assert list(out.glob(".*.tmp-*"))                                            # the killed run's leftovers
+    again = subprocess.run([str(exe), *args, "--json"], env=env, capture_output=True, text=True, timeout=900)
+    assert again.returncode == 0, again.stderr
+    assert not list(out.glob(".*tmp*")) and not list(tmp.iterdir())
