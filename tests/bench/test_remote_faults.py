@@ -713,3 +713,63 @@ def test_append_after_a_cut_line_stays_whole(tmp_path, monkeypatch):
     lines = store.path().read_bytes().splitlines()
     assert len(lines) == 3 and json.loads(lines[-1])["file"] == "f1.tflite"
     assert [r.file for r in store.history()] == ["f0.tflite", "f1.tflite"]
+
+
+# -- a board whose runner answers nonsense: a device fault, one line, nothing stored ---------------------------
+
+LIARS = {
+    "negative latencies": '{"median_ms": -1, "latencies_ms": [-1, -2, -3]}',
+    "too few samples": '{"latencies_ms": [1.0, 1.1]}',
+    "nan": '{"latencies_ms": [NaN, 1.0, 1.0, 1.0, 1.0]}',
+    "no latencies": '{"runtime": "x"}',
+    "garbage": 'hello',
+}
+
+
+@pytest.mark.parametrize("case", sorted(LIARS))
+def test_board_runner_that_lies_is_a_device_fault(sshd, tiny_artifact, home, tmp_path, case):
+    """A real fake-runner script over the loopback sshd: it answers the probe truthfully, then lies."""
+    fake = tmp_path / "python"
+    fake.write_text(f"#!/bin/sh\ncase \"$*\" in *--probe*) exec {PY} \"$@\";; esac\necho '{LIARS[case]}'\n")
+    fake.chmod(0o755)
+    add_board(sshd, python=str(fake))
+    store = home / "mobiledeploy" / "results.jsonl"
+    before = store.read_bytes() if store.exists() else b""
+    proc = mobiledeploy("bench", tiny_artifact, "--device", "board", "--file", "model_int8.tflite", "--runs", "5")
+    assert proc.returncode == 2
+    line = assert_one_line_error(proc)
+    assert "board" in line or "127.0.0.1" in line  # the device is named
+    assert "unexpected" not in proc.stderr
+    assert (store.read_bytes() if store.exists() else b"") == before   # nothing stored
+    assert_clean(sshd, home)
+
+
+# -- files read by a fixed name: FIFOs, links to /dev/zero, folders (never a hang, never read without end) ----
+
+def _fixed_name_case(kind):
+    def make(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.exists() or path.is_symlink():
+            path.unlink() if not path.is_dir() else path.rmdir()
+        if kind == "fifo":
+            os.mkfifo(path)
+        elif kind == "dev-zero":
+            path.symlink_to("/dev/zero")
+        else:
+            path.mkdir()
+    return make
+
+
+@pytest.mark.parametrize("kind,fragment", [("fifo", "is a fifo"), ("dev-zero", "character device"),
+                                           ("folder", "is a folder")])
+@pytest.mark.parametrize("which", ["devices.toml", "results.jsonl", "mobiledeploy.toml"])
+def test_files_read_by_a_fixed_name(tmp_path, which, kind, fragment):
+    home = tmp_path / "home"
+    home.mkdir()
+    path = (tmp_path / which) if which == "mobiledeploy.toml" else (home / which)
+    _fixed_name_case(kind)(path)
+    command = {"devices.toml": ("devices", "list"), "results.jsonl": ("bench", "--history"),
+               "mobiledeploy.toml": ("devices", "list")}[which]
+    proc = mobiledeploy(*command, env={"MOBILEDEPLOY_HOME": str(home)}, cwd=tmp_path, timeout=30)
+    assert proc.returncode == 2
+    assert_one_line_error(proc, which, fragment)

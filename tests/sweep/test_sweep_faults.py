@@ -141,7 +141,6 @@ def test_sigkill_of_the_sweep_leaves_no_worker_and_the_next_run_collects_its_lef
     import signal
     import subprocess
     import sys
-    import time
     from pathlib import Path
 
     from conftest import wait_for
