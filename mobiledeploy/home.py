@@ -10,7 +10,13 @@ def home() -> Path:
     """MOBILEDEPLOY_HOME, else the user's config dir (e.g. ~/.config/mobiledeploy)."""
     env = os.environ.get("MOBILEDEPLOY_HOME")
     if env:
-        return Path(env)
+        path = Path(env)
+        if path.exists() and not path.is_dir():
+            from .errors import MobiledeployError
+
+            raise MobiledeployError(f"MOBILEDEPLOY_HOME {path} is not a folder: point it at a folder (it is created "
+                                    "when missing)")
+        return path
     from platformdirs import user_config_dir
 
     return Path(user_config_dir("mobiledeploy"))

@@ -60,6 +60,11 @@ def quant_report(artifact, data, count, as_json, plot_path):
         inputs = np.random.default_rng(NOISE_SEED).uniform(-1, 1, (count, *spec.shape[1:])).astype(np.float32)
         source = {"data": "uniform noise", "count": count}
         click.echo("warning: no --data: running uniform noise; real images give the errors that matter", err=True)
+    from ..runtime.session import Session
+
+    for files in pairs.values():  # the loader predict, eval and bench use: a file it refuses is one line here too
+        for path in files:
+            Session(path)
     result = quant_debug.report(pairs.get("tflite"), pairs.get("onnx"), inputs)
     result = {"artifact": str(art.folder), "inputs": source, **result,
               "calibration": art.manifest.calibration.get("method")}

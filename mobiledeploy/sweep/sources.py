@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import re
+import stat
 from pathlib import Path
 
 from ..errors import MobiledeployError
+from ..readers import kind_of
 from ..model import official
 
 TFLITE = re.compile(r"^mobilenet_v1_(\d+(?:\.\d+)?)_(\d+)(_quant)?\.tflite$")
@@ -22,8 +24,17 @@ def scan(folder) -> dict[tuple[float, int], Path]:
     found: dict[tuple[float, int], tuple[int, Path]] = {}
     alpha_of = {v: k for k, v in official.ALPHAS.items()}
     for path in sorted(folder.iterdir()):
-        if not path.is_file():
+        if not (TFLITE.match(path.name) or KERAS.match(path.name)):
             continue
+        try:
+            mode = path.stat().st_mode
+        except (OSError, RuntimeError) as exc:  # a dangling link, a link loop
+            reason = "a link to nothing" if isinstance(exc, FileNotFoundError) else "a link loop or unreadable"
+            raise MobiledeployError(f"--weights-dir entry {path} is {reason}: replace it with the weights file or "
+                                    "remove it") from None
+        if not stat.S_ISREG(mode):
+            raise MobiledeployError(f"--weights-dir entry {path} is {kind_of(mode)}, not a weights file: replace it "
+                                    "with the file or remove it")
         m = TFLITE.match(path.name)
         if m:
             key, kind = (float(m.group(1)), int(m.group(2))), "tflite-quant" if m.group(3) else "tflite"

@@ -64,3 +64,22 @@ def test_export_bad_int8_choices(tmp_path, args, fragment):
     assert proc.returncode == 2, proc.stderr
     assert_one_line_error(proc, fragment)
     assert not out.exists() or not any(out.iterdir())  # nothing half-written, no temporary folder
+
+
+def test_report_on_a_hostile_onnx_file_is_what_predict_says(main_job, tmp_path):
+    """A corrupt ONNX file whose manifest sha256 matches: the runtime's loader refuses it, exit 2, as predict does."""
+    import hashlib
+
+    art = tmp_path / "art"
+    shutil.copytree(main_job[0]["artifact"], art)
+    (art / "model_int8.onnx").write_bytes(b"not a protobuf at all")
+    doc = json.loads((art / "manifest.json").read_text())
+    for e in doc["files"]:
+        if e["name"] == "model_int8.onnx":
+            e.update(sha256=hashlib.sha256(b"not a protobuf at all").hexdigest(), size=21)
+    (art / "manifest.json").write_text(json.dumps(doc))
+    report = mobiledeploy("quant-report", art)
+    predict = mobiledeploy("predict", art, "--file", "model_int8.onnx", tmp_path)  # an image folder is irrelevant
+    assert report.returncode == 2 and "unexpected" not in report.stderr
+    assert_one_line_error(report, "model_int8.onnx")
+    assert predict.returncode == 2

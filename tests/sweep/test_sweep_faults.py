@@ -177,3 +177,32 @@ def test_sigkill_of_the_sweep_leaves_no_worker_and_the_next_run_collects_its_lef
     again = subprocess.run([str(exe), *args, "--json"], env=env, capture_output=True, text=True, timeout=900)
     assert again.returncode == 0, again.stderr
     assert not list(out.glob(".*tmp*")) and not list(tmp.iterdir())
+
+
+@pytest.mark.parametrize("kind,fragment", [("fifo", "is a FIFO"), ("folder", "is a folder"),
+                                           ("loop", "link loop"), ("dangling", "link to nothing")])
+def test_weights_dir_entry_with_googles_name_that_is_not_a_file(tmp_path, kind, fragment):
+    import os
+
+    wd = tmp_path / "weights"
+    wd.mkdir()
+    entry = wd / "mobilenet_v1_0.25_128.tflite"
+    if kind == "fifo":
+        os.mkfifo(entry)
+    elif kind == "folder":
+        entry.mkdir()
+    elif kind == "loop":
+        entry.symlink_to(entry)
+    else:
+        entry.symlink_to(tmp_path / "gone.tflite")
+    proc = mobiledeploy("sweep", "--alphas", "0.25", "--res", "128", "--weights-dir", wd, "--out", tmp_path / "o",
+                        env={"MOBILEDEPLOY_HOME": str(tmp_path / "home")}, timeout=60)
+    assert proc.returncode == 2
+    assert_one_line_error(proc, "mobilenet_v1_0.25_128.tflite", fragment)
+
+
+def test_home_that_is_a_file(tmp_path):
+    (tmp_path / "home").write_text("x")
+    proc = mobiledeploy("pick", "--device", "local", "--budget-ms", "5", env={"MOBILEDEPLOY_HOME": str(tmp_path / "home")})
+    assert proc.returncode == 2
+    assert_one_line_error(proc, "MOBILEDEPLOY_HOME", "not a folder")
