@@ -197,6 +197,9 @@ def make_dirs(folder) -> list[Path]:
     while not os.path.lexists(p) and p != p.parent:
         missing.append(p)
         p = p.parent
+    if p.exists() and not p.is_dir():
+        raise MobiledeployError(f"cannot write in {p}: it is not a folder (give a folder, or a path that does not exist "
+                                "yet)")
     folder.mkdir(parents=True, exist_ok=True)
     return missing
 
