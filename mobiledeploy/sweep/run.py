@@ -246,6 +246,37 @@ def run(opts: SweepOptions, log=None) -> dict:
     log = log or (lambda line: console.print(line, markup=False, highlight=False))
     start = time.perf_counter()
     recs = {r.cell: r for r in recipes(opts)}
+    with _only_sweep_in(Path(opts.out)):
+        return _run(opts, recs, log, start)
+
+
+@contextlib.contextmanager
+def _only_sweep_in(out: Path):
+    """One sweep at a time per --out: a second one would replace artifacts the first is benching."""
+    import fcntl
+
+    from ..fsutil import make_dirs, remove_dirs
+
+    created = make_dirs(out)
+    try:
+        fd = os.open(out, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))  # the folder itself is locked: no lock file
+    except OSError as exc:
+        raise MobiledeployError(f"cannot use --out {out}: {exc.strerror or exc}") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise MobiledeployError(f"another sweep is writing to {out}: wait for it to finish, or give this one "
+                                    "another --out") from None
+        yield
+    finally:
+        os.close(fd)
+        remove_dirs(created)  # an --out this sweep made and left empty (it failed before any export) goes again
+
+
+def _run(opts: SweepOptions, recs: dict, log, start: float) -> dict:
+    import time
+
     from ..fsutil import remove_stale_temporaries
 
     gone = remove_stale_temporaries(opts.out)

@@ -113,6 +113,7 @@ def main(argv=None) -> int:
         _one_line_warnings()
         # OpenCV's own per-frame warnings ("Failed to write frame") would drown the one line
         os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+        os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # FFmpeg's own lines ("[mjpeg @ 0x...] ...") too
     signals.install()
     opened: list = []  # source, web view, recorder: closed in reverse order
 

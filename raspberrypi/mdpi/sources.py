@@ -6,7 +6,10 @@ example feeds BGR to an RGB model). picamera2 is asked for RGB888-ordered buffer
 from __future__ import annotations
 
 import glob
+import http.client
+import stat
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -113,8 +116,12 @@ class MJPEGSource(Source):
         self.name, self.url, self.timeout = f"stream {url}", url, timeout
         try:
             self.response = urllib.request.urlopen(url, timeout=timeout)
-        except (OSError, ValueError) as exc:
-            raise MobiledeployError(f"cannot open MJPEG stream {url}: {getattr(exc, 'reason', exc)}") from None
+        except urllib.error.HTTPError as exc:  # a redirect loop ends here too ("... would lead to an infinite loop")
+            reason = " ".join(str(exc.reason or exc).split())[:120]
+            raise MobiledeployError(f"cannot open MJPEG stream {url}: HTTP {exc.code} {reason}") from None
+        except (OSError, ValueError, http.client.HTTPException) as exc:  # HTTPException: > 100 headers, bad status
+            reason = " ".join(str(getattr(exc, "reason", None) or exc or type(exc).__name__).split())[:120]
+            raise MobiledeployError(f"cannot open MJPEG stream {url}: {reason or type(exc).__name__}") from None
         kind = self.response.headers.get("Content-Type", "")
         if "multipart" not in kind and "jpeg" not in kind:
             self.response.close()
@@ -126,7 +133,7 @@ class MJPEGSource(Source):
         except TimeoutError:
             raise MobiledeployError(f"stream {self.url} sent nothing for {self.timeout:g} s "
                                     "(raise --source-timeout for a slow camera)") from None
-        except (OSError, ValueError) as exc:  # http.client raises IncompleteRead (a ValueError) and resets
+        except (OSError, ValueError, http.client.HTTPException) as exc:  # IncompleteRead, resets
             raise MobiledeployError(f"stream {self.url} broke off: {exc}") from None
 
     def __iter__(self):
@@ -241,5 +248,9 @@ def open_source(spec: str, loop: bool = False, width: int = 640, height: int = 4
         return FolderSource(path, loop)
     if path.is_file():
         return OpenCVSource(str(path), loop)
+    if path.exists():  # a FIFO, a socket, a device that is not a camera
+        kind = "a FIFO" if stat.S_ISFIFO(path.stat().st_mode) else "not a regular file"
+        raise MobiledeployError(f"source {spec} is {kind}: give a video file, a folder of images, a camera "
+                                "(/dev/videoN) or an http:// MJPEG URL")
     raise MobiledeployError(f"source not found: {spec} (camera, picamera2, /dev/videoN, a video file, a folder of "
                             "images, or an http:// MJPEG URL)")

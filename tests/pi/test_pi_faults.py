@@ -118,6 +118,17 @@ class _Hostile(http.server.BaseHTTPRequestHandler):
         pass
 
     def do_GET(self):
+        if self.mode == "redirect-loop":
+            self.send_response(302)
+            self.send_header("Location", self.path)
+            self.end_headers()
+            return
+        if self.mode == "many-headers":
+            self.send_response(200)
+            for i in range(150):
+                self.send_header(f"X-Filler-{i}", "x")
+            self.end_headers()
+            return
         self.send_response(200)
         self.send_header("Content-Type", "text/html" if self.mode == "html" else
                          "multipart/x-mixed-replace; boundary=x")
@@ -160,6 +171,8 @@ def hostile():
     ("no-end", "no JPEG frame end"),  # a start marker and megabytes without an end: the buffer is capped
     ("silent", "sent nothing"),       # headers, then nothing
     ("html", "not an MJPEG stream"),
+    ("redirect-loop", "cannot open MJPEG stream"),  # urllib gives up after ten redirects
+    ("many-headers", "cannot open MJPEG stream"),   # http.client refuses more than 100 headers
 ])
 def test_hostile_stream(artifact, hostile, mode, fragment):
     start = time.time()
@@ -167,6 +180,14 @@ def test_hostile_stream(artifact, hostile, mode, fragment):
     assert_one_line_error(proc, fragment)
     assert proc.returncode == 2
     assert time.time() - start < 60
+
+
+def test_fifo_source_is_named(artifact, tmp_path):
+    fifo = tmp_path / "frames"
+    os.mkfifo(fifo)
+    proc = classify("--artifact", artifact, "--source", fifo, timeout=60)
+    assert proc.returncode == 2
+    assert_one_line_error(proc, "is a FIFO")
 
 
 def test_stream_refused(artifact):

@@ -193,7 +193,8 @@ def test_ctrl_c_during_exports_leaves_whole_artifacts_only(tmp_path):
             "--warmup", "1", "--out", str(out)]
     # the export workers have started once the first temporary artifact folder shows up; 3 s later they are
     # inside an export (each takes 5-10 s here)
-    code, err, pgid = _interrupted_sweep(home, args, lambda: out.exists() and any(out.iterdir()), pause=3)
+    code, err, pgid = _interrupted_sweep(home, args, lambda: out.exists() and any(out.glob(".mobilenet_v1_*.tmp-*")),
+                                         pause=3)
     assert code == 130 and "interrupted" in err and "Traceback" not in err, err
     assert not list(out.glob(".*tmp*"))  # the interrupted exports removed their temporary folders
     finished = [p for p in out.iterdir() if p.is_dir()]

@@ -206,3 +206,28 @@ def test_home_that_is_a_file(tmp_path):
     proc = mobiledeploy("pick", "--device", "local", "--budget-ms", "5", env={"MOBILEDEPLOY_HOME": str(tmp_path / "home")})
     assert proc.returncode == 2
     assert_one_line_error(proc, "MOBILEDEPLOY_HOME", "not a folder")
+
+
+@pytest.mark.slow
+def test_two_sweeps_into_one_out(tmp_path):
+    """The second sweep into the same --out refuses at once (it would replace artifacts the first is benching)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from conftest import wait_for
+
+    out, env = tmp_path / "models", {**os.environ, "MOBILEDEPLOY_HOME": str(tmp_path / "home")}
+    args = ["sweep", "--alphas", "0.25", "--res", "128,160", "--precisions", "fp32", "--runs", "2", "--warmup", "0",
+            "--out", str(out)]
+    first = subprocess.Popen([str(Path(sys.executable).with_name("mobiledeploy")), *args], env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: out.exists() and any(out.glob(".*.tmp-*")), 300, proc=first, what="the first sweep to start")
+        second = mobiledeploy(*args, env={"MOBILEDEPLOY_HOME": str(tmp_path / "home")})
+        assert second.returncode == 2
+        assert_one_line_error(second, "another sweep is writing to", str(out))
+    finally:
+        first.wait(600)
+    assert first.returncode == 0, first.stderr.read()
