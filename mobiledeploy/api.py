@@ -84,7 +84,9 @@ def predict(artifact, images: Iterable, file: str | None = None, top_k: int = TO
 
 
 def bench(artifact=None, device: str = "local", files: Iterable[str] = (), *, threads: int = DEFAULTS.threads,
-          runs: int = DEFAULTS.runs, warmup: int = DEFAULTS.warmup, cpu_mask: str | None = None,
+          runs: int = DEFAULTS.runs, warmup: int = DEFAULTS.warmup, processes: int = DEFAULTS.processes,
+          ci_width: float = DEFAULTS.ci_width, max_seconds: float = DEFAULTS.max_seconds,
+          confidence: float = DEFAULTS.confidence, strict: bool = False, cpu_mask: str | None = None,
           cooldown: float = 0.0, delegate: str | None = None, op_profiling: bool = False,
           benchmark_binary=None, insecure: bool = False, progress=None):
     """Measure an artifact's files on a device (default: the newest artifact in models/); a BenchResult.
@@ -95,7 +97,9 @@ def bench(artifact=None, device: str = "local", files: Iterable[str] = (), *, th
     from .bench import measure
     from .bench.settings import BenchSettings
 
-    settings = BenchSettings(threads=threads, runs=runs, warmup=warmup, cpu_mask=cpu_mask, cooldown=float(cooldown),
+    settings = BenchSettings(threads=threads, runs=runs, warmup=warmup, processes=processes, ci_width=ci_width,
+                             max_seconds=max_seconds, confidence=confidence, strict=strict, cpu_mask=cpu_mask,
+                             cooldown=float(cooldown),
                              delegate=delegate, op_profiling=op_profiling,
                              benchmark_binary=str(Path(benchmark_binary).resolve()) if benchmark_binary else None)
     path = Path(artifact) if artifact else measure.latest_artifact()
@@ -112,7 +116,10 @@ def history(artifact=None, device: str | None = None):
 
 def sweep(alphas=(0.25, 0.5, 0.75, 1.0), resolutions=(128, 160, 192, 224), precisions=SWEEP_PRECISIONS,
           devices=("local",), *, weights_dir=None, data=None, wnids=None, calib=None, calib_count: int = CALIB_COUNT,
-          threads: int = DEFAULTS.threads, runs: int = DEFAULTS.runs, warmup: int = DEFAULTS.warmup, jobs: int = 0,
+          threads: int = DEFAULTS.threads, runs: int = DEFAULTS.runs, warmup: int = DEFAULTS.warmup,
+          processes: int = DEFAULTS.processes, ci_width: float = DEFAULTS.ci_width,
+          max_seconds: float = DEFAULTS.max_seconds, confidence: float = DEFAULTS.confidence, strict: bool = False,
+          jobs: int = 0,
           measure: int | None = None, budget_ms: float | None = None, out="models/sweep", plot=None,
           report_only: bool = False, insecure: bool = False, log=None):
     """Export, bench and evaluate every alpha x resolution x precision; a SweepResult (rows, fronts, plot)."""
@@ -135,7 +142,9 @@ def sweep(alphas=(0.25, 0.5, 0.75, 1.0), resolutions=(128, 160, 192, 224), preci
     opts = SweepOptions(_alpha_list(alphas), _resolution_list(resolutions), grid.parse_precisions(_text_list(precisions)),
                         names, Path(out).resolve(), str(weights_dir) if weights_dir else None,
                         str(data) if data else None, str(wnids) if wnids else None, str(calib) if calib else None,
-                        int(calib_count), BenchSettings(threads=threads, runs=runs, warmup=warmup), int(jobs), insecure)
+                        int(calib_count), BenchSettings(threads=threads, runs=runs, warmup=warmup, processes=processes,
+                                                        ci_width=ci_width, max_seconds=max_seconds,
+                                                        confidence=confidence, strict=strict), int(jobs), insecure)
     return run_sweep(opts, measure, budget_ms, Path(plot) if plot else Path(out) / "sweep.png", report_only, log)
 
 

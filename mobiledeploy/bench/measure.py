@@ -47,12 +47,33 @@ def runnable(entries: list, kind: str, probe: dict) -> list:
     return [e for e in entries if can.get(e.format, False)]
 
 
+def quiet_check(device: str, probe: dict) -> str | None:
+    """One warning line when the device is not quiet (load from other jobs, a CPU below its top frequency)."""
+    load, cores = probe.get("load_1m"), probe.get("cores")
+    problems = []
+    if isinstance(load, (int, float)) and isinstance(cores, int) and cores > 0 and load > 0.5 * cores:
+        problems.append(f"load {load:.1f} on {cores} cores")
+    cur, top = probe.get("freq_khz"), probe.get("max_freq_khz")
+    if isinstance(cur, int) and isinstance(top, int) and top and cur < 0.8 * top and probe.get("governor") != "performance":
+        problems.append(f"cpu0 at {cur / 1e6:.2f} of {top / 1e6:.2f} GHz (governor {probe.get('governor')})")
+    if not problems:
+        return None
+    return (f"{device} is not quiet ({'; '.join(problems)}): intervals will be wider and measuring longer; stop the "
+            "other job, pin the runner with --cpu-mask, or add --cooldown")
+
+
 def run(artifact, device: str, files: list[str], settings: BenchSettings, insecure: bool = False,
         progress=None) -> BenchResult:
-    """Measure each chosen file (default: all the device can run); each result is stored as it completes.
+    """Measure each chosen file (default: all the device can run) by the protocol (bench/protocol.py): several
+    runner processes each, interleaved; each result is stored as it completes.
 
-    A file that fails is named in `errors` and the others are still measured and stored.
+    A file that fails is named in `errors` and the others are still measured and stored; with
+    `settings.strict` an unstable result is named there too, and not stored.
     """
+    import logging
+
+    from .protocol import Job, measure
+
     if not isinstance(artifact, Artifact):
         artifact = Artifact.load(artifact)
     entry = devices.get(device)
@@ -65,42 +86,74 @@ def run(artifact, device: str, files: list[str], settings: BenchSettings, insecu
     try:
         probe = target.probe()
         check_cpu_mask(settings.cpu_mask, probe, device)
+        warning = quiet_check(device, probe)
+        if warning:
+            logging.getLogger("mobiledeploy").warning(warning)
         if not files:
             chosen = runnable(artifact.manifest.files, entry["kind"], probe)
             if not chosen:
                 raise MobiledeployError(f"{device} can run none of {artifact.folder}'s files: it has no TFLite "
                                         "runtime (pip install ai-edge-litert on the device)")
-        for e in chosen:
-            try:
-                raw = target.run(artifact.path(e), settings)
-                rec = record(artifact, device, e, settings, raw)
-            except MobiledeployError as exc:
-                if len(chosen) == 1:
-                    raise
-                result.errors.append(f"{e.name}: {exc}")
+
+        def run_one(path):
+            raw = target.run(path, settings)
+            check_runner_answer(raw, settings, device)
+            return raw
+
+        def finished(job):
+            e = job.key
+            if job.error is not None:
+                result.errors.append(f"{e.name}: {job.error}")
             else:
-                store.append(rec)
-                result.records.append(rec)
+                rec = record(artifact, device, e, settings, job.raws, job)
+                if settings.strict and rec.unstable:
+                    result.errors.append(f"{e.name}: unstable ({rec.protocol.get('verdict_reason')}): not stored "
+                                         "(--strict)")
+                else:
+                    store.append(rec)
+                    result.records.append(rec)
             if progress:
                 progress(1)
+
+        measure(run_one, [Job(e, artifact.path(e)) for e in chosen], settings, finished)
+        if len(chosen) == 1 and result.errors:
+            raise MobiledeployError(result.errors[0].split(": ", 1)[1])
         return result
     finally:
         target.close()
 
 
-def record(artifact: Artifact, device: str, e: FileEntry, settings: BenchSettings, raw: dict) -> BenchRecord:
-    """One result: the runner's answer checked and summarized, with the file's and the model's facts."""
-    check_runner_answer(raw, settings, device)
-    summary = raw.get("summary") or stats.summarize(raw["latencies_ms"], raw.get("temperature_before_c"),
-                                                    raw.get("temperature_after_c"))
+def record(artifact: Artifact, device: str, e: FileEntry, settings: BenchSettings, raws, job=None) -> BenchRecord:
+    """One result: the runners' answers checked, pooled and summarized, with the file's and the model's facts."""
+    raws = raws if isinstance(raws, list) else [raws]
+    for raw in raws:
+        check_runner_answer(raw, settings, device)
+    first, last = raws[0], raws[-1]
+    latencies = [x for raw in raws for x in (raw.get("latencies_ms") or ())]
+    summary = first.get("summary") or stats.summarize(latencies, first.get("temperature_before_c"),
+                                                      last.get("temperature_after_c"))
+    facts = {k: first.get(k) for k in ("runtime", "runtime_version", "xnnpack", "cpu_model", "machine", "cores",
+                                       "governor", "temperature_before_c", "init_ms", "first_ms", "memory_mb")}
+    facts["temperature_after_c"] = last.get("temperature_after_c")
+    firsts = sorted(r["init_ms"] + r["first_ms"] for r in raws
+                    if isinstance(r.get("init_ms"), (int, float)) and isinstance(r.get("first_ms"), (int, float)))
+    facts["first_inference_ms"] = firsts[len(firsts) // 2] if firsts else None  # load + first run, median process
+    for key in ("peak_rss_mb", "load_1m", "throttle_count"):
+        values = [r[key] for r in raws if isinstance(r.get(key), (int, float))]
+        facts[key] = max(values) if values else None
+    for key in ("freq_khz", "max_freq_khz"):
+        facts[key] = first.get(key)
+    protocol = {}
+    if job is not None and job.pooled is not None:
+        p = job.pooled
+        protocol = {"median_ci_ms": list(p.median_ci_ms), "p90_ci_ms": list(p.p90_ci_ms), "samples": p.samples,
+                    "processes": p.processes, "process_medians_ms": list(p.process_medians_ms),
+                    "confidence": p.confidence, "verdict": job.verdict[0], "verdict_reason": job.verdict[1]}
     return BenchRecord(
         device=device, artifact=str(artifact.folder), artifact_name=artifact.manifest.name, file=e.name,
         format=e.format, precision=e.precision, settings=settings, median_ms=summary["median_ms"],
         std_ms=summary.get("std_ms", 0.0), cv=summary.get("cv", 0.0), p90_ms=summary.get("p90_ms"),
         time=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         summary={k: v for k, v in summary.items() if k not in ("median_ms", "std_ms", "cv", "p90_ms")},
-        facts={k: raw.get(k) for k in ("runtime", "runtime_version", "xnnpack", "cpu_model", "machine", "cores",
-                                       "governor", "temperature_before_c", "temperature_after_c", "init_ms",
-                                       "first_ms", "memory_mb")},
-        model=ModelFacts.from_dict(artifact.manifest.model.to_dict()), sha256=e.sha256, size=e.size,
-        latencies_ms=tuple(raw.get("latencies_ms") or ()), op_profile=raw.get("op_profile"), version=__version__)
+        facts=facts, model=ModelFacts.from_dict(artifact.manifest.model.to_dict()), sha256=e.sha256, size=e.size,
+        latencies_ms=tuple(latencies), op_profile=first.get("op_profile"), version=__version__, protocol=protocol)

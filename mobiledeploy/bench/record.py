@@ -15,7 +15,11 @@ from .settings import BenchSettings
 MAX_RESOLUTION = 16384
 SUMMARY = ("runs", "mean_ms", "median_ms", "p90_ms", "p95_ms", "p99_ms", "min_ms", "max_ms", "std_ms", "cv")
 DEVICE_FACTS = ("runtime", "runtime_version", "xnnpack", "cpu_model", "machine", "cores", "governor",
-                "temperature_before_c", "temperature_after_c", "init_ms", "first_ms", "memory_mb")
+                "temperature_before_c", "temperature_after_c", "init_ms", "first_ms", "memory_mb",
+                "first_inference_ms", "peak_rss_mb", "load_1m", "freq_khz", "max_freq_khz", "throttle_count")
+#: What the measurement protocol adds (bench/protocol.py); absent from results stored before it.
+PROTOCOL = ("median_ci_ms", "p90_ci_ms", "samples", "processes", "process_medians_ms", "confidence", "verdict",
+            "verdict_reason")
 
 
 class BadRecord(ValueError):
@@ -112,6 +116,7 @@ class BenchRecord:
     latencies_ms: tuple = ()
     op_profile: object = None
     version: str | None = None
+    protocol: dict = field(default_factory=dict)     # intervals, processes, verdict (empty: an older result)
 
     # ---- reading -----------------------------------------------------------------------------------------
     @classmethod
@@ -144,10 +149,12 @@ class BenchRecord:
         if sha is not None and not isinstance(sha, str):
             raise BadRecord("sha256 is not a text")
         model = ModelFacts.from_dict(d["model"]) if d.get("model") is not None else None
+        protocol = _protocol(d)
         return cls(**texts, precision=str(d.get("precision") or "fp32"), settings=settings, median_ms=float(median),
                    std_ms=float(std), cv=float(cv), p90_ms=None if p90 is None else float(p90), summary=summary,
                    facts={k: d.get(k) for k in DEVICE_FACTS if k in d}, model=model, sha256=sha, size=size,
-                   latencies_ms=tuple(latencies), op_profile=d.get("op_profile"), version=d.get("mobiledeploy"))
+                   latencies_ms=tuple(latencies), op_profile=d.get("op_profile"), version=d.get("mobiledeploy"),
+                   protocol=protocol)
 
     # ---- writing -----------------------------------------------------------------------------------------
     def to_dict(self) -> dict:
@@ -157,8 +164,8 @@ class BenchRecord:
                 "size": self.size, "model": self.model.to_dict() if self.model else None,
                 "settings": self.settings.to_dict(), **self.summary, "median_ms": self.median_ms,
                 "p90_ms": self.p90_ms, "std_ms": self.std_ms, "cv": self.cv, **self.facts,
-                "latencies_ms": list(self.latencies_ms), "op_profile": self.op_profile, "time": self.time,
-                "mobiledeploy": self.version}
+                **self.protocol, "latencies_ms": list(self.latencies_ms), "op_profile": self.op_profile,
+                "time": self.time, "mobiledeploy": self.version}
 
     # ---- facts the readers use ------------------------------------------------------------------------------
     @property
@@ -167,11 +174,57 @@ class BenchRecord:
 
     @property
     def unstable(self) -> bool:
+        if "verdict" in self.protocol:
+            return self.protocol["verdict"] != "stable"
         return bool(self.summary.get("unstable"))
+
+    @property
+    def p90_interval(self) -> tuple[float, float] | None:
+        """The p90's confidence interval (None for results measured before the protocol, or by benchmark_model)."""
+        ci = self.protocol.get("p90_ci_ms")
+        return tuple(ci) if ci else None
 
     @property
     def throttled(self) -> bool:
         return bool(self.summary.get("throttled"))
+
+
+def _interval(d: dict, key: str):
+    ci = d.get(key)
+    if ci is None:
+        return None
+    if not isinstance(ci, list) or len(ci) != 2 or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0 for v in ci) \
+            or ci[0] > ci[1]:
+        raise BadRecord(f"{key} is not an interval of two finite positive times")
+    return [float(ci[0]), float(ci[1])]
+
+
+def _protocol(d: dict) -> dict:
+    out = {}
+    for key in ("median_ci_ms", "p90_ci_ms"):
+        ci = _interval(d, key)
+        if ci is not None:
+            out[key] = ci
+    for key in ("samples", "processes"):
+        if d.get(key) is not None:
+            if type(d[key]) is not int or d[key] < 1:
+                raise BadRecord(f"{key} is not a positive whole number")
+            out[key] = d[key]
+    if d.get("process_medians_ms") is not None:
+        meds = d["process_medians_ms"]
+        if not isinstance(meds, list) or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                                 and math.isfinite(v) and v > 0 for v in meds):
+            raise BadRecord("process_medians_ms holds a value that is not a finite positive time")
+        out["process_medians_ms"] = meds
+    if d.get("confidence") is not None:
+        out["confidence"] = _number(d, "confidence", positive=True)
+    if d.get("verdict") is not None:
+        if d["verdict"] not in ("stable", "unstable"):
+            raise BadRecord("verdict is neither stable nor unstable")
+        out["verdict"] = d["verdict"]
+        out["verdict_reason"] = str(d.get("verdict_reason") or "")[:400]
+    return out
 
 
 def check_runner_answer(raw: dict, settings: BenchSettings, where: str) -> None:

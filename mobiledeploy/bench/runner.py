@@ -213,6 +213,7 @@ def measure(args):
         "governor": read_first("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor"),
         "temperature_before_c": temp_before, "temperature_after_c": temperature_c(),
         "python": platform.python_version(), "numpy": np.__version__,
+        "peak_rss_mb": peak_rss_mb(), **telemetry(),
     }
 
 
@@ -255,13 +256,38 @@ def main():
     print(json.dumps(doc))
 
 
+def peak_rss_mb():
+    """This process's peak resident memory (the runtime, the model, its buffers), in MB."""
+    try:
+        import resource
+        kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return round(kb / 1024.0, 1) if sys.platform != "darwin" else round(kb / 1e6, 1)
+    except (ImportError, OSError):
+        return None
+
+
+def telemetry():
+    """How quiet the device is: load, CPU frequencies (current and max of cpu0), throttling counters."""
+    doc = {}
+    try:
+        doc["load_1m"] = round(os.getloadavg()[0], 2)
+    except (OSError, AttributeError):
+        doc["load_1m"] = None
+    for key, name in (("freq_khz", "scaling_cur_freq"), ("max_freq_khz", "cpuinfo_max_freq")):
+        value = read_first("/sys/devices/system/cpu/cpu0/cpufreq/" + name)
+        doc[key] = int(value) if value and value.isdigit() else None
+    throttle = read_first("/sys/devices/system/cpu/cpu0/thermal_throttle/core_throttle_count")
+    doc["throttle_count"] = int(throttle) if throttle and throttle.isdigit() else None
+    return doc
+
+
 def probe():
-    """What `devices check` reports: architecture, CPU, runtime, free space, temperature, governor."""
+    """What `devices check` reports: architecture, CPU, runtime, free space, temperature, governor, load."""
     doc = {"machine": platform.machine(), "cpu_model": cpu_model(), "cores": os.cpu_count(),
            "affinity": usable_cores(),
            "python": platform.python_version(),
            "governor": read_first("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor"),
-           "temperature_c": temperature_c()}
+           "temperature_c": temperature_c(), **telemetry()}
     st = os.statvfs(tempfile.gettempdir())
     doc["free_tmp_mb"] = st.f_bavail * st.f_frsize // (1 << 20)
     for mod, name in (("ai_edge_litert", "ai-edge-litert"), ("tflite_runtime", "tflite-runtime")):

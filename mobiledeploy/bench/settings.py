@@ -23,6 +23,11 @@ class BenchSettings:
     delegate: str | None = None          # adb: "gpu" or "nnapi"
     op_profiling: bool = False           # adb: benchmark_model's per-op table
     benchmark_binary: str | None = None  # adb: a local benchmark_model to push
+    processes: int = 3           # independent runner processes per file, at least (protocol.py)
+    ci_width: float = 0.05       # stop when the median's and the p90's intervals are within +-5% ...
+    max_seconds: float = 8.0     # ... or when a file has been measured this long
+    confidence: float = 0.95     # of those intervals
+    strict: bool = False         # refuse to store a result whose verdict is unstable
 
     def __post_init__(self):
         if type(self.threads) is not int or not 1 <= self.threads <= MAX_THREADS:
@@ -35,6 +40,15 @@ class BenchSettings:
             raise MobiledeployError(f"cooldown must be a number of seconds >= 0, got {self.cooldown!r}")
         if self.cpu_mask is not None:
             check_cpu_mask_text(self.cpu_mask)
+        if type(self.processes) is not int or not 1 <= self.processes <= 1000:
+            raise MobiledeployError(f"processes must be a whole number from 1 to 1000, got {self.processes!r}")
+        if not isinstance(self.ci_width, (int, float)) or not 0 < self.ci_width < 1:
+            raise MobiledeployError(f"--ci-width must be a fraction between 0 and 1 (0.05 is +-5%), got "
+                                    f"{self.ci_width!r}")
+        if not isinstance(self.max_seconds, (int, float)) or not 0 < self.max_seconds < float("inf"):
+            raise MobiledeployError(f"--max-seconds must be a positive number of seconds, got {self.max_seconds!r}")
+        if not isinstance(self.confidence, (int, float)) or not 0.5 <= self.confidence < 1:
+            raise MobiledeployError(f"--confidence must be from 0.5 to below 1 (e.g. 0.95), got {self.confidence!r}")
         if self.delegate not in (None, "gpu", "nnapi"):
             raise MobiledeployError(f"delegate must be gpu or nnapi, got {self.delegate!r}")
 
@@ -50,7 +64,9 @@ class BenchSettings:
     def to_dict(self) -> dict:
         """The JSON form stored with each result (adb-only keys only when set)."""
         d = asdict(self)
-        return {k: v for k, v in d.items() if k in ("threads", "runs", "warmup", "cpu_mask", "cooldown") or v}
+        return {k: v for k, v in d.items()
+                if k in ("threads", "runs", "warmup", "cpu_mask", "cooldown", "processes", "ci_width", "max_seconds",
+                         "confidence") or v}
 
     @classmethod
     def from_dict(cls, d: dict) -> "BenchSettings":

@@ -30,8 +30,8 @@ from .options import bench_options, insecure_option, json_option
               help="With --history: also draw latency against multiply-adds into this PNG file.")
 @json_option('keys "device", "artifact", "results": [{"file", "median_ms", "p90_ms", "std_ms", "cv", "runs", '
              '"model", "settings", ...}], "errors"; with --history: "results" only')
-def bench(artifact, device, files, threads, runs, warmup, cpu_mask, cooldown, insecure, use_gpu, use_nnapi,
-          op_profiling, benchmark_binary, history, plot, as_json):
+def bench(artifact, device, files, threads, runs, warmup, processes, ci_width, max_seconds, confidence, strict, cpu_mask,
+          cooldown, insecure, use_gpu, use_nnapi, op_profiling, benchmark_binary, history, plot, as_json):
     """Measure inference latency of ARTIFACT's files on a device (default ARTIFACT: newest in models/).
 
     The same runner runs locally (in a subprocess), on boards over SSH and, through TensorFlow's
@@ -62,7 +62,9 @@ def bench(artifact, device, files, threads, runs, warmup, cpu_mask, cooldown, in
     path = Path(artifact) if artifact else latest_artifact()
     count = len(files) or len(Artifact.load(path).manifest.files)
     with bar(f"benchmarking on {device}", count, as_json) as advance:
-        result = api.bench(path, device, files, threads=threads, runs=runs, warmup=warmup, cpu_mask=cpu_mask,
+        result = api.bench(path, device, files, threads=threads, runs=runs, warmup=warmup, processes=processes,
+                           ci_width=ci_width, max_seconds=max_seconds, confidence=confidence, strict=strict,
+                           cpu_mask=cpu_mask,
                            cooldown=cooldown, delegate="gpu" if use_gpu else "nnapi" if use_nnapi else None,
                            op_profiling=op_profiling, benchmark_binary=benchmark_binary, insecure=insecure,
                            progress=advance)
@@ -70,6 +72,9 @@ def bench(artifact, device, files, threads, runs, warmup, cpu_mask, cooldown, in
         emit_json(result.to_dict())
     else:
         _table(result.records, f"{path} on {device}")
+        for r in result.records:
+            if r.protocol.get("verdict") == "unstable":
+                click.echo(f"warning: {r.file}: unstable: {r.protocol.get('verdict_reason')}", err=True)
         for line in result.errors:
             click.echo(f"warning: {line}", err=True)
     if result.errors:
@@ -84,7 +89,7 @@ def _table(rows, title, history=False):
 
     table = Table(title=title)
     cols = (["time", "device", "artifact"] if history else []) + \
-        ["file", "thr", "median ms", "p90 ms", "std ms", "CV", "runtime", "flags"]
+        ["file", "thr", "median ms", "p90 ms (95% CI)", "proc", "CV", "runtime", "flags"]
     for col in cols:
         table.add_column(col, justify="right" if "ms" in col or col in ("CV", "thr") else "left",
                          no_wrap=col != "flags")
@@ -93,7 +98,9 @@ def _table(rows, title, history=False):
                                  ("no-xnnpack", r.format == "tflite" and not r.facts.get("xnnpack"))) if on]
         cells = [r.time[5:16].replace("T", " "), r.device, r.artifact_name] if history else []
         p90 = f"{r.p90_ms:.2f}" if r.p90_ms is not None else "-"
-        cells += [r.file, str(r.threads), f"{r.median_ms:.2f}", p90, f"{r.std_ms:.2f}", f"{r.cv:.1%}",
+        if r.p90_interval:
+            p90 += f" [{r.p90_interval[0]:.2f}, {r.p90_interval[1]:.2f}]"
+        cells += [r.file, str(r.threads), f"{r.median_ms:.2f}", p90, str(r.protocol.get("processes", 1)), f"{r.cv:.1%}",
                   f"{r.facts.get('runtime')} {r.facts.get('runtime_version')}", " ".join(flags)]
         table.add_row(*cells)
     console.print(table)

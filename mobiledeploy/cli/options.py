@@ -65,13 +65,23 @@ def threads_option(default=None, help_text="Inference threads"):
 
 
 def bench_options(fn):
-    """--threads, --runs, --warmup: how each file is measured (defaults: BenchSettings)."""
+    """How each file is measured (defaults: BenchSettings): threads, runs per process, the protocol's stop rule."""
     from ..bench.settings import DEFAULTS
 
+    fn = click.option("--strict", is_flag=True, help="Refuse to store a result whose verdict is unstable.")(fn)
+    fn = click.option("--confidence", type=click.FloatRange(0.5, 1, max_open=True), default=DEFAULTS.confidence,
+                      show_default=True, help="Confidence of the median and p90 intervals.")(fn)
+    fn = click.option("--max-seconds", type=click.FloatRange(0, min_open=True), default=DEFAULTS.max_seconds,
+                      show_default=True, metavar="S", help="Time cap per file: stop measuring it after S seconds.")(fn)
+    fn = click.option("--ci-width", type=click.FloatRange(0, 1, min_open=True, max_open=True),
+                      default=DEFAULTS.ci_width, show_default=True, metavar="FRACTION",
+                      help="Stop when the median's and p90's intervals are within +-FRACTION (0.05: +-5%).")(fn)
+    fn = click.option("--processes", type=click.IntRange(1, 1000), default=DEFAULTS.processes, show_default=True,
+                      help="Independent runner processes per file, at least (files are measured interleaved).")(fn)
     fn = click.option("--warmup", type=click.IntRange(min=0), default=DEFAULTS.warmup, show_default=True,
                       help="Inferences before measuring.")(fn)
     fn = click.option("--runs", type=click.IntRange(min=2), default=DEFAULTS.runs, show_default=True,
-                      help="Measured inferences per file.")(fn)
+                      help="Measured inferences per runner process.")(fn)
     return threads_option(DEFAULTS.threads)(fn)
 
 

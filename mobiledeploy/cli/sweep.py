@@ -36,7 +36,8 @@ from .options import (bench_options, calib_count_option, insecure_option, json_o
 @insecure_option
 @json_option('keys "rows", "predictor", "run", "plot"')
 def sweep(alphas, res, precisions, device_list, weights_dir, data, wnids, calib, calib_count, threads, runs, warmup,
-          jobs, measure, budget_ms, out, plot, report_only, insecure, as_json):
+          processes, ci_width, max_seconds, confidence, strict, jobs, measure, budget_ms, out, plot, report_only,
+          insecure, as_json):
     """Export, bench and evaluate MobileNet v1 over alpha x resolution x precision; report the Pareto front.
 
     Artifacts whose manifest records the same alpha, resolution, weights and calibration are reused;
@@ -53,7 +54,9 @@ def sweep(alphas, res, precisions, device_list, weights_dir, data, wnids, calib,
     from ..sweep import report
 
     result = api.sweep(alphas, res, precisions, device_list, weights_dir=weights_dir, data=data, wnids=wnids,
-                       calib=calib, calib_count=calib_count, threads=threads, runs=runs, warmup=warmup, jobs=jobs,
+                       calib=calib, calib_count=calib_count, threads=threads, runs=runs, warmup=warmup,
+                       processes=processes, ci_width=ci_width, max_seconds=max_seconds, confidence=confidence,
+                       strict=strict, jobs=jobs,
                        measure=measure, budget_ms=budget_ms, out=out, plot=plot, report_only=report_only,
                        insecure=insecure, log=(lambda line: None) if as_json else None)
     if as_json:
@@ -98,12 +101,13 @@ def pick(device, budget_ms, min_top1, precision, threads, as_json):
         emit_json(result.to_dict())
         return
     chosen = result.chosen
-    click.echo(f"pick: {chosen.label} on {device} ({chosen.threads} thr): p90 {chosen.p90_ms:.2f} ms "
+    ci = f" [95% CI {chosen.p90_ci_ms[0]:.2f}, {chosen.p90_ci_ms[1]:.2f}]" if chosen.p90_ci_ms else ""
+    click.echo(f"pick: {chosen.label} on {device} ({chosen.threads} thr): p90 {chosen.p90_ms:.2f} ms{ci} "
                f"<= {budget_ms:g} ms, top-1 {_acc(chosen)}")
     click.echo(f"why: {result.reason}" + (" (not on the front: the front's points are listed)" if chosen.on_front is False else ""))
     for name, n in (("faster on the front", result.faster), ("more accurate on the front", result.more_accurate)):
         if n:
-            over = " (over budget)" if n.p90_ms > budget_ms else ""
+            over = " (over budget)" if n.p90_high > budget_ms else ""
             click.echo(f"  {name}: {n.label} p90 {n.p90_ms:.2f} ms{over}, top-1 {_acc(n)}")
     click.echo(f"artifact: {chosen.artifact} ({chosen.file})")
     click.echo(f"deploy: {result.deploy}")

@@ -48,6 +48,7 @@ class Row:
     time: str | None = None
     unstable: bool | None = None
     on_front: bool | None = None
+    p90_ci_ms: tuple[float, float] | None = None   # measured with the protocol: the p90's confidence interval
 
     @property
     def cell(self) -> Cell:
@@ -56,6 +57,21 @@ class Row:
     @property
     def label(self) -> str:
         return self.cell.variant(self.precision)
+
+    @property
+    def p90_high(self) -> float:
+        """What "fits the budget" is judged on: the p90's upper confidence bound (the p90 itself for results
+        without an interval, and for predictions)."""
+        return self.p90_ci_ms[1] if self.p90_ci_ms else self.p90_ms
+
+    def top1_interval(self) -> tuple[float, float] | None:
+        """The top-1's 95% interval when measured on n images (Wilson); a published number has none."""
+        if self.top1 is None or self.top1_source != "measured" or not self.top1_n:
+            return None
+        n, p, z = self.top1_n, self.top1, 1.96
+        centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+        half = z * ((p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5) / (1 + z * z / n)
+        return centre - half, centre + half
 
     @property
     def measured(self) -> bool:

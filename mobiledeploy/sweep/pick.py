@@ -36,29 +36,55 @@ def check_budget(budget_ms: float, option: str = "--budget-ms") -> float:
     return float(budget_ms)
 
 
+def _same_accuracy(a: Row, b: Row) -> bool:
+    """Cannot be told apart: equal published numbers, or measured intervals that overlap (or hold the other)."""
+    ia, ib = a.top1_interval(), b.top1_interval()
+    if ia is None and ib is None:
+        return a.top1 == b.top1
+    lo_a, hi_a = ia or (a.top1, a.top1)
+    lo_b, hi_b = ib or (b.top1, b.top1)
+    return lo_a <= hi_b and lo_b <= hi_a
+
+
+def _tie_break(r: Row) -> tuple:
+    # more margin to the budget, then the smaller file, then the label: the same answer every time
+    return r.p90_high, r.size or 0, r.label
+
+
 def choose(rows: list[Row], budget_ms: float, min_top1: float | None = None) -> tuple[Row | None, str]:
-    """(chosen row or None, why): among measured rows with p90 <= budget (and top-1 >= min_top1),
-    the highest top-1; ties and rows without any accuracy go to the lower p90."""
+    """(chosen row or None, why): among measured rows whose p90 fits the budget on its upper confidence bound
+    (and top-1 >= min_top1), the highest top-1; candidates whose accuracy cannot be told apart from the best
+    are a tie, named in `why` and broken by the rule there."""
     measured = [r for r in rows if r.measured]
     if not measured:
         raise MobiledeployError("no measured results to pick from")
-    fits = [r for r in measured if r.p90_ms <= budget_ms]
+    fits = [r for r in measured if r.p90_high <= budget_ms]
     if min_top1 is not None:
         fits = [r for r in fits if r.top1 is not None and r.top1 >= min_top1]
+    near = [r for r in measured if r.p90_ms <= budget_ms < r.p90_high]
+    close = (f"; {len(near)} more fit on their p90 but not on its upper bound ({', '.join(r.label for r in near[:3])}"
+             f"{', ...' if len(near) > 3 else ''}): measure them longer to decide") if near else ""
     if not fits:
-        fastest = min(measured, key=lambda r: r.p90_ms)
+        fastest = min(measured, key=lambda r: r.p90_high)
         floor = f" with top-1 >= {min_top1:.1%}" if min_top1 is not None else ""
         return None, (f"nothing fits {budget_ms:g} ms{floor}: the fastest measured is {fastest.label} "
-                      f"({fastest.threads} thr) at p90 {fastest.p90_ms:.2f} ms")
+                      f"({fastest.threads} thr) at p90 {fastest.p90_ms:.2f} ms" + close)
     if all(r.top1 is None for r in fits):
         # nothing to rank by accuracy: within a family, accuracy rises with multiply-adds (the papers' tables),
         # so the costliest variant that fits is the best guess, and it is said to be a guess
-        best = max(fits, key=lambda r: (r.macs or 0, -r.p90_ms))
+        best = max(fits, key=lambda r: (r.macs or 0, -r.p90_high))
         return best, (f"no top-1 is known for the {len(fits)} measured variants with p90 <= {budget_ms:g} ms, so "
                       "they cannot be ranked by accuracy: this is the one with the most multiply-adds (a proxy; "
-                      "measure top-1 with sweep --weights-dir and --data)")
-    best = max(fits, key=lambda r: (r.top1 if r.top1 is not None else float("-inf"), -r.p90_ms))
-    return best, f"most accurate of {len(fits)} measured variants with p90 <= {budget_ms:g} ms"
+                      "measure top-1 with sweep --weights-dir and --data)" + close)
+    ranked = sorted((r for r in fits if r.top1 is not None), key=lambda r: -r.top1)
+    tied = sorted((r for r in ranked if _same_accuracy(r, ranked[0])), key=_tie_break)
+    best = tied[0]
+    why = f"most accurate of {len(fits)} measured variants with p90 <= {budget_ms:g} ms (upper 95% bound where measured)"
+    if len(tied) > 1:
+        others = ", ".join(f"{r.label} ({r.top1:.1%})" for r in tied[1:4])
+        why += (f"; tied on accuracy with {others} (intervals overlap or equal published numbers): broken by more "
+                "margin to the budget, then the smaller file")
+    return best, why + close
 
 
 def artifact_problem(row: Row) -> str | None:

@@ -25,14 +25,15 @@ def table(doc: Report, title: str) -> None:
     from ..progress import out
 
     t = Table(title=title)
-    for col in ("device", "thr", "variant", "MMACs", "Mparams", "MB", "median ms", "p90 ms", "top-1", "front"):
+    for col in ("device", "thr", "variant", "MMACs", "Mparams", "MB", "median ms", "p90 ms [95% CI]", "top-1", "front"):
         t.add_column(col, justify="right" if col not in ("device", "variant", "top-1") else "left", no_wrap=True)
     for r in doc.rows:
         ms = (lambda v: f"~{v:.2f} pred") if not r.measured else (lambda v: f"{v:.2f}")
         weights = " (random w.)" if r.weights == "random" else ""
         t.add_row(r.device, str(r.threads), r.label + weights, f"{r.macs / 1e6:.0f}" if r.macs else "-",
                   f"{r.params / 1e6:.2f}" if r.params else "-", f"{r.size / 1e6:.2f}" if r.size else "-",
-                  ms(r.median_ms), ms(r.p90_ms), _top1_cell(r), {True: "yes", False: "no", None: "-"}[r.on_front])
+                  ms(r.median_ms), ms(r.p90_ms) + (f" [{r.p90_ci_ms[0]:.2f}, {r.p90_ci_ms[1]:.2f}]" if r.p90_ci_ms else ""),
+                  _top1_cell(r), {True: "yes", False: "no", None: "-"}[r.on_front])
     out.print(t)
     if any(r.top1_source == "published" for r in doc.rows):
         out.print(f"published top-1: Google's checkpoints, not these files ({SOURCE}; int8 rows: the "
@@ -68,6 +69,12 @@ def plot(doc: Report, path: Path) -> Path:
             filled = r.top1_source == "measured"
             ax.scatter(r.p90_ms, 100 * r.top1, marker=marker, s=36, color=colour,
                        facecolors=colour if filled else "none", alpha=1 if r.measured else 0.5)
+            ci = r.top1_interval()
+            if r.p90_ci_ms or ci:  # the intervals: p90 (measured here) and top-1 (measured on n images)
+                xerr = [[r.p90_ms - r.p90_ci_ms[0]], [r.p90_ci_ms[1] - r.p90_ms]] if r.p90_ci_ms else None
+                yerr = [[100 * (r.top1 - ci[0])], [100 * (ci[1] - r.top1)]] if ci else None
+                ax.errorbar(r.p90_ms, 100 * r.top1, xerr=xerr, yerr=yerr, fmt="none", ecolor=colour, alpha=0.6,
+                            capsize=2, linewidth=1)
             ax.annotate(r.label + ("" if r.measured else " (pred.)"), (r.p90_ms, 100 * r.top1),
                         textcoords="offset points", xytext=(4, 3), fontsize=6, color=colour)
         fr = front_mod.pareto([r for r in mine if r.measured])

@@ -203,26 +203,40 @@ def bench_all(opts: SweepOptions, targets: dict, artifacts: dict, log) -> tuple[
                 errors.append(f"{name}: unexpected {type(exc).__name__}: {exc} (report it)")
 
     def bench_device(name):
+        from ..bench.protocol import Job, measure as protocol_measure
+        from ..bench.record import check_runner_answer
+
         target = targets[name]
-        for cell, artifact, e in jobs[name]:
-            if stop.is_set():
-                return
+
+        def run_one(path):
+            raw = target.run(path, opts.settings)
+            check_runner_answer(raw, opts.settings, name)
+            return raw
+
+        def finished(job):
+            cell, artifact, e = job.key
             label = cell.variant(e.precision)
-            try:
-                raw = target.run(artifact.path(e), opts.settings)
-                rec = measure.record(artifact, name, e, opts.settings, raw)
-            except MobiledeployError as exc:
+            if job.error is not None:
                 # Ctrl-C reaches the runner too and makes it fail: give the main thread time to say so
                 if stop.wait(0.5):
                     return
                 with lock:
-                    errors.append(f"{name} {label}: {exc}")
-                continue
+                    errors.append(f"{name} {label}: {job.error}")
+                return
+            rec = measure.record(artifact, name, e, opts.settings, job.raws, job)
             with lock:
+                if opts.settings.strict and rec.unstable:
+                    errors.append(f"{name} {label}: unstable ({rec.protocol.get('verdict_reason')}): not stored "
+                                  "(--strict)")
+                    return
                 store.append(rec)
                 stored[0] += 1
-                log(f"[bench {stored[0]}/{total}] {name} {label}: median {rec.median_ms:.2f} ms, "
-                    f"p90 {rec.p90_ms:.2f} ms")
+                ci = rec.p90_interval
+                p90 = f"p90 {rec.p90_ms:.2f} ms" + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "")
+                log(f"[bench {stored[0]}/{total}] {name} {label}: median {rec.median_ms:.2f} ms, {p90}, "
+                    f"{rec.protocol.get('processes', 1)} processes, {rec.protocol.get('verdict', 'one run')}")
+
+        protocol_measure(run_one, [Job(j, j[1].path(j[2])) for j in jobs[name]], opts.settings, finished, stop)
 
     threads = [threading.Thread(target=device_loop, args=(d,), daemon=True) for d in targets]
     for t in threads:

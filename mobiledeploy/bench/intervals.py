@@ -1,0 +1,113 @@
+"""Confidence intervals for latency quantiles, and the verdict a measurement earns: pure functions.
+
+The interval of a quantile is distribution-free: the order statistics X_(l) <= X_(u) that bracket the
+true q-quantile with probability >= confidence, from the binomial law of how many samples fall below it
+(no normality assumed: latencies are skewed and multi-modal, and a bootstrap of a tail quantile is
+unreliable at these sample sizes). Coverage is checked on known distributions in tests/bench.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+
+def _binomial_cdf(n: int, p: float) -> np.ndarray:
+    """P(B <= k) for k = 0..n, B ~ Binomial(n, p), computed in log space (n up to millions)."""
+    k = np.arange(n + 1)
+    logpmf = (math.lgamma(n + 1) - np.array([math.lgamma(i + 1) + math.lgamma(n - i + 1) for i in k])
+              + k * math.log(p) + (n - k) * math.log1p(-p))
+    pmf = np.exp(logpmf - logpmf.max())
+    cdf = np.cumsum(pmf)
+    return cdf / cdf[-1]
+
+
+def quantile_interval(samples, q: float, confidence: float = 0.95) -> tuple[float, float]:
+    """(low, high): an interval holding the q-quantile of the sampled distribution with at least `confidence`.
+
+    Ranks l < u with P(B < l) <= a/2 and P(B >= u) <= a/2 for B ~ Binomial(n, q) the count below the
+    quantile; too few samples for that confidence give the whole sample range (honest, not narrow).
+    """
+    x = np.sort(np.asarray(samples, dtype=np.float64))
+    n = x.size
+    if n == 0:
+        raise ValueError("no samples")
+    if not 0 < q < 1 or not 0 < confidence < 1:
+        raise ValueError("q and confidence must be in (0, 1)")
+    alpha = 1 - confidence
+    cdf = _binomial_cdf(n, q)
+    # with 0-based ranks: x[i] lies above the quantile iff B <= i, below it iff B >= i + 1
+    # low: the largest i with P(B <= i) <= alpha/2; high: the smallest i with P(B <= i) >= 1 - alpha/2
+    low_rank = int(np.searchsorted(cdf, alpha / 2, side="right")) - 1
+    high_rank = int(np.searchsorted(cdf, 1 - alpha / 2, side="left"))
+    low_rank = max(0, min(low_rank, n - 1))
+    high_rank = max(low_rank, min(high_rank, n - 1))
+    return float(x[low_rank]), float(x[high_rank])
+
+
+def relative_half_width(estimate: float, low: float, high: float) -> float:
+    """The interval's larger side as a fraction of the estimate (0.03 is +-3%)."""
+    if estimate <= 0:
+        return float("inf")
+    return max(estimate - low, high - estimate) / estimate
+
+
+@dataclass(frozen=True)
+class Pooled:
+    """Samples of several runner processes pooled: quantiles with intervals, and how they agree."""
+
+    median_ms: float
+    p90_ms: float
+    p99_ms: float
+    median_ci_ms: tuple[float, float]
+    p90_ci_ms: tuple[float, float]
+    samples: int
+    processes: int
+    process_medians_ms: tuple[float, ...]
+    confidence: float
+
+    @property
+    def width(self) -> float:
+        """The wider of the median's and the p90's relative half-widths."""
+        return max(relative_half_width(self.median_ms, *self.median_ci_ms),
+                   relative_half_width(self.p90_ms, *self.p90_ci_ms))
+
+    def to_dict(self) -> dict:
+        return {"median_ms": self.median_ms, "p90_ms": self.p90_ms, "p99_ms": self.p99_ms,
+                "median_ci_ms": list(self.median_ci_ms), "p90_ci_ms": list(self.p90_ci_ms), "samples": self.samples,
+                "processes": self.processes, "process_medians_ms": list(self.process_medians_ms),
+                "confidence": self.confidence}
+
+
+def pool(per_process: list, confidence: float = 0.95) -> Pooled:
+    """Pool the latencies of each runner process (a list of lists)."""
+    chunks = [np.asarray(p, dtype=np.float64) for p in per_process if len(p)]
+    if not chunks:
+        raise ValueError("no samples")
+    x = np.concatenate(chunks)
+    return Pooled(float(np.median(x)), float(np.percentile(x, 90)), float(np.percentile(x, 99)),
+                  quantile_interval(x, 0.5, confidence), quantile_interval(x, 0.9, confidence), int(x.size),
+                  len(chunks), tuple(float(np.median(c)) for c in chunks), confidence)
+
+
+def verdict(pooled: Pooled, target: float, timed_out: bool) -> tuple[str, str]:
+    """("stable" | "unstable", why): stable when both intervals are within +-target and the processes agree.
+
+    Processes "agree" when the spread of their medians is within the pooled median's interval widened by the
+    target: a runner that lands in a fast or a slow mode (placement, memory layout) shows up here.
+    """
+    med_w = relative_half_width(pooled.median_ms, *pooled.median_ci_ms)
+    p90_w = relative_half_width(pooled.p90_ms, *pooled.p90_ci_ms)
+    spread = (max(pooled.process_medians_ms) - min(pooled.process_medians_ms)) / pooled.median_ms
+    reasons = []
+    if med_w > target or p90_w > target:
+        reasons.append(f"interval +-{max(med_w, p90_w):.1%} wider than +-{target:.0%}"
+                       + (" when the time cap was reached" if timed_out else ""))
+    if pooled.processes > 1 and spread > 2 * target + 2 * med_w:
+        reasons.append(f"runner processes disagree (medians {min(pooled.process_medians_ms):.3g}-"
+                       f"{max(pooled.process_medians_ms):.3g} ms)")
+    if reasons:
+        return "unstable", "; ".join(reasons)
+    return "stable", (f"median +-{med_w:.1%}, p90 +-{p90_w:.1%} at {pooled.confidence:.0%} over "
+                      f"{pooled.processes} processes, {pooled.samples} samples")

@@ -1,0 +1,72 @@
+"""The measurement protocol, one implementation for `bench` and `sweep` on every device kind.
+
+Each file is measured by several independent runner processes (a fresh process each: placement and memory
+layout are part of the noise), in interleaved rounds over the files of one device (A B C A B C ..., so drift
+and other jobs hit every file alike), until the intervals of its median and p90 are within +-width or its
+time cap is reached. Pure logic over a `run_one(path) -> raw answer` function, so it is tested on synthetic
+samples as well as on real runners.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from ..errors import MobiledeployError
+from .intervals import Pooled, pool, verdict
+
+
+@dataclass
+class Job:
+    """One file being measured on one device."""
+
+    key: object
+    path: object
+    raws: list = field(default_factory=list)
+    seconds: float = 0.0
+    done: bool = False
+    timed_out: bool = False
+    error: str | None = None
+    pooled: Pooled | None = None
+    verdict: tuple[str, str] | None = None
+
+
+def measure(run_one, jobs: list[Job], settings, finished=None, stop=None) -> list[Job]:
+    """Interleaved rounds until every job is done; `finished(job)` is called as each one completes.
+
+    A job's error (a MobiledeployError from its runner) ends that job only. `stop` (an Event) ends the rounds.
+    """
+    while True:
+        pending = [j for j in jobs if not j.done]
+        if not pending:
+            return jobs
+        for job in pending:
+            if stop is not None and stop.is_set():
+                return jobs
+            start = time.monotonic()
+            try:
+                raw = run_one(job.path)
+            except MobiledeployError as exc:
+                job.error, job.done = str(exc), True
+                if finished:
+                    finished(job)
+                continue
+            job.seconds += time.monotonic() - start
+            job.raws.append(raw)
+            if _settle(job, settings) and finished:
+                finished(job)
+
+
+def _settle(job: Job, settings) -> bool:
+    """Decide whether the job has measured enough; True when it just finished."""
+    if job.raws[-1].get("summary") is not None:  # benchmark_model on a phone: its own summary, no raw samples
+        job.done = True
+        return True
+    if len(job.raws) < settings.processes:
+        return False
+    job.pooled = pool([r["latencies_ms"] for r in job.raws], settings.confidence)
+    if job.pooled.width <= settings.ci_width or job.seconds >= settings.max_seconds:
+        job.timed_out = job.pooled.width > settings.ci_width
+        job.verdict = verdict(job.pooled, settings.ci_width, job.timed_out)
+        job.done = True
+        return True
+    return False

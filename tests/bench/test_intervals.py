@@ -1,0 +1,144 @@
+"""The measurement protocol's statistics on synthetic samples with known distributions (pure, fast)."""
+import json
+
+import numpy as np
+import pytest
+
+from conftest import assert_one_line_error, mobiledeploy
+from mobiledeploy.bench.intervals import pool, quantile_interval, verdict
+from mobiledeploy.bench.protocol import Job, measure
+from mobiledeploy.bench.settings import BenchSettings
+from mobiledeploy.errors import MobiledeployError
+from mobiledeploy.sweep.cells import Row
+from mobiledeploy.sweep.pick import choose
+
+SIGMA = 0.3 ** 0.5
+Z = {0.5: 0.0, 0.9: 1.2815515655446004}
+
+
+@pytest.mark.parametrize("q", [0.5, 0.9])
+@pytest.mark.parametrize("n", [60, 200, 800])
+def test_interval_coverage_is_at_least_nominal(q, n):
+    """Order-statistic intervals hold the true quantile of a skewed (log-normal) law in >= ~95% of samples.
+
+    400 trials: the coverage's own standard error is ~1.1 points, so 0.92 is three of them below nominal;
+    exact order-statistic intervals are conservative (they cover >= 95%), so the upper bound is loose.
+    """
+    rng = np.random.default_rng(17)
+    truth = float(np.exp(SIGMA * Z[q]))
+    hits = sum(lo <= truth <= hi for lo, hi in (quantile_interval(rng.lognormal(0, SIGMA, n), q) for _ in range(400)))
+    assert 0.92 <= hits / 400 <= 0.995
+
+
+def test_interval_narrows_with_samples_and_is_honest_when_too_few():
+    rng = np.random.default_rng(3)
+    x = rng.lognormal(0, SIGMA, 5000)
+    wide, narrow = quantile_interval(x[:100], 0.9), quantile_interval(x, 0.9)
+    assert narrow[1] - narrow[0] < (wide[1] - wide[0]) / 3
+    few = quantile_interval([1.0, 2.0, 3.0], 0.9)   # 3 samples cannot bracket a p90 at 95%: the whole range
+    assert few == (3.0, 3.0) or few[1] == 3.0
+    with pytest.raises(ValueError):
+        quantile_interval([], 0.5)
+
+
+class Synthetic:
+    """A device whose runner processes draw from known laws: `modes` gives each process's median."""
+
+    def __init__(self, modes, spread=0.02, runs=50, seed=0):
+        self.rng, self.modes, self.spread, self.runs, self.calls = np.random.default_rng(seed), modes, spread, runs, []
+
+    def run_one(self, path):
+        self.calls.append(path)
+        median = self.modes(len([c for c in self.calls if c == path]) - 1)
+        return {"latencies_ms": list(median * self.rng.lognormal(0, self.spread, self.runs))}
+
+
+def test_rounds_are_interleaved_and_stop_once_the_intervals_are_narrow():
+    device = Synthetic(lambda i: 1.0)
+    settings = BenchSettings(runs=50, processes=3, ci_width=0.05, max_seconds=60)
+    done = []
+    jobs = measure(device.run_one, [Job(k, k) for k in "ABC"], settings, done.append)
+    assert device.calls[:6] == list("ABCABC")                     # A B C A B C, not A A A B B B
+    assert [len(j.raws) for j in jobs] == [3, 3, 3]                # narrow after the minimum: stopped there
+    assert all(j.verdict[0] == "stable" and not j.timed_out for j in jobs) and len(done) == 3
+
+
+def test_noisy_file_measures_longer_then_stops_at_its_time_cap():
+    device = Synthetic(lambda i: 1.0, spread=1.5, runs=10)        # heavy tails: +-5% needs thousands of samples
+    settings = BenchSettings(runs=10, processes=3, ci_width=0.05, max_seconds=0.05)
+    jobs = measure(device.run_one, [Job("noisy", "noisy")], settings)
+    assert len(jobs[0].raws) >= 3 and jobs[0].timed_out
+    assert jobs[0].verdict[0] == "unstable" and "time cap" in jobs[0].verdict[1]
+
+
+def test_a_process_in_a_slow_mode_is_named():
+    """One runner process landing 40% slower (placement, memory layout): the verdict says the processes disagree."""
+    pooled = pool([list(np.full(200, 1.0) + np.linspace(0, 0.01, 200)), list(np.full(200, 1.4)),
+                   list(np.full(200, 1.0))])
+    state, why = verdict(pooled, 0.05, timed_out=False)
+    assert state == "unstable" and "disagree" in why
+
+
+def test_a_failing_runner_ends_only_its_own_file():
+    def run_one(path):
+        if path == "bad":
+            raise MobiledeployError("the board went away")
+        return {"latencies_ms": [1.0] * 50}
+
+    jobs = measure(run_one, [Job("bad", "bad"), Job("good", "good")], BenchSettings(processes=3))
+    assert jobs[0].error == "the board went away" and jobs[1].verdict[0] == "stable"
+
+
+def _row(label_alpha, p90, top1, ci=None, source="published", n=None, size=1000):
+    return Row("d", label_alpha, 128, "int8", 1, 10, 1, p90 * 0.9, p90, "measured", top1, source, n, size,
+               p90_ci_ms=ci)
+
+
+def test_pick_judges_the_budget_on_the_upper_bound():
+    rows = [_row(0.5, 4.0, 0.55, ci=(3.8, 5.5)), _row(0.25, 2.0, 0.40, ci=(1.9, 2.1))]
+    chosen, why = choose(rows, 5.0)
+    assert chosen.alpha == 0.25                    # 0.5's p90 fits, its upper bound does not
+    assert "not on its upper bound" in why and "a0.5-128-int8" in why
+
+
+def test_pick_names_a_tie_and_breaks_it_by_margin():
+    """Two measured top-1s whose intervals overlap (300 images: +-5 points) are a tie, said, broken by margin."""
+    rows = [_row(0.75, 4.5, 0.62, ci=(4.4, 4.6), source="measured", n=300),
+            _row(0.5, 2.5, 0.60, ci=(2.4, 2.6), source="measured", n=300),
+            _row(0.25, 1.0, 0.40, ci=(0.9, 1.1), source="measured", n=300)]
+    chosen, why = choose(rows, 5.0)
+    assert chosen.alpha == 0.5 and "tied on accuracy with a0.75-128-int8" in why
+    again, _ = choose(list(reversed(rows)), 5.0)   # the same answer whatever the order of the rows
+    assert again.alpha == 0.5
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (["--ci-width", "0"], "--ci-width"), (["--ci-width", "1.5"], "--ci-width"),
+    (["--max-seconds", "0"], "--max-seconds"), (["--confidence", "1"], "--confidence"),
+    (["--processes", "0"], "--processes"),
+])
+def test_protocol_options_out_of_range(tmp_path, args, fragment):
+    home = tmp_path / "home"
+    proc = mobiledeploy("bench", tmp_path, *args, env={"MOBILEDEPLOY_HOME": str(home)})
+    assert proc.returncode == 2
+    assert_one_line_error(proc, fragment)
+    assert not (home / "results.jsonl").exists()
+
+
+@pytest.mark.slow
+def test_strict_refuses_to_store_an_unstable_result(tiny_artifact, tmp_path):
+    """An unreachable width (+-0.01%) in a 1 s cap: the verdict is unstable, --strict stores nothing."""
+    home = tmp_path / "home"
+    env = {"MOBILEDEPLOY_HOME": str(home)}
+    proc = mobiledeploy("bench", tiny_artifact, "--file", "model_int8.tflite", "--runs", "5", "--ci-width", "0.0001",
+                        "--max-seconds", "1", "--strict", env=env)
+    assert proc.returncode == 2
+    assert_one_line_error(proc, "unstable", "--strict")
+    assert not (home / "results.jsonl").exists() or not (home / "results.jsonl").read_text().strip()
+    doc = json.loads(mobiledeploy("bench", tiny_artifact, "--file", "model_int8.tflite", "--runs", "5", "--json",
+                                  env=env, check=True).stdout)
+    rec = doc["results"][0]
+    assert rec["processes"] >= 3 and rec["samples"] == 5 * rec["processes"]
+    lo, hi = rec["p90_ci_ms"]
+    assert lo <= rec["p90_ms"] <= hi and rec["verdict"] in ("stable", "unstable") and rec["peak_rss_mb"] > 0
+    assert rec["first_inference_ms"] > 0
