@@ -70,6 +70,7 @@ bench: install
 	$(PY) bench/sweep_time.py
 	$(PY) bench/predictor_error.py
 	$(PY) bench/quant_latency.py
+	$(PY) bench/decision_stability.py
 
 clean:
 	rm -rf $(VENV) models/mobilenet_v1_* .pytest_cache

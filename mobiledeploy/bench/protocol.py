@@ -50,20 +50,24 @@ def measure(run_one, jobs: list[Job], settings, finished=None, stop=None) -> lis
                 if finished:
                     finished(job)
                 continue
-            job.seconds += time.monotonic() - start
             job.raws.append(raw)
-            if _settle(job, settings) and finished:
+            settled = _settle(job, settings, time.monotonic() - start)
+            if settled and finished:
                 finished(job)
 
 
-def _settle(job: Job, settings) -> bool:
-    """Decide whether the job has measured enough; True when it just finished."""
+def _settle(job: Job, settings, spent: float) -> bool:
+    """Decide whether the job has measured enough; True when it just finished. The time cap counts the runs
+    and the intervals' computation alike."""
+    start = time.monotonic()
     if job.raws[-1].get("summary") is not None:  # benchmark_model on a phone: its own summary, no raw samples
         job.done = True
         return True
     if len(job.raws) < settings.processes:
+        job.seconds += spent
         return False
     job.pooled = pool([r["latencies_ms"] for r in job.raws], settings.confidence)
+    job.seconds += spent + time.monotonic() - start
     if job.pooled.width <= settings.ci_width or job.seconds >= settings.max_seconds:
         job.timed_out = job.pooled.width > settings.ci_width
         job.verdict = verdict(job.pooled, settings.ci_width, job.timed_out)

@@ -49,6 +49,7 @@ class Row:
     unstable: bool | None = None
     on_front: bool | None = None
     p90_ci_ms: tuple[float, float] | None = None   # measured with the protocol: the p90's confidence interval
+    median_ci_ms: tuple[float, float] | None = None
 
     @property
     def cell(self) -> Cell:

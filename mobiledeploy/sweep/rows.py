@@ -54,7 +54,8 @@ def measured_row(r: BenchRecord, acc: dict) -> Row:
                threads=r.threads, macs=r.model.macs, params=r.model.params, median_ms=r.median_ms,
                p90_ms=r.p90_ms if r.p90_ms is not None else r.median_ms, latency="measured", top1=top1,
                top1_source=source, top1_n=n, size=r.size, weights=r.model.weights_kind, artifact=r.artifact,
-               file=r.file, sha256=r.sha256, time=r.time, unstable=r.unstable, p90_ci_ms=r.p90_interval)
+               file=r.file, sha256=r.sha256, time=r.time, unstable=r.unstable, p90_ci_ms=r.p90_interval,
+               median_ci_ms=tuple(r.protocol["median_ci_ms"]) if r.protocol.get("median_ci_ms") else None)
 
 
 def build(records: list[BenchRecord], acc: dict, devices=None, threads=None, precisions=None, cells=None) -> Report:

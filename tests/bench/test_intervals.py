@@ -142,3 +142,15 @@ def test_strict_refuses_to_store_an_unstable_result(tiny_artifact, tmp_path):
     lo, hi = rec["p90_ci_ms"]
     assert lo <= rec["p90_ms"] <= hi and rec["verdict"] in ("stable", "unstable") and rec["peak_rss_mb"] > 0
     assert rec["first_inference_ms"] > 0
+
+
+def test_processes_in_different_modes_widen_the_interval():
+    """Three processes at 1.0, 1.0 and 1.3 ms: the pooled samples alone would claim +-1%; processes are the unit."""
+    rng = np.random.default_rng(5)
+    chunks = [list(m * rng.lognormal(0, 0.02, 200)) for m in (1.0, 1.0, 1.3)]
+    pooled = pool(chunks)
+    x = np.concatenate(chunks)
+    naive = quantile_interval(x, 0.5)
+    assert pooled.median_ci_ms[1] - pooled.median_ci_ms[0] > 5 * (naive[1] - naive[0])
+    assert pooled.median_ci_ms[1] >= 1.25                      # the slow process's median is inside
+    assert pool(chunks).median_ci_ms == pooled.median_ci_ms    # seeded: the same samples, the same interval

@@ -1,0 +1,109 @@
+"""Does `pick` give the same answer when the same sweep is measured again? (issue 18)
+
+The 3 x 3 x {fp32, int8} grid (alpha 0.25/0.5/0.75 x 128/160/192, data-free, --device local) is swept R times
+into fresh results stores from the same artifacts; every second run has a competing CPU load that this
+script starts (one busy process per core, bounded to 15 minutes) and stops itself. Then `pick` answers 10
+budgets spread between the fastest and the slowest variant's p90.
+
+Reports: pairwise agreement of pick over the quiet runs (goal >= 95%); on loaded runs, answers that differ
+from the quiet ones without pick saying "tied" or refusing (goal: none); the share of files whose median in
+one run lies inside its interval from another (goal >= 90%); the sweep's time per run.
+Usage: python bench/decision_stability.py [--runs R]   (default R = 4)
+"""
+import itertools
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from _common import CLI, report
+
+WORK = Path(tempfile.gettempdir()) / "mobiledeploy-decision-bench"
+GRID = ["--alphas", "0.25,0.5,0.75", "--res", "128,160,192", "--precisions", "fp32,int8", "--device", "local"]
+BURN = "import time\nend = time.time() + 900\nwhile time.time() < end:\n    pass\n"
+
+
+def env_for(home: Path) -> dict:
+    return {**os.environ, "MOBILEDEPLOY_HOME": str(home), "KERAS_HOME": str(WORK / "keras"),
+            "MOBILEDEPLOY_WEIGHTS_URL": "http://127.0.0.1:9/"}
+
+
+def sweep(home: Path, loaded: bool) -> tuple[dict, float, list]:
+    burners = [subprocess.Popen([sys.executable, "-c", BURN]) for _ in range(os.cpu_count() or 1)] if loaded else []
+    try:
+        load_before = os.getloadavg()[0]
+        start = time.perf_counter()
+        proc = subprocess.run([CLI, "sweep", *GRID, "--out", str(WORK / "models"), "--json"], capture_output=True,
+                              text=True, env=env_for(home))
+        wall = time.perf_counter() - start
+        load_after = os.getloadavg()[0]
+    finally:
+        for b in burners:
+            b.kill()
+            b.wait()
+    if proc.returncode not in (0,):
+        raise SystemExit(f"sweep failed: {proc.stderr.strip()[-400:]}")
+    return json.loads(proc.stdout), wall, [round(load_before, 2), round(load_after, 2)]
+
+
+def pick(home: Path, budget: float) -> dict:
+    proc = subprocess.run([CLI, "pick", "--device", "local", "--budget-ms", f"{budget:.4f}", "--json"],
+                          capture_output=True, text=True, env=env_for(home))
+    doc = json.loads(proc.stdout) if proc.stdout.strip() else {}
+    chosen = (doc.get("chosen") or {}).get("label")
+    reason = doc.get("reason") or proc.stderr.strip()
+    return {"chosen": chosen, "tied": "tied" in reason, "undecided": chosen is None or "upper bound" in reason}
+
+
+def main():
+    runs = int(sys.argv[sys.argv.index("--runs") + 1]) if "--runs" in sys.argv else 4
+    shutil.rmtree(WORK, ignore_errors=True)
+    WORK.mkdir(parents=True)
+    # the artifacts once (not timed against the protocol), so every run measures the same files
+    subprocess.run([CLI, "sweep", *GRID, "--out", str(WORK / "models"), "--runs", "2", "--processes", "1",
+                    "--json"], capture_output=True, text=True, env=env_for(WORK / "home-export"), check=True)
+    docs, walls, loads, loaded = [], [], [], []
+    for i in range(runs):
+        doc, wall, load = sweep(WORK / f"home-{i}", loaded=i % 2 == 1)
+        docs.append(doc)
+        walls.append(round(wall, 1))
+        loads.append(load)
+        loaded.append(i % 2 == 1)
+    p90s = sorted(r["p90_ms"] for r in docs[0]["rows"])
+    lo, hi = p90s[0], p90s[-1]
+    budgets = [lo * (hi / lo) ** (k / 9) for k in range(10)]
+    answers = [[pick(WORK / f"home-{i}", b) for b in budgets] for i in range(runs)]
+    quiet = [i for i in range(runs) if not loaded[i]]
+    pairs = list(itertools.combinations(quiet, 2))
+    agree = [answers[a][k]["chosen"] == answers[b][k]["chosen"] for a, b in pairs for k in range(len(budgets))]
+    confident_wrong = 0
+    for i in (i for i in range(runs) if loaded[i]):
+        for k in range(len(budgets)):
+            quiet_answers = {answers[q][k]["chosen"] for q in quiet}
+            a = answers[i][k]
+            if a["chosen"] not in quiet_answers and not a["tied"] and not a["undecided"]:
+                confident_wrong += 1
+    inside, total = 0, 0
+    for a, b in itertools.permutations(range(runs), 2):
+        rows_b = {r["label"]: r for r in docs[b]["rows"]}
+        for r in docs[a]["rows"]:
+            other = rows_b.get(r["label"])
+            if other and r.get("median_ci_ms"):
+                total += 1
+                inside += r["median_ci_ms"][0] <= other["median_ms"] <= r["median_ci_ms"][1]
+    agreement = sum(agree) / len(agree) if agree else None
+    summary = (f"pick agreement over quiet runs {agreement:.0%} (goal 95%), confident different answers under load "
+               f"{confident_wrong} (goal 0), medians within their interval {inside / max(total, 1):.0%} (goal 90%); "
+               f"sweep {min(walls):.0f}-{max(walls):.0f} s per run; load {loads}")
+    report("decision_stability", {"runs": runs, "loaded": loaded, "sweep_seconds": walls, "load": loads,
+                                  "budgets_ms": [round(b, 3) for b in budgets], "answers": answers,
+                                  "quiet_pair_agreement": agreement, "confident_different_under_load": confident_wrong,
+                                  "median_within_interval": inside / max(total, 1)}, summary)
+
+
+if __name__ == "__main__":
+    main()
