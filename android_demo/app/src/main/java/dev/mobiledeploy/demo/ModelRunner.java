@@ -8,6 +8,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.List;
 import org.tensorflow.lite.Interpreter;
+import org.tensorflow.lite.Tensor;
 import org.tensorflow.lite.gpu.CompatibilityList;
 import org.tensorflow.lite.gpu.GpuDelegate;
 
@@ -63,11 +64,43 @@ final class ModelRunner implements AutoCloseable {
         gpu = gpuDelegate;
         delegateUsed = used;
         interpreter = new Interpreter(artifact.model, options);
+        try {
+            checkTensor("input", artifact.file.input, interpreter.getInputTensor(0));
+            checkTensor("output", artifact.file.output, interpreter.getOutputTensor(0));
+        } catch (IllegalStateException e) {
+            interpreter.close();
+            if (gpuDelegate != null) gpuDelegate.close();
+            throw e;
+        }
         pre = new Preprocessor(artifact.manifest.input, artifact.file.input);
         post = new Postprocessor(artifact.file.output, artifact.labels);
         input = ByteBuffer.allocateDirect(pre.tensorBytes()).order(ByteOrder.nativeOrder());
         int outBytes = artifact.manifest.outputs * ("float32".equals(artifact.file.output.dtype) ? 4 : 1);
         output = ByteBuffer.allocateDirect(outBytes).order(ByteOrder.nativeOrder());
+    }
+
+    /**
+     * The manifest's dtype and quantization must be the file's own (the Python runtime checks the same in
+     * mobiledeploy/runtime/classifier.py check_io): otherwise the app would feed the file wrongly, silently.
+     */
+    private static void checkTensor(String side, dev.mobiledeploy.processing.Manifest.Tensor declared, Tensor actual) {
+        String dtype;
+        switch (actual.dataType()) {
+            case FLOAT32: dtype = "float32"; break;
+            case UINT8: dtype = "uint8"; break;
+            case INT8: dtype = "int8"; break;
+            default: dtype = actual.dataType().toString().toLowerCase(java.util.Locale.ROOT);
+        }
+        boolean quantized = !"float32".equals(dtype);
+        Tensor.QuantizationParams q = actual.quantizationParams();
+        boolean sameQuant = !quantized
+                || (Math.abs(declared.scale - q.getScale()) <= 1e-6 * Math.max(1.0, Math.abs(q.getScale()))
+                    && declared.zeroPoint == q.getZeroPoint());
+        if (!dtype.equals(declared.dtype) || !sameQuant) {
+            throw new IllegalStateException("the manifest says the model's " + side + " is " + declared.dtype
+                    + " (scale " + declared.scale + ", zero point " + declared.zeroPoint + "), the file's is " + dtype
+                    + " (scale " + q.getScale() + ", zero point " + q.getZeroPoint() + "): re-export the artifact");
+        }
     }
 
     /** Classify one upright RGB frame. */
