@@ -124,10 +124,9 @@ def run(artifact, device: str, files: list[str], settings: BenchSettings, insecu
 
 
 def record(artifact: Artifact, device: str, e: FileEntry, settings: BenchSettings, raws, job=None) -> BenchRecord:
-    """One result: the runners' answers checked, pooled and summarized, with the file's and the model's facts."""
+    """One result: the runners' answers (checked on receipt, check_runner_answer) pooled and summarized, with the
+    file's and the model's facts."""
     raws = raws if isinstance(raws, list) else [raws]
-    for raw in raws:
-        check_runner_answer(raw, settings, device)
     first, last = raws[0], raws[-1]
     latencies = [x for raw in raws for x in (raw.get("latencies_ms") or ())]
     summary = first.get("summary") or stats.summarize(latencies, first.get("temperature_before_c"),
