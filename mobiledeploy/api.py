@@ -50,16 +50,20 @@ def export(alpha: float = 1.0, resolution: int = 224, *, int8: bool = False, for
            precisions=None, weights: str = "auto", calib=None, calib_count: int = CALIB_COUNT,
            calib_method: str = "minmax", verify=None, verify_count: int = 50, io: str = "int8", labels=None,
            keep_background: bool = False, out="models", force: bool = False, fallback_float: int = 0,
-           bias_correction: bool = False, quiet: bool = False):
-    """Export one verified artifact (TFLite/ONNX files, labels.txt, manifest.json); returns an ExportResult."""
+           bias_correction: bool = False, quiet: bool = False, arch="mobilenet_v1"):
+    """Export one verified artifact (TFLite/ONNX files, labels.txt, manifest.json); returns an ExportResult.
+
+    arch: the model family, "mobilenet_v1" or "mobilenet_v2" (or a model.families.Family)."""
     from .choices import choose
     from .export.formats import select
     from .export.pipeline import ExportOptions, export as run_export
     from .model.architecture import check_alpha, check_resolution
+    from .model.families import family
 
     kinds = select(_text_list(formats), _text_list(precisions) if precisions else None, int8)
     return run_export(ExportOptions(
         alpha=check_alpha(alpha), resolution=check_resolution(resolution), kinds=kinds, weights=str(weights),
+        arch=family(getattr(arch, "name", arch)).name,
         calib=str(calib) if calib else None, calib_count=int(calib_count),
         calib_method=choose(calib_method, CALIB_METHODS, "calibration method", "--calib-method"),
         verify_dir=str(verify) if verify else None, verify_count=int(verify_count),

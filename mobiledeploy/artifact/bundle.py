@@ -13,12 +13,12 @@ from .labels import read_lines
 from .manifest import FileEntry, Manifest
 
 
-def artifact_name(alpha: float, resolution: int) -> str:
-    """Folder name for an artifact: mobilenet_v1_<alpha>_<res>, alpha written losslessly (Google's style:
-    0.25, 0.5, 1.0; 0.254 stays 0.254), so two different models never share a folder."""
+def artifact_name(alpha: float, resolution: int, family: str = "mobilenet_v1") -> str:
+    """Folder name for an artifact: <family>_<alpha>_<res> (mobilenet_v1_0.5_128, mobilenet_v2_1.0_224), alpha
+    written losslessly (Google's style: 0.25, 0.5, 1.0; 0.254 stays 0.254), so two models never share a folder."""
     from ..model.architecture import alpha_text
 
-    return f"mobilenet_v1_{alpha_text(alpha)}_{resolution}"
+    return f"{getattr(family, 'name', family)}_{alpha_text(alpha)}_{resolution}"
 
 
 def member_path(folder: Path, name: str, what: str) -> Path:

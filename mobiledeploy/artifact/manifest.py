@@ -92,6 +92,18 @@ class InputSpec:
                    tuple(d["mean"]), tuple(d["std"]), d["layout"], d["color"])
 
 
+def _check_architecture(doc, where: str) -> None:
+    """An architecture this mobiledeploy does not build is named as such (not as a schema mismatch)."""
+    from ..model.families import FAMILIES
+
+    model = doc.get("model") if isinstance(doc, dict) else None
+    arch = model.get("architecture") if isinstance(model, dict) else None
+    if isinstance(arch, str) and arch not in FAMILIES:
+        shown = arch if len(arch) <= 40 and arch.isprintable() else arch[:40].encode("unicode_escape").decode() + "..."
+        raise MobiledeployError(f"{where}: model.architecture {shown!r} is not one this mobiledeploy reads "
+                                f"({', '.join(FAMILIES)}): re-export the artifact, or upgrade mobiledeploy")
+
+
 @dataclass(frozen=True)
 class ModelInfo:
     """What the files compute: MobileNet v1 at alpha and resolution, its cost and weight origin."""
@@ -196,6 +208,7 @@ class Manifest:
         if isinstance(doc, dict) and doc.get("manifest_version") not in (None, VERSION):
             raise MobiledeployError(f"{where} has manifest_version {doc.get('manifest_version')!r}; this "
                                     f"mobiledeploy reads version {VERSION}: upgrade mobiledeploy or re-export")
+        _check_architecture(doc, where)
         validate(doc, where)
         m = doc["model"]
         entries = tuple(FileEntry.from_dict(e) for e in doc["files"])

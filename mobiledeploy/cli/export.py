@@ -39,20 +39,24 @@ from .options import calib_count_option, json_option, model_options
 @click.option("--out", default="models", show_default=True, type=click.Path(), help="Folder for artifacts.")
 @click.option("--force", is_flag=True, help="Replace an existing artifact.")
 @json_option('keys "artifact", "files", "manifest", "weights", "calibration", "seconds", "timings"')
-def export(alpha, resolution, weights, int8, formats, precisions, calib, calib_count, calib_method, verify_dir,
+def export(family, alpha, resolution, weights, int8, formats, precisions, calib, calib_count, calib_method, verify_dir,
            verify_count, io, labels, keep_background, out, force, as_json, fallback_float, bias_correction):
-    """Export MobileNet v1 to a verified artifact: TFLite/ONNX files, labels.txt, manifest.json.
+    """Export MobileNet (v1 or V2, --arch) to a verified artifact: TFLite/ONNX files, labels.txt, manifest.json.
 
     Every file is run (LiteRT, onnxruntime) on verification images and compared with the float Keras
     model; the artifact folder appears only when all of it is written.
 
-    Example: mobiledeploy export --alpha 0.5 --res 128 --int8
+    \b
+    Examples:
+      mobiledeploy export --alpha 0.5 --res 128 --int8
+      mobiledeploy export --arch mobilenet_v2 --alpha 1.0 --res 224 --int8 --calib photos/
     """
 
     result = api.export(alpha, resolution, int8=int8, formats=formats, precisions=precisions, weights=weights,
                         calib=calib, calib_count=calib_count, calib_method=calib_method, verify=verify_dir,
                         verify_count=verify_count, io=io, labels=labels, keep_background=keep_background, out=out,
-                        force=force, fallback_float=fallback_float, bias_correction=bias_correction, quiet=as_json)
+                        force=force, fallback_float=fallback_float, bias_correction=bias_correction, quiet=as_json,
+                        arch=family.name)
     if as_json:
         emit_json(result.to_dict())
         return

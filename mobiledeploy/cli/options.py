@@ -35,12 +35,29 @@ def _resolution(value):
     return check_resolution(value)
 
 
+def _family(value):
+    from ..model.families import Family, family
+
+    return value if isinstance(value, Family) else family(value)
+
+
 ALPHA = _checked("ALPHA", _alpha, "Width multiplier: 1/32 to 16 (above 1 with a warning).")
 RESOLUTION = _checked("PIXELS", _resolution, "Input side in pixels, 32 to 16384.")
+ARCH = _checked("ARCH", _family, "MobileNet family: mobilenet_v1 or mobilenet_v2.")
+
+
+def arch_option(fn):
+    """--arch: which MobileNet family (default v1, so every older command line means what it meant)."""
+    from ..model.families import DEFAULT, FAMILIES
+
+    return click.option("--arch", "family", type=ARCH, default=DEFAULT, show_default=True,
+                        help=f"MobileNet family: {' or '.join(FAMILIES)} (Howard et al. 2017; Sandler et al. "
+                             "2018).")(fn)
 
 
 def shape_options(fn):
-    """--alpha and --res: which MobileNet, shared by every command that names one."""
+    """--arch, --alpha and --res: which MobileNet, shared by every command that names one."""
+    fn = arch_option(fn)
     fn = click.option("--res", "resolution", type=RESOLUTION, default=224, show_default=True,
                       help="Input side in pixels (the paper's rho x 224).")(fn)
     return click.option("--alpha", type=ALPHA, default=1.0, show_default=True,
@@ -51,7 +68,7 @@ def model_options(fn):
     """--alpha, --res and --weights, shared by every command that builds a model."""
     fn = click.option("--weights", default="auto", show_default=True, metavar="SPEC",
                       help="auto (official ImageNet file if cached or downloadable, else random), "
-                           "imagenet, none, a Keras .h5 file, or a MobileNet v1 .tflite to import.")(fn)
+                           "imagenet, none, a Keras .h5 file, or a MobileNet v1/V2 .tflite to import.")(fn)
     return shape_options(fn)
 
 

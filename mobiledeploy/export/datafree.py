@@ -82,11 +82,12 @@ def _optimise(model, start: np.ndarray, use_bn: bool, steps: int, batch: int, se
     twin = keras.models.clone_model(model, input_tensors=keras.Input((None, None, 3)))
     twin.set_weights(model.get_weights())
     bns = [layer for layer in twin.layers if isinstance(layer, keras.layers.BatchNormalization)] if use_bn else []
-    logits_layer = twin.get_layer("conv_preds")
+    # the classifier before its softmax: the last layer with weights (v1's conv_preds, v2's predictions)
+    logits_layer = [layer for layer in twin.layers if layer.weights][-1]
     probe = keras.Model(twin.inputs, [logits_layer.output] + [bn.input for bn in bns])
     means = [tf.constant(bn.moving_mean.numpy()) for bn in bns]
     stds = [tf.constant(np.sqrt(bn.moving_variance.numpy() + bn.epsilon)) for bn in bns]
-    classes = logits_layer.filters
+    classes = getattr(logits_layer, "filters", None) or logits_layer.units
     rng = np.random.default_rng(seed + 1)
     opt = keras.optimizers.Adam(learning_rate=0.05)
 

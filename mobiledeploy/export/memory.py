@@ -24,6 +24,7 @@ from pathlib import Path
 
 from ..errors import MobiledeployError
 from ..model import architecture as arch
+from ..model.families import FAMILIES, DEFAULT
 from ..model.cost import summary
 
 GB = 1 << 30
@@ -32,14 +33,14 @@ PER_BYTE = 2.5         # fitted 2.0-2.1 on the measurements above, +20% margin
 WEIGHT_COPIES = 8      # Keras variables, SavedModel, converter graph, flatbuffer, ONNX proto, sessions
 
 
-def activation_bytes(alpha: float, resolution: int, outputs: int = arch.IMAGENET_CLASSES) -> int:
+def activation_bytes(alpha: float, resolution: int, outputs: int = arch.IMAGENET_CLASSES, family=None) -> int:
     """Float32 bytes of every layer's output plus the input, for one image."""
-    layers = arch.layers(alpha, resolution, outputs)
+    layers = (family or FAMILIES[DEFAULT]).layers(alpha, resolution, outputs)
     return 4 * (resolution * resolution * 3 + sum(layer.out_size ** 2 * layer.cout for layer in layers))
 
 
 def estimate(alpha: float, resolution: int, inputs: int, outputs: int = arch.IMAGENET_CLASSES,
-             kept: int = 0) -> int:
+             kept: int = 0, family=None) -> int:
     """Estimated peak resident bytes of an export that holds `inputs` preprocessed images.
 
     `kept`: images whose every activation is kept at once (onnxruntime's entropy and percentile
@@ -47,8 +48,9 @@ def estimate(alpha: float, resolution: int, inputs: int, outputs: int = arch.IMA
     reduces each to two numbers in the graph).
     """
     held = inputs * resolution * resolution * 3 * 4
-    weights = summary(alpha, resolution, outputs)["params"] * 4
-    activations = activation_bytes(alpha, resolution, outputs) * (1 + kept)
+    family = family or FAMILIES[DEFAULT]
+    weights = summary(alpha, resolution, outputs, family)["params"] * 4
+    activations = activation_bytes(alpha, resolution, outputs, family) * (1 + kept)
     return int(BASE + PER_BYTE * (activations + held) + WEIGHT_COPIES * weights)
 
 
@@ -88,14 +90,15 @@ def _address_space_left(found: int | None) -> int | None:
     return left if found is None else min(found, left)
 
 
-def largest_fitting(alpha: float, inputs: int, budget: int, outputs: int, kept: int = 0) -> int | None:
+def largest_fitting(alpha: float, inputs: int, budget: int, outputs: int, kept: int = 0,
+                    family=None) -> int | None:
     """The largest multiple-of-32 side whose estimate fits `budget`, or None when not even 32 does."""
     lo, hi = 1, arch.MAX_RESOLUTION // 32
-    if estimate(alpha, 32, inputs, outputs, kept) > budget:
+    if estimate(alpha, 32, inputs, outputs, kept, family) > budget:
         return None
     while lo < hi:  # the estimate grows with the side: bisect on multiples of 32
         mid = (lo + hi + 1) // 2
-        if estimate(alpha, 32 * mid, inputs, outputs, kept) <= budget:
+        if estimate(alpha, 32 * mid, inputs, outputs, kept, family) <= budget:
             lo = mid
         else:
             hi = mid - 1
@@ -103,13 +106,13 @@ def largest_fitting(alpha: float, inputs: int, budget: int, outputs: int, kept: 
 
 
 def check(alpha: float, resolution: int, inputs: int, outputs: int = arch.IMAGENET_CLASSES, kept: int = 0,
-          available: int | None = None) -> int:
+          available: int | None = None, family=None) -> int:
     """Refuse an export whose estimated peak exceeds available memory; returns the estimate in bytes."""
-    need = estimate(alpha, resolution, inputs, outputs, kept)
+    need = estimate(alpha, resolution, inputs, outputs, kept, family)
     have = available_bytes() if available is None else available
     if have is None or need <= have:
         return need
-    fits = largest_fitting(alpha, inputs, have, outputs, kept)
+    fits = largest_fitting(alpha, inputs, have, outputs, kept, family)
     hint = f"use --res {fits} or less" if fits else "use a smaller --alpha"
     held = PER_BYTE * inputs * resolution * resolution * 12
     raise MobiledeployError(

@@ -35,6 +35,7 @@ class ExportOptions:
     alpha: float
     resolution: int
     kinds: list[FileKind]
+    arch: str = "mobilenet_v1"   # the family's name (model.families); --arch
     weights: str = "auto"
     calib: str | None = None
     calib_count: int = calibration.CALIB_COUNT
@@ -53,6 +54,13 @@ class ExportOptions:
     # exports of random weights, where calibration quality cannot matter and synthesis is most of the time)
     datafree_count: int = calibration.DATAFREE_COUNT
     datafree_steps: int = datafree.STEPS
+
+    @property
+    def family(self):
+        """The model family (model.families.Family) this export builds."""
+        from ..model.families import family
+
+        return family(self.arch)
 
     def int8_options(self):
         """The TFLite int8 choices (tflite_ranges.Int8Options): ranges, imported QAT file, float fallback."""
@@ -82,17 +90,17 @@ class ExportResult:
 
 def export(opts: ExportOptions) -> ExportResult:
     """Write one artifact, every file verified against the float model; nothing appears until all of it is."""
-    target_dir = Path(opts.out) / artifact_name(opts.alpha, opts.resolution)
+    target_dir = Path(opts.out) / artifact_name(opts.alpha, opts.resolution, opts.arch)
     quantized = any(k.quantized for k in opts.kinds)
     histograms = opts.calib_method != "minmax" and any(k.format == "onnx" and k.quantized for k in opts.kinds)
     kept = min(opts.calib_count, calibration.DATAFREE_COUNT if not opts.calib else opts.calib_count) if histograms else 0
-    memory.check(opts.alpha, opts.resolution, _held_inputs(opts, quantized), kept=kept)  # before anything is written
+    memory.check(opts.alpha, opts.resolution, _held_inputs(opts, quantized), kept=kept, family=opts.family)  # before anything is written
     steps = Steps(4 + len(opts.kinds), opts.quiet)
     spec = input_spec(opts.resolution)
     if quantized:
         from .tflite_ranges import check, quantizable_layers
 
-        check(opts.int8_options(), opts.weights, quantizable_layers())
+        check(opts.int8_options(), opts.weights, quantizable_layers(opts.family))
     tflite_only = [flag for flag, on in (("--fallback-float", opts.fallback_float),
                                          ("--bias-correction", opts.bias_correction)) if on]
     if tflite_only and not any(k.format == "tflite" and k.precision == "int8" for k in opts.kinds):
@@ -102,7 +110,8 @@ def export(opts: ExportOptions) -> ExportResult:
         with steps.step("model built, weights loaded"):
             from ..model.weights import build_with_weights
 
-            loaded = build_with_weights(opts.alpha, opts.resolution, opts.weights, opts.background)
+            loaded = build_with_weights(opts.alpha, opts.resolution, opts.weights, opts.background,
+                                        family=opts.family)
             model = loaded.model
             outputs = model.output_shape[-1]
             names, labels_source = labels_mod.resolve(opts.labels, loaded.labels, outputs, opts.background)
@@ -133,11 +142,11 @@ def export(opts: ExportOptions) -> ExportResult:
 
         with steps.step("manifest written"):
             (pub.tmp / "labels.txt").write_text("\n".join(names) + "\n", encoding="utf-8")
-            cost = summary(opts.alpha, opts.resolution, outputs)
+            cost = summary(opts.alpha, opts.resolution, outputs, opts.family)
             manifest = Manifest(
                 name=target_dir.name,
                 model=ModelInfo(opts.alpha, opts.resolution, outputs - int(opts.background), opts.background,
-                                outputs, cost["macs"], cost["params"], loaded.origin),
+                                outputs, cost["macs"], cost["params"], loaded.origin, opts.arch),
                 input=spec,
                 labels=LabelsInfo("labels.txt", len(names), labels_source),
                 files=tuple(entries), calibration=calib_info, provenance=_provenance(steps))
@@ -243,7 +252,7 @@ def _write_onnx(job: _Job, kind: FileKind) -> Path:
 
     fp32 = job.folder / kind_of("onnx", "fp32").filename
     if not fp32.exists():
-        onnx.save(keras_to_onnx(job.model, job.opts.alpha, job.opts.resolution), str(fp32))
+        onnx.save(keras_to_onnx(job.model, job.opts.alpha, job.opts.resolution, job.opts.family), str(fp32))
     path = job.folder / kind.filename
     if kind.quantized:
         from .onnx_quant import quantize_int8

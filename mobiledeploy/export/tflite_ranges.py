@@ -75,11 +75,13 @@ class Record:
         return out
 
 
-def quantizable_layers() -> int:
-    """How many layers an int8 MobileNet v1 quantizes: every convolution, the pool, the classifier, softmax."""
-    from ..model import architecture as arch
+def quantizable_layers(family=None) -> int:
+    """How many layers an int8 MobileNet quantizes: every convolution (the classifier's too), every residual
+    addition, the pool and the softmax."""
+    from ..model.families import DEFAULT, FAMILIES
 
-    return 1 + 2 * len(arch.BLOCKS) + 1 + 1 + 1
+    family = family or FAMILIES[DEFAULT]
+    return family.convolutions() + family.adds() + 1 + 1
 
 
 def check(options: Int8Options, weights: str, layers: int) -> None:
@@ -162,7 +164,8 @@ def imported_ranges(path: Path) -> tuple[dict[str, tuple[float, float]], dict[st
         info = np.iinfo(t["dtype"])
         return ((info.min - zero) * scale, (info.max - zero) * scale)
 
-    for name, op in layer_ops(it, path):
+    _, ops = layer_ops(it, path)
+    for name, op in ops:
         r = rng(op["outputs"][0])
         if r is None:
             raise MobiledeployError(f"{path} is not a quantized model (layer {name} is float): "

@@ -133,6 +133,11 @@ class Layer:
     out_size: int      # output side
     cin: int
     cout: int
+    bn: str = ""               # its batch norm's Keras name ("" for the classifier)
+    act: str | None = None     # its ReLU6's Keras name; None for a linear layer (MobileNetV2's projections)
+    add: str | None = None     # MobileNetV2: the Add that sums this (projection) output with its block's input
+    block_start: bool = False  # the first layer of a residual block: its input is what `add` adds back
+    streamed: bool = False     # Table 3 of Sandler et al.: an output an inference engine need not materialise
 
 
 def layers(alpha: float, resolution: int, outputs: int | None = IMAGENET_CLASSES) -> list[Layer]:
@@ -140,17 +145,28 @@ def layers(alpha: float, resolution: int, outputs: int | None = IMAGENET_CLASSES
     result = []
     cout, stride = channels(STEM[0], alpha), STEM[1]
     size = same_out(resolution, stride)
-    result.append(Layer("conv1", "conv", 3, stride, resolution, size, 3, cout))
+    result.append(Layer("conv1", "conv", 3, stride, resolution, size, 3, cout, "conv1_bn", "conv1_relu"))
     cin = cout
     for block, (base, stride) in enumerate(BLOCKS, start=1):
         out = same_out(size, stride)
-        result.append(Layer(f"conv_dw_{block}", "dw", 3, stride, size, out, cin, cin))
+        result.append(Layer(f"conv_dw_{block}", "dw", 3, stride, size, out, cin, cin, f"conv_dw_{block}_bn",
+                            f"conv_dw_{block}_relu"))
         cout = channels(base, alpha)
-        result.append(Layer(f"conv_pw_{block}", "pw", 1, 1, out, out, cin, cout))
+        result.append(Layer(f"conv_pw_{block}", "pw", 1, 1, out, out, cin, cout, f"conv_pw_{block}_bn",
+                            f"conv_pw_{block}_relu"))
         size, cin = out, cout
     if outputs:
         result.append(Layer("conv_preds", "fc", 1, 1, 1, 1, cin, outputs))
     return result
+
+
+#: keras.applications.MobileNet's alpha spelling in its weight file names
+KERAS_ALPHAS = {1.0: "1_0", 0.75: "7_5", 0.5: "5_0", 0.25: "2_5"}
+
+
+def official_file(alpha: float, resolution: int) -> str:
+    """The official Keras weight file (with top) of this alpha and resolution."""
+    return f"mobilenet_{KERAS_ALPHAS[alpha]}_{resolution}_tf.h5"
 
 
 def width_bases() -> dict[str, int]:

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import MobiledeployError
-from . import architecture as arch
+from . import families
 
 #: What h5py and numpy raise on a damaged or foreign file (truncated data, missing groups, odd types).
 H5_ERRORS = (OSError, KeyError, ValueError, TypeError, AttributeError, IndexError)
@@ -35,10 +35,13 @@ def is_keras3_layout(path: Path) -> bool:
 
 
 def keras3_shapes(path: Path) -> dict[str, tuple]:
-    """Kernel shapes of a Keras 3 `.weights.h5` MobileNet v1 under our layer names (conv1, conv_pw_k, conv_preds).
+    """Kernel shapes of a Keras 3 `.weights.h5` MobileNet under our layer names (conv1, conv_pw_k, conv_preds;
+    Conv1, block_k_project, Conv_1, predictions).
 
-    Keras 3 names its groups after layer classes in model order (conv2d, conv2d_1, ...): the first
-    Conv2D is conv1, the one with a bias is the classifier, the others are the pointwise layers in order.
+    Keras 3 names its groups after layer classes in model order (conv2d, conv2d_1, ...). A v2 file has a
+    Dense group: its Conv2D layers are, in order, the stem, the expansions and projections (the first
+    block has no expansion) and Conv_1. In a v1 file the first Conv2D is conv1, the one with a bias is
+    the classifier, the others are the pointwise layers in order.
     """
     import h5py
 
@@ -51,8 +54,12 @@ def keras3_shapes(path: Path) -> dict[str, tuple]:
             groups = f["layers"]
             convs = sorted((n for n in groups if re.fullmatch(r"conv2d(_\d+)?", n)), key=order)
             shapes = [(tuple(groups[n]["vars"]["0"].shape), "1" in groups[n]["vars"]) for n in convs]
+            dense = sorted((n for n in groups if re.fullmatch(r"dense(_\d+)?", n)), key=order)
+            dense_shape = tuple(groups[dense[-1]]["vars"]["0"].shape) if dense else None
     except H5_ERRORS as exc:
         raise _damaged(path, exc) from None
+    if dense_shape is not None:
+        return _v2_shapes([shape for shape, _ in shapes], dense_shape)
     out = {}
     pointwise = [shape for shape, has_bias in shapes[1:] if not has_bias]
     if shapes and len(shapes[0][0]) == 4 and shapes[0][0][:3] == (3, 3, 3):
@@ -65,15 +72,27 @@ def keras3_shapes(path: Path) -> dict[str, tuple]:
     return out
 
 
+def _v2_shapes(convs: list[tuple], dense: tuple) -> dict[str, tuple]:
+    """A Keras 3 MobileNetV2 file's Conv2D kernels, in order, under the layer names they belong to."""
+    names = [layer.name for layer in families.v2_family.layers(1.0, 32, None) if layer.kind != "dw"]
+    out = dict(zip(names, convs)) if len(convs) == len(names) else {}
+    out[families.v2_family.classifier] = dense
+    return out
+
+
 def describe(shapes: dict[str, tuple]) -> str:
-    """What a weights file holds, for error messages: alpha from its channel counts, and its outputs."""
-    widths = {name: int(shape[-1]) for name, shape in shapes.items() if name in arch.width_bases()}
-    if "conv1" not in widths:
-        return "no conv1 layer (not a MobileNet v1 file)"
-    alpha = arch.alpha_of(widths)
-    width = f"alpha {alpha:g}" if alpha is not None else f"channel counts no alpha builds (conv1 {widths['conv1']})"
-    outputs = f" and {shapes['conv_preds'][-1]} outputs" if "conv_preds" in shapes else ""
-    return f"a MobileNet v1 with {width}{outputs}"
+    """What a weights file holds, for error messages: the family, alpha from its channel counts, its outputs."""
+    family = families.of_layer_names(shapes)
+    if family is None:
+        known = " or ".join(f"{f.width_layers[0]} ({f.title})" for f in families.FAMILIES.values())
+        return f"no {known} layer: not a MobileNet file"
+    widths = {name: int(shape[-1]) for name, shape in shapes.items() if name in family.width_layers}
+    alpha = family.alpha_of(widths)
+    first = family.width_layers[0]
+    width = (f"alpha {alpha:g}" if alpha is not None
+             else f"channel counts no alpha builds ({first} {widths.get(first, '?')})")
+    outputs = f" and {shapes[family.classifier][-1]} outputs" if family.classifier in shapes else ""
+    return f"a {family.title} with {width}{outputs}"
 
 
 def read_h5_weights(path: Path) -> dict[str, list[np.ndarray]]:

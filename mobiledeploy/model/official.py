@@ -1,4 +1,4 @@
-"""The official Keras ImageNet weight files for MobileNet v1, through Keras's own cache and downloader."""
+"""The official Keras ImageNet weight files for MobileNet v1 and V2, through Keras's own cache and downloader."""
 from __future__ import annotations
 
 import contextlib
@@ -8,20 +8,21 @@ from pathlib import Path
 
 from ..errors import MobiledeployError
 from ..home import keras_cache_dir
+from . import families
 
-#: Where Keras publishes them; MOBILEDEPLOY_WEIGHTS_URL overrides (mirrors, tests on loopback).
-BASE_URL = "https://storage.googleapis.com/tensorflow/keras-applications/mobilenet/"
-ALPHAS = {1.0: "1_0", 0.75: "7_5", 0.5: "5_0", 0.25: "2_5"}
-RESOLUTIONS = (128, 160, 192, 224)
+#: Where Keras publishes them (one folder per family); MOBILEDEPLOY_WEIGHTS_URL overrides (mirrors, tests on
+#: loopback) and then holds every family's files.
+ROOT_URL = "https://storage.googleapis.com/tensorflow/keras-applications/"
 
 
-def file_name(alpha: float, resolution: int) -> str:
-    """Official file name for this alpha and resolution (with top)."""
-    if alpha not in ALPHAS or resolution not in RESOLUTIONS:
+def file_name(alpha: float, resolution: int, family: families.Family = families.v1_family) -> str:
+    """Official file name for this family, alpha and resolution (with top)."""
+    if alpha not in family.official_alphas or resolution not in family.official_resolutions:
         raise MobiledeployError(
-            f"official ImageNet weights exist only for alpha in {sorted(ALPHAS)} and resolution in "
-            f"{list(RESOLUTIONS)}, not alpha {alpha:g} res {resolution}: use --weights PATH or none")
-    return f"mobilenet_{ALPHAS[alpha]}_{resolution}_tf.h5"
+            f"official ImageNet weights of {family.title} exist only for alpha in {list(family.official_alphas)} "
+            f"and resolution in {list(family.official_resolutions)}, not alpha {alpha:g} res {resolution}: use "
+            "--weights PATH or none")
+    return family.official_file(alpha, resolution)
 
 
 def cache_dir() -> Path:
@@ -29,21 +30,21 @@ def cache_dir() -> Path:
     return keras_cache_dir()
 
 
-def cached_path(alpha: float, resolution: int) -> Path | None:
+def cached_path(alpha: float, resolution: int, family: families.Family = families.v1_family) -> Path | None:
     """The official file if it is already in Keras's cache."""
-    path = cache_dir() / file_name(alpha, resolution)
+    path = cache_dir() / file_name(alpha, resolution, family)
     return path if path.is_file() else None
 
 
-def fetch(alpha: float, resolution: int) -> Path:
+def fetch(alpha: float, resolution: int, family: families.Family = families.v1_family) -> Path:
     """The official file, downloaded into Keras's cache when missing; one clear error when offline."""
-    name = file_name(alpha, resolution)
-    hit = cached_path(alpha, resolution)
+    name = file_name(alpha, resolution, family)
+    hit = cached_path(alpha, resolution, family)
     if hit:
         return hit
     from keras.utils import get_file
 
-    base = os.environ.get("MOBILEDEPLOY_WEIGHTS_URL", BASE_URL)
+    base = os.environ.get("MOBILEDEPLOY_WEIGHTS_URL", ROOT_URL + family.keras_folder)
     try:
         # Keras falls back to /tmp/.keras when the cache folder does not exist yet
         cache_dir().mkdir(parents=True, exist_ok=True)
