@@ -125,15 +125,18 @@ def sweep(alphas=(0.25, 0.5, 0.75, 1.0), resolutions=(128, 160, 192, 224), preci
           max_seconds: float = DEFAULTS.max_seconds, confidence: float = DEFAULTS.confidence, strict: bool = False,
           jobs: int = 0,
           measure: int | None = None, budget_ms: float | None = None, out="models/sweep", plot=None,
-          report_only: bool = False, insecure: bool = False, log=None):
-    """Export, bench and evaluate every alpha x resolution x precision; a SweepResult (rows, fronts, plot)."""
+          report_only: bool = False, insecure: bool = False, log=None, archs="mobilenet_v1"):
+    """Export, bench and evaluate every family x alpha x resolution x precision; a SweepResult (rows, fronts,
+    plot). archs: "mobilenet_v1", "mobilenet_v2" or a comma list / sequence of both."""
     from .bench import devices as device_config
     from .bench.settings import BenchSettings
     from .sweep import grid
     from .sweep.pick import check_budget
     from .sweep.plan import sweep as run_sweep
     from .sweep.run import SweepOptions
+    from .model.families import parse_archs
 
+    families = [f.name for f in parse_archs(_text_list(archs))]
     names = grid.parse_devices(_text_list(devices), device_config.load())
     for flag, value, kind in (("--data", data, "dir"), ("--calib", calib, "dir"), ("--wnids", wnids, "file")):
         if value and not (Path(value).is_dir() if kind == "dir" else Path(value).is_file()):
@@ -148,7 +151,8 @@ def sweep(alphas=(0.25, 0.5, 0.75, 1.0), resolutions=(128, 160, 192, 224), preci
                         str(data) if data else None, str(wnids) if wnids else None, str(calib) if calib else None,
                         int(calib_count), BenchSettings(threads=threads, runs=runs, warmup=warmup, processes=processes,
                                                         ci_width=ci_width, max_seconds=max_seconds,
-                                                        confidence=confidence, strict=strict), int(jobs), insecure)
+                                                        confidence=confidence, strict=strict), int(jobs), insecure,
+                        archs=families)
     return run_sweep(opts, measure, budget_ms, Path(plot) if plot else Path(out) / "sweep.png", report_only, log)
 
 

@@ -142,7 +142,10 @@ def keras_float_model(artifact: Artifact):
 
     entry = artifact.manifest.file("tflite", "fp32")
     m = artifact.manifest.model
-    return build_with_weights(m.alpha, m.resolution, str(artifact.path(entry)), m.background).model
+    from .model.families import family
+
+    return build_with_weights(m.alpha, m.resolution, str(artifact.path(entry)), m.background,
+                              family=family(m.architecture)).model
 
 
 def evaluate(artifact: Artifact, data: Path, wnids: list[str] | None = None, files: list[str] | None = None,

@@ -1,10 +1,13 @@
 """Shared fixtures: the real CLI in a subprocess, isolated caches, ../shared/data, one exported artifact."""
 from __future__ import annotations
 
+import functools
+import http.server
 import json
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -159,3 +162,20 @@ def adb(tmp_path, monkeypatch):
 
     with private_server(tmp_path, monkeypatch) as connect:
         yield connect
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def weights_server(tmp_path):
+    """A loopback HTTP server serving a folder, standing in for Keras's weight host."""
+    served = tmp_path / "served"
+    served.mkdir()
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(served)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield served, f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()

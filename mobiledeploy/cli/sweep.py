@@ -11,13 +11,16 @@ from .options import (bench_options, calib_count_option, insecure_option, json_o
 
 
 @click.command()
+@click.option("--arch", "archs", default="mobilenet_v1", show_default=True, metavar="LIST",
+              help="Comma list of families (mobilenet_v1, mobilenet_v2): one front across them.")
 @click.option("--alphas", default="0.25,0.5,0.75,1.0", show_default=True, help="Comma list of width multipliers.")
 @click.option("--res", "res", default="128,160,192,224", show_default=True, help="Comma list of input sides (>= 32).")
 @sweep_precisions_option
 @click.option("--device", "device_list", default="local", show_default=True,
               help="Comma list of devices; each runs its variants strictly one at a time, devices concurrently.")
 @click.option("--weights-dir", type=click.Path(), default=None,
-              help="Folder of Google's mobilenet_v1_<alpha>_<res>[_quant].tflite and/or Keras .h5 files; "
+              help="Folder of Google's mobilenet_v1|v2_<alpha>_<res>[_quant].tflite, tf2_mobilenet_v2_*_ptq.tflite "
+                   "and/or Keras .h5 files; "
                    "variants without one get random weights (latency only).")
 @click.option("--data", type=click.Path(), default=None, help="Labelled images: measures top-1 where weights are real.")
 @click.option("--wnids", type=click.Path(), default=None, help="WordNet ids, one per class (for --data file names).")
@@ -35,10 +38,10 @@ from .options import (bench_options, calib_count_option, insecure_option, json_o
 @click.option("--report", "report_only", is_flag=True, help="Only report stored results for this grid; measure nothing.")
 @insecure_option
 @json_option('keys "rows", "predictor", "run", "plot"')
-def sweep(alphas, res, precisions, device_list, weights_dir, data, wnids, calib, calib_count, threads, runs, warmup,
+def sweep(archs, alphas, res, precisions, device_list, weights_dir, data, wnids, calib, calib_count, threads, runs, warmup,
           processes, ci_width, max_seconds, confidence, strict, jobs, measure, budget_ms, out, plot, report_only,
           insecure, as_json):
-    """Export, bench and evaluate MobileNet v1 over alpha x resolution x precision; report the Pareto front.
+    """Export, bench and evaluate MobileNets over family x alpha x resolution x precision; report the Pareto front.
 
     Artifacts whose manifest records the same alpha, resolution, weights and calibration are reused;
     results are stored as they arrive, so an interrupted sweep resumes where it stopped.
@@ -46,6 +49,7 @@ def sweep(alphas, res, precisions, device_list, weights_dir, data, wnids, calib,
     \b
     Examples:
       mobiledeploy sweep --device local
+      mobiledeploy sweep --arch mobilenet_v1,mobilenet_v2 --alphas 0.5,1.0 --res 160,224 --device local
       mobiledeploy sweep --alphas 0.25,0.5 --res 128,160 --device rpi4,pixel --weights-dir ~/mobilenets
       mobiledeploy sweep --device rpi4 --measure 6 --budget-ms 30
       mobiledeploy pick --device rpi4 --budget-ms 30
@@ -53,7 +57,7 @@ def sweep(alphas, res, precisions, device_list, weights_dir, data, wnids, calib,
     from ..errors import MobiledeployError
     from ..sweep import report
 
-    result = api.sweep(alphas, res, precisions, device_list, weights_dir=weights_dir, data=data, wnids=wnids,
+    result = api.sweep(alphas, res, precisions, device_list, archs=archs, weights_dir=weights_dir, data=data, wnids=wnids,
                        calib=calib, calib_count=calib_count, threads=threads, runs=runs, warmup=warmup,
                        processes=processes, ci_width=ci_width, max_seconds=max_seconds, confidence=confidence,
                        strict=strict, jobs=jobs,
@@ -102,7 +106,9 @@ def pick(device, budget_ms, min_top1, precision, threads, as_json):
         return
     chosen = result.chosen
     ci = f" [95% CI {chosen.p90_ci_ms[0]:.2f}, {chosen.p90_ci_ms[1]:.2f}]" if chosen.p90_ci_ms else ""
-    click.echo(f"pick: {chosen.label} on {device} ({chosen.threads} thr): p90 {chosen.p90_ms:.2f} ms{ci} "
+    from ..model.families import family
+
+    click.echo(f"pick: {chosen.label} ({family(chosen.arch).title}) on {device} ({chosen.threads} thr): p90 {chosen.p90_ms:.2f} ms{ci} "
                f"<= {budget_ms:g} ms, top-1 {_acc(chosen)}")
     click.echo(f"why: {result.reason}" + (" (not on the front: the front's points are listed)" if chosen.on_front is False else ""))
     for name, n in (("faster on the front", result.faster), ("more accurate on the front", result.more_accurate)):

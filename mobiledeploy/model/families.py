@@ -50,8 +50,9 @@ class Family:
             if self.widths(alpha) == widths:
                 return alpha
         # a cheap filter first: the widest width-setting layer rounds alpha x base by at most 10% (or 8)
-        bases = self.widths(1.0)
-        widest = max((n for n in widths if n in bases), key=lambda n: bases[n], default=None)
+        bases, half = self.widths(1.0), self.widths(0.5)
+        # the widest layer alpha scales (v2's last convolution keeps 1280 for alpha <= 1: not that one)
+        widest = max((n for n in widths if n in bases and bases[n] != half[n]), key=lambda n: bases[n], default=None)
         if widest is None:
             return None
         target, base = widths[widest], bases[widest]

@@ -1,6 +1,6 @@
 """Reuse an exported artifact when its manifest says it was built from the same inputs.
 
-Same alpha, resolution, weights (the sha256 of the weights file, or random), calibration (source,
+Same family, alpha, resolution, weights (the sha256 of the weights file, or random), calibration (source,
 folder, count, generator) and every TFLite precision the sweep needs, each file intact (sha256).
 This is the one place the sweep reads an artifact's manifest.
 """
@@ -27,20 +27,21 @@ class Recipe:
     calib_count: int
     datafree_steps: int
     precisions: tuple[str, ...]
+    arch: str = "mobilenet_v1"  # the family (model.families)
 
     @property
     def cell(self) -> Cell:
-        return Cell(self.alpha, self.resolution)
+        return Cell(self.alpha, self.resolution, self.arch)
 
     def folder(self, out: Path) -> Path:
         """Where the artifact for this recipe lives."""
-        return Path(out) / artifact_name(self.alpha, self.resolution)
+        return Path(out) / artifact_name(self.alpha, self.resolution, self.arch)
 
 
 def matches(manifest: Manifest, recipe: Recipe) -> bool:
     """True when the manifest records exactly this recipe (a pure check on the manifest)."""
     m, calib = manifest.model, manifest.calibration_info
-    if m.alpha != recipe.alpha or m.resolution != recipe.resolution:
+    if m.alpha != recipe.alpha or m.resolution != recipe.resolution or m.architecture != recipe.arch:
         return False
     w = m.weights or {}
     if recipe.weights_sha256 is None:

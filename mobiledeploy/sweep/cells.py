@@ -4,19 +4,22 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from ..model.architecture import alpha_text
+from ..model.families import DEFAULT
 
 
 @dataclass(frozen=True, order=True)
 class Cell:
-    """One (alpha, resolution) of the grid."""
+    """One (alpha, resolution) of the grid, of one family (model.families)."""
 
     alpha: float
     resolution: int
+    arch: str = DEFAULT
 
     @property
     def label(self) -> str:
-        """a0.25-128, a1.0-224: two different cells never share a label."""
-        return f"a{alpha_text(self.alpha)}-{self.resolution}"
+        """a0.25-128, a1.0-224 (v1, as before families); v2-a1.0-224: two cells never share a label."""
+        text = f"a{alpha_text(self.alpha)}-{self.resolution}"
+        return text if self.arch == DEFAULT else f"{self.arch.removeprefix('mobilenet_')}-{text}"
 
     def variant(self, precision: str) -> str:
         """The label of one file of the cell: a0.5-128-int8."""
@@ -50,10 +53,11 @@ class Row:
     on_front: bool | None = None
     p90_ci_ms: tuple[float, float] | None = None   # measured with the protocol: the p90's confidence interval
     median_ci_ms: tuple[float, float] | None = None
+    arch: str = DEFAULT              # the family (the result's model.architecture)
 
     @property
     def cell(self) -> Cell:
-        return Cell(self.alpha, self.resolution)
+        return Cell(self.alpha, self.resolution, self.arch)
 
     @property
     def label(self) -> str:

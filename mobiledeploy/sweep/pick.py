@@ -71,7 +71,8 @@ def choose(rows: list[Row], budget_ms: float, min_top1: float | None = None) -> 
                       f"({fastest.threads} thr) at p90 {fastest.p90_ms:.2f} ms" + close)
     if all(r.top1 is None for r in fits):
         # nothing to rank by accuracy: within a family, accuracy rises with multiply-adds (the papers' tables),
-        # so the costliest variant that fits is the best guess, and it is said to be a guess
+        # so the costliest variant that fits is the best guess, and it is said to be a guess (across families
+        # multiply-adds are a weaker proxy: V2 reaches v1's accuracy with about half of them)
         best = max(fits, key=lambda r: (r.macs or 0, -r.p90_high))
         return best, (f"no top-1 is known for the {len(fits)} measured variants with p90 <= {budget_ms:g} ms, so "
                       "they cannot be ranked by accuracy: this is the one with the most multiply-adds (a proxy; "
@@ -140,7 +141,8 @@ def decide(device: str, budget_ms: float, min_top1: float | None = None, precisi
     if gone:
         raise MobiledeployError(
             f"the best fit, {chosen.label} (p90 {chosen.p90_ms:.2f} ms), was measured from {chosen.artifact} "
-            f"({chosen.file}), which {gone}: export it again (mobiledeploy export --alpha {alpha_text(chosen.alpha)} "
+            f"({chosen.file}), which {gone}: export it again (mobiledeploy export --arch {chosen.arch} "
+            f"--alpha {alpha_text(chosen.alpha)} "
             f"--res {chosen.resolution} --int8 --out {shlex.quote(str(Path(chosen.artifact).parent))}) and bench it, "
             "or re-run the sweep that measured it")
     fr = front.pareto([r for r in report.rows if r.threads == chosen.threads])
@@ -149,6 +151,7 @@ def decide(device: str, budget_ms: float, min_top1: float | None = None, precisi
     if chosen.weights == "random":
         # its latency is real but it classifies nothing: say how to get the same shape with real weights
         note = (f"this artifact has random weights (latency only): before deploying, export it with real "
-                f"weights: mobiledeploy export --alpha {alpha_text(chosen.alpha)} --res {chosen.resolution} "
+                f"weights: mobiledeploy export --arch {chosen.arch} --alpha {alpha_text(chosen.alpha)} "
+                f"--res {chosen.resolution} "
                 f"--int8 --weights imagenet (or a Google .tflite)")
     return PickResult(chosen, why, faster, better, deploy_command(chosen, kind), note)

@@ -57,7 +57,9 @@ def measure_grid(opts: SweepOptions, measure: int | None = None, budget_ms: floa
     done = []
     try:
         if measure and measure < len(opts.grid):
-            opts.cells = [Cell(*c) for c in grid.spanning([(c.alpha, c.resolution) for c in opts.grid], measure)]
+            # K cells per family: each family's predictor is fitted on its own measurements
+            opts.cells = [Cell(a, r, f) for f in opts.archs
+                          for a, r in grid.spanning([(c.alpha, c.resolution) for c in opts.grid if c.arch == f], measure)]
             done.append(run(opts, log))
             if budget_ms:
                 confirm = near_budget(report_for(opts), budget_ms)

@@ -24,9 +24,9 @@ FORMS = {
 }
 
 
-def features(alpha: float, resolution: int, precision: str) -> dict:
-    """Per-layer-type multiply-adds (millions) and activation megabytes of one variant."""
-    rows = layer_costs(alpha, resolution)
+def features(alpha: float, resolution: int, precision: str, family=None) -> dict:
+    """Per-layer-type multiply-adds (millions) and activation megabytes of one variant (default family: v1)."""
+    rows = layer_costs(alpha, resolution, family=family) if family is not None else layer_costs(alpha, resolution)
     by = {k: sum(r.macs for r in rows if r.kind == k) for k in ("conv", "dw", "pw", "fc")}
     width = 1 if precision == "int8" else 4
     act = sum(np.prod([int(v) for v in r.output.split("x")]) for r in rows) * width

@@ -1,10 +1,14 @@
-"""Published ImageNet top-1 of Google's MobileNet v1 checkpoints: a table of facts, with its source.
+"""Published ImageNet top-1 of Google's MobileNet v1 and V2 checkpoints: tables of facts, with their sources.
 
-Source: TF-slim's model card, tensorflow/models research/slim/nets/mobilenet_v1.md (commit 02c04f4),
+v1 source: TF-slim's model card, tensorflow/models research/slim/nets/mobilenet_v1.md (commit 02c04f4),
 "Pre-trained Models" table (checkpoints mobilenet_v1_2018_02_22, single-crop ILSVRC-2012 validation).
 The "quant" checkpoints were trained quantization-aware (TF1 contrib/quantize) and run as uint8
 TFLite; an int8 file exported here is post-training quantized, so for int8 the published number is
 Google's quantization-aware result, not a claim about our file. Every use says "published".
+
+v2 source: TF-slim's tensorflow/models research/slim/nets/mobilenet/README.md, "Mobilenet V2 Imagenet
+Checkpoints" (float checkpoints; multiply-adds, parameters and top-1 per alpha x resolution). It
+publishes no quantized top-1, so an int8 v2 cell has no published number (it is measured or unknown).
 """
 from __future__ import annotations
 
@@ -20,9 +24,39 @@ TOP1 = {
 }
 
 
-def top1(alpha: float, resolution: int, precision: str) -> float | None:
-    """Published top-1 as a fraction (float checkpoint for fp32, quant checkpoint for int8), or None."""
-    row = TOP1.get((round(float(alpha), 4), int(resolution)))
-    if row is None:
-        return None
-    return (row[1] if precision == "int8" else row[0]) / 100.0
+V2_SOURCE = ("TF-slim mobilenet/README.md (tensorflow/models research/slim/nets/mobilenet, MobileNetV2 "
+             "checkpoints), ImageNet val top-1")
+
+#: (alpha, resolution) -> (multiply-adds in millions, parameters in millions, float top-1 %), as published
+V2_TABLE = {
+    (1.4, 224): (582, 6.06, 75.0), (1.3, 224): (509, 5.34, 74.4),
+    (1.0, 224): (300, 3.47, 71.8), (1.0, 192): (221, 3.47, 70.7), (1.0, 160): (154, 3.47, 68.8),
+    (1.0, 128): (99, 3.47, 65.3), (1.0, 96): (56, 3.47, 60.3),
+    (0.75, 224): (209, 2.61, 69.8), (0.75, 192): (153, 2.61, 68.7), (0.75, 160): (107, 2.61, 66.4),
+    (0.75, 128): (69, 2.61, 63.2), (0.75, 96): (39, 2.61, 58.8),
+    (0.5, 224): (97, 1.95, 65.4), (0.5, 192): (71, 1.95, 63.9), (0.5, 160): (50, 1.95, 61.0),
+    (0.5, 128): (32, 1.95, 57.7), (0.5, 96): (18, 1.95, 51.2),
+    (0.35, 224): (59, 1.66, 60.3), (0.35, 192): (43, 1.66, 58.2), (0.35, 160): (30, 1.66, 55.7),
+    (0.35, 128): (20, 1.66, 50.8), (0.35, 96): (11, 1.66, 45.5),
+}
+
+
+def _v1(key: tuple, precision: str) -> float | None:
+    row = TOP1.get(key)
+    return None if row is None else (row[1] if precision == "int8" else row[0]) / 100.0
+
+
+def _v2(key: tuple, precision: str) -> float | None:
+    row = V2_TABLE.get(key)
+    return row[2] / 100.0 if row is not None and precision != "int8" else None
+
+
+#: the family's name -> its published numbers (a family without a table has none)
+BY_ARCH = {"mobilenet_v1": _v1, "mobilenet_v2": _v2}
+
+
+def top1(alpha: float, resolution: int, precision: str, arch: str = "mobilenet_v1") -> float | None:
+    """Published top-1 as a fraction, or None. v1: the float checkpoint for fp32, the quantization-aware one
+    for int8; v2: the float checkpoint for fp32 only."""
+    table = BY_ARCH.get(arch)
+    return table((round(float(alpha), 4), int(resolution)), precision) if table else None

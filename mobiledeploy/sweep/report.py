@@ -6,7 +6,7 @@ from pathlib import Path
 from ..errors import MobiledeployError
 from . import front as front_mod
 from .cells import Row
-from .published import SOURCE
+from .published import SOURCE, V2_SOURCE
 from .rows import Report
 
 
@@ -16,6 +16,22 @@ def _top1_cell(r: Row) -> str:
     if r.top1_source == "measured":
         return f"{r.top1:.1%} measured (n={r.top1_n})"
     return f"{r.top1:.1%} published"
+
+
+#: (family, precision) -> marker: v1 circle/square, v2 triangle/diamond (fp32/int8); others fall back
+MARKERS = {("mobilenet_v1", "fp32"): "o", ("mobilenet_v1", "int8"): "s", ("mobilenet_v2", "fp32"): "^",
+           ("mobilenet_v2", "int8"): "D"}
+
+
+def _families(rows) -> str:
+    from ..model.families import family
+
+    return " and ".join(family(a).title for a in sorted({r.arch for r in rows}))
+
+
+def _marker_key(rows) -> str:
+    return ", ".join(f"{MARKERS[k]}={k[0].removeprefix('mobilenet_')} {k[1]}" for k in MARKERS
+                     if any((r.arch, r.precision) == k for r in rows))
 
 
 def table(doc: Report, title: str) -> None:
@@ -37,16 +53,18 @@ def table(doc: Report, title: str) -> None:
     out.print(t)
     if any(r.top1_source == "published" for r in doc.rows):
         out.print(f"published top-1: Google's checkpoints, not these files ({SOURCE}; int8 rows: the "
-                  "quantization-aware quant checkpoint)")
+                  "quantization-aware quant checkpoint)"
+                  + (f"; v2: {V2_SOURCE}, float only" if any(r.arch == "mobilenet_v2" and r.top1_source == "published"
+                                                             for r in doc.rows) else ""))
     if any(r.weights == "random" for r in doc.rows):
         out.print("random w.: no real weights for that variant (--weights-dir): its latency is real, its files "
                   "classify nothing")
     for m in doc.predictor:
         if m["loo_median_abs_pct"] is None:
-            out.print(f"predictor {m['device']} {m['precision']} {m['threads']} thr: {m['measured']} measured, "
+            out.print(f"predictor {m['device']} {m.get('arch', '')} {m['precision']} {m['threads']} thr: {m['measured']} measured, "
                       "too few for a leave-one-out error")
         else:
-            out.print(f"predictor {m['device']} {m['precision']} {m['threads']} thr ({m['form']}, "
+            out.print(f"predictor {m['device']} {m.get('arch', '')} {m['precision']} {m['threads']} thr ({m['form']}, "
                       f"{m['measured']} measured): leave-one-out p90 error median {m['loo_median_abs_pct']:.1f}%, "
                       f"max {m['loo_max_abs_pct']:.1f}%")
 
@@ -65,7 +83,7 @@ def plot(doc: Report, path: Path) -> Path:
         colour = colours[i % len(colours)]
         mine = [r for r in rows if (r.device, r.threads) == device]
         for r in mine:
-            marker = "o" if r.precision == "fp32" else "s"
+            marker = MARKERS.get((r.arch, r.precision), "x")
             filled = r.top1_source == "measured"
             ax.scatter(r.p90_ms, 100 * r.top1, marker=marker, s=36, color=colour,
                        facecolors=colour if filled else "none", alpha=1 if r.measured else 0.5)
@@ -88,8 +106,8 @@ def plot(doc: Report, path: Path) -> Path:
     ax.tick_params(axis="x", which="minor", labelsize=7)
     ax.set_xlabel("measured p90 latency (ms, log scale)")
     ax.set_ylabel("ImageNet top-1 (%)")
-    ax.set_title("MobileNet v1: accuracy against measured latency\n"
-                 "circle fp32, square int8; filled = top-1 measured here, hollow = published (Google's checkpoint)",
+    ax.set_title(f"{_families(rows)}: accuracy against measured latency\n"
+                 f"{_marker_key(rows)}; filled = top-1 measured here, hollow = published (Google's checkpoint)",
                  fontsize=9)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
@@ -107,10 +125,11 @@ def latency_plot(doc: Report, path: Path) -> Path:
         raise MobiledeployError("nothing to plot: no row has a known cost")
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(9, 6), dpi=110)
-    for key in sorted({(r.device, r.threads, r.precision) for r in rows}):
-        mine = sorted((r for r in rows if (r.device, r.threads, r.precision) == key), key=lambda r: r.macs)
-        line, = ax.plot([r.macs / 1e6 for r in mine], [r.p90_ms for r in mine], marker="o" if key[2] == "fp32" else "s",
-                        linestyle="-", label=f"{key[0]} ({key[1]} thr) {key[2]}")
+    for key in sorted({(r.device, r.threads, r.precision, r.arch) for r in rows}):
+        mine = sorted((r for r in rows if (r.device, r.threads, r.precision, r.arch) == key), key=lambda r: r.macs)
+        line, = ax.plot([r.macs / 1e6 for r in mine], [r.p90_ms for r in mine],
+                        marker=MARKERS.get((key[3], key[2]), "x"), linestyle="-",
+                        label=f"{key[0]} ({key[1]} thr) {key[3].removeprefix('mobilenet_')} {key[2]}")
         for r in mine:
             ax.annotate(r.label + ("" if r.measured else " (pred.)"), (r.macs / 1e6, r.p90_ms), textcoords="offset points",
                         xytext=(4, 3), fontsize=6, color=line.get_color())
@@ -118,7 +137,7 @@ def latency_plot(doc: Report, path: Path) -> Path:
     ax.set_yscale("log")
     ax.set_xlabel("multiply-adds (millions, log scale)")
     ax.set_ylabel("p90 latency (ms, log scale)")
-    ax.set_title("MobileNet v1: latency against cost (no top-1 is known for these variants: measure it with "
+    ax.set_title(f"{_families(rows)}: latency against cost (no top-1 is known for these variants: measure it with "
                  "--weights-dir and --data)", fontsize=9)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)

@@ -30,7 +30,7 @@ def latest(records: list[BenchRecord], devices=None, threads=None, precisions=No
     for r in records:
         if r.model is None or r.format != "tflite":
             continue
-        cell = Cell(r.model.alpha, r.model.resolution)
+        cell = Cell(r.model.alpha, r.model.resolution, r.model.architecture)
         if (devices and r.device not in devices) or (threads and r.threads != threads) \
                 or (precisions and r.precision not in precisions) or (cells and cell not in cells):
             continue
@@ -42,49 +42,56 @@ def _top1(cell: Cell, precision: str, sha: str | None, acc: dict) -> tuple[float
     hit = acc.get(sha) if sha else None
     if hit:
         return hit["top1"], "measured", hit.get("n")
-    pub = published.top1(cell.alpha, cell.resolution, precision)
+    pub = published.top1(cell.alpha, cell.resolution, precision, cell.arch)
     return (pub, "published", None) if pub is not None else (None, None, None)
 
 
 def measured_row(r: BenchRecord, acc: dict) -> Row:
     """A table row for one stored result."""
-    cell = Cell(r.model.alpha, r.model.resolution)
+    cell = Cell(r.model.alpha, r.model.resolution, r.model.architecture)
     top1, source, n = _top1(cell, r.precision, r.sha256, acc)
     return Row(device=r.device, alpha=cell.alpha, resolution=cell.resolution, precision=r.precision,
                threads=r.threads, macs=r.model.macs, params=r.model.params, median_ms=r.median_ms,
                p90_ms=r.p90_ms if r.p90_ms is not None else r.median_ms, latency="measured", top1=top1,
                top1_source=source, top1_n=n, size=r.size, weights=r.model.weights_kind, artifact=r.artifact,
                file=r.file, sha256=r.sha256, time=r.time, unstable=r.unstable, p90_ci_ms=r.p90_interval,
-               median_ci_ms=tuple(r.protocol["median_ci_ms"]) if r.protocol.get("median_ci_ms") else None)
+               median_ci_ms=tuple(r.protocol["median_ci_ms"]) if r.protocol.get("median_ci_ms") else None,
+               arch=cell.arch)
 
 
 def build(records: list[BenchRecord], acc: dict, devices=None, threads=None, precisions=None, cells=None) -> Report:
-    """Measured rows, predicted rows for the grid's unmeasured cells, fronts marked."""
+    """Measured rows, predicted rows for the grid's unmeasured cells, fronts marked.
+
+    The latency predictor is fitted per device x precision x threads x family (a family's layers set how
+    latency follows cost); the front is one per device and thread count, across families."""
     from ..model.cost import summary
+    from ..model.families import family
 
     cells = [c if isinstance(c, Cell) else Cell(*c) for c in cells] if cells else None
     rows = [measured_row(r, acc) for r in latest(records, devices, threads, precisions, cells)]
     models = []
     groups: dict[tuple, list[Row]] = {}
     for row in rows:
-        groups.setdefault((row.device, row.precision, row.threads), []).append(row)
-    for (device, prec, thr), members in sorted(groups.items()):
-        feats = [predictor.features(r.alpha, r.resolution, prec) for r in members]
+        groups.setdefault((row.device, row.precision, row.threads, row.arch), []).append(row)
+    for (device, prec, thr, arch), members in sorted(groups.items()):
+        fam = family(arch)
+        feats = [predictor.features(r.alpha, r.resolution, prec, fam) for r in members]
         fits = {k: predictor.fit(feats, [getattr(r, k) for r in members]) for k in ("median_ms", "p90_ms")}
         p90 = fits["p90_ms"]
-        models.append({"device": device, "precision": prec, "threads": thr, "measured": len(members),
+        models.append({"device": device, "precision": prec, "threads": thr, "arch": arch, "measured": len(members),
                        "form": p90.form if p90 else None, "loo_median_abs_pct": p90.loo_median_pct if p90 else None,
                        "loo_max_abs_pct": p90.loo_max_pct if p90 else None})
         if not cells or not all(fits.values()):
             continue
         have = {r.cell for r in members}
-        for cell in sorted(set(cells) - have):
-            f = predictor.features(cell.alpha, cell.resolution, prec)
-            cost = summary(cell.alpha, cell.resolution)
+        for cell in sorted(c for c in set(cells) - have if c.arch == arch):
+            f = predictor.features(cell.alpha, cell.resolution, prec, fam)
+            cost = summary(cell.alpha, cell.resolution, family=fam)
             top1, source, _ = _top1(cell, prec, None, acc)
             rows.append(Row(device=device, alpha=cell.alpha, resolution=cell.resolution, precision=prec, threads=thr,
                             macs=cost["macs"], params=cost["params"], median_ms=fits["median_ms"].predict(f),
-                            p90_ms=fits["p90_ms"].predict(f), latency="predicted", top1=top1, top1_source=source))
+                            p90_ms=fits["p90_ms"].predict(f), latency="predicted", top1=top1, top1_source=source,
+                            arch=arch))
     for row in rows:
         row.on_front = None if not row.measured or row.top1 is None else False
     for key in sorted({(r.device, r.threads) for r in rows}):  # one front per device and thread count

@@ -44,34 +44,35 @@ class SweepOptions:
     insecure: bool = False
     cells: list[Cell] | None = None   # measure only these (sweep --measure K)
     stats: dict = field(default_factory=dict)
+    archs: list[str] = field(default_factory=lambda: ["mobilenet_v1"])   # the families (--arch)
 
     @property
     def grid(self) -> list[Cell]:
-        """Every cell of the grid, in order."""
-        return [Cell(a, r) for a in self.alphas for r in self.resolutions]
+        """Every cell of the grid, in order: family x alpha x resolution."""
+        return [Cell(a, r, f) for f in self.archs for a in self.alphas for r in self.resolutions]
 
 
 def recipes(opts: SweepOptions) -> list[cache.Recipe]:
     """One export recipe per (alpha, resolution) cell to measure."""
     found = sources.scan(opts.weights_dir) if opts.weights_dir else {}
     cells = opts.cells or opts.grid
-    if found and not any(sources.for_cell(found, c.alpha, c.resolution) for c in cells):
+    if found and not any(sources.for_cell(found, c) for c in cells):
         import logging
 
         logging.getLogger("mobiledeploy").warning(
             "--weights-dir %s has weights for %s only, none in this grid: every variant gets random weights",
-            opts.weights_dir, ", ".join(Cell(a, r).label for a, r in sorted(found)))
+            opts.weights_dir, ", ".join(Cell(a, r, f).label for f, a, r in sorted(found)))
     out = []
     for cell in cells:
         alpha, res = cell.alpha, cell.resolution
-        weights = sources.for_cell(found, alpha, res)
+        weights = sources.for_cell(found, cell)
         real = weights is not None
         out.append(cache.Recipe(
             alpha=alpha, resolution=res, weights=str(weights.resolve()) if real else None,
             weights_sha256=sha256_file(weights) if real else None,
             calib=str(Path(opts.calib).resolve()) if opts.calib else None,
             calib_count=opts.calib_count if opts.calib else (calibration.DATAFREE_COUNT if real else LATENCY_ONLY_CALIB),
-            datafree_steps=15 if real else 0, precisions=tuple(opts.precisions)))
+            datafree_steps=15 if real else 0, precisions=tuple(opts.precisions), arch=cell.arch))
     return out
 
 

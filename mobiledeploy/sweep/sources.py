@@ -1,4 +1,10 @@
-"""Real weights for the grid's cells from --weights-dir: Google's published TFLite files and Keras .h5 files."""
+"""Real weights for the grid's cells from --weights-dir: Google's published TFLite files and Keras .h5 files.
+
+Recognised names (v1 and V2, as Google and Keras publish them):
+  mobilenet_v1_<alpha>_<res>[_quant].tflite      mobilenet_<a>_<res>_tf.h5 (a: 2_5, 5_0, 7_5, 1_0)
+  mobilenet_v2_<alpha>_<res>[_quant].tflite      tf2_mobilenet_v2_<alpha>_<res>_ptq.tflite
+  mobilenet_v2_weights_tf_dim_ordering_tf_kernels_<alpha>_<res>.h5
+"""
 from __future__ import annotations
 
 import re
@@ -7,24 +13,52 @@ from pathlib import Path
 
 from ..errors import MobiledeployError
 from ..readers import kind_of
-from ..model import official
+from ..model.architecture import KERAS_ALPHAS
 
-TFLITE = re.compile(r"^mobilenet_v1_(\d+(?:\.\d+)?)_(\d+)(_quant)?\.tflite$")
-KERAS = re.compile(r"^mobilenet_(\d_\d)_(\d+)_tf\.h5$")
-EXPECTED = "mobilenet_v1_<alpha>_<res>[_quant].tflite or Keras's mobilenet_<a>_<res>_tf.h5"
-# a float file keeps every weight exactly; a quant file's weights are dequantized uint8
+NUMBER = r"(\d+(?:\.\d+)?)"
+#: (pattern, family, kind): groups are alpha and resolution
+PATTERNS = (
+    (re.compile(rf"^mobilenet_v1_{NUMBER}_(\d+)\.tflite$"), "mobilenet_v1", "tflite"),
+    (re.compile(rf"^mobilenet_v1_{NUMBER}_(\d+)_quant\.tflite$"), "mobilenet_v1", "tflite-quant"),
+    (re.compile(r"^mobilenet_(\d_\d)_(\d+)_tf\.h5$"), "mobilenet_v1", "keras-h5"),
+    (re.compile(rf"^mobilenet_v2_{NUMBER}_(\d+)\.tflite$"), "mobilenet_v2", "tflite"),
+    (re.compile(rf"^mobilenet_v2_{NUMBER}_(\d+)_quant\.tflite$"), "mobilenet_v2", "tflite-quant"),
+    (re.compile(rf"^tf2_mobilenet_v2_{NUMBER}_(\d+)_ptq\.tflite$"), "mobilenet_v2", "tflite-quant"),
+    (re.compile(rf"^mobilenet_v2_weights_tf_dim_ordering_tf_kernels_{NUMBER}_(\d+)\.h5$"), "mobilenet_v2",
+     "keras-h5"),
+)
+EXPECTED = ("Google's mobilenet_v1_<alpha>_<res>[_quant].tflite, mobilenet_v2_<alpha>_<res>[_quant].tflite, "
+            "tf2_mobilenet_v2_<alpha>_<res>_ptq.tflite, or the Keras .h5 files")
+# a float file keeps every weight exactly; a quant file's weights are dequantized int8/uint8
 PREFERENCE = ("tflite", "keras-h5", "tflite-quant")
 
 
-def scan(folder) -> dict[tuple[float, int], Path]:
-    """(alpha, resolution) -> the best weights file in `folder`; an error when it holds none."""
+def recognise(name: str) -> tuple[tuple[str, float, int], str] | None:
+    """((family, alpha, resolution), kind) for a recognised weights file name, else None."""
+    for pattern, arch, kind in PATTERNS:
+        m = pattern.match(name)
+        if not m:
+            continue
+        text = m.group(1)
+        if "_" in text:  # Keras v1 spells alpha 2_5, 5_0, 7_5, 1_0
+            alpha = {v: k for k, v in KERAS_ALPHAS.items()}.get(text)
+            if alpha is None:
+                return None
+        else:
+            alpha = float(text)
+        return (arch, round(alpha, 4), int(m.group(2))), kind
+    return None
+
+
+def scan(folder) -> dict[tuple[str, float, int], Path]:
+    """(family, alpha, resolution) -> the best weights file in `folder`; an error when it holds none."""
     folder = Path(folder)
     if not folder.is_dir():
         raise MobiledeployError(f"--weights-dir {folder} is not a folder: give the folder holding {EXPECTED}")
-    found: dict[tuple[float, int], tuple[int, Path]] = {}
-    alpha_of = {v: k for k, v in official.ALPHAS.items()}
+    found: dict[tuple[str, float, int], tuple[int, Path]] = {}
     for path in sorted(folder.iterdir()):
-        if not (TFLITE.match(path.name) or KERAS.match(path.name)):
+        known = recognise(path.name)
+        if known is None:
             continue
         try:
             mode = path.stat().st_mode
@@ -35,25 +69,18 @@ def scan(folder) -> dict[tuple[float, int], Path]:
         if not stat.S_ISREG(mode):
             raise MobiledeployError(f"--weights-dir entry {path} is {kind_of(mode)}, not a weights file: replace it "
                                     "with the file or remove it")
-        m = TFLITE.match(path.name)
-        if m:
-            key, kind = (float(m.group(1)), int(m.group(2))), "tflite-quant" if m.group(3) else "tflite"
-        else:
-            m = KERAS.match(path.name)
-            if not m or m.group(1) not in alpha_of:
-                continue
-            key, kind = (alpha_of[m.group(1)], int(m.group(2))), "keras-h5"
+        key, kind = known
         rank = PREFERENCE.index(kind)
         if key not in found or rank < found[key][0]:
             found[key] = (rank, path)
     if not found:
         others = sorted(p.name for p in folder.iterdir())[:5]
         listing = f" (it holds {', '.join(others)}{', ...' if len(others) == 5 else ''})" if others else " (it is empty)"
-        raise MobiledeployError(f"--weights-dir {folder} has no MobileNet v1 weights file{listing}: expected "
+        raise MobiledeployError(f"--weights-dir {folder} has no MobileNet weights file{listing}: expected "
                                 f"{EXPECTED}")
     return {key: path for key, (_, path) in found.items()}
 
 
-def for_cell(found: dict[tuple[float, int], Path], alpha: float, resolution: int) -> Path | None:
-    """The weights file for one cell, or None (the cell then gets random weights: latency only)."""
-    return found.get((round(float(alpha), 4), int(resolution)))
+def for_cell(found: dict[tuple[str, float, int], Path], cell) -> Path | None:
+    """The weights file for one cell (a sweep Cell), or None (it then gets random weights: latency only)."""
+    return found.get((cell.arch, round(float(cell.alpha), 4), int(cell.resolution)))

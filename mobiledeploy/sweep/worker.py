@@ -48,7 +48,7 @@ def export_cell(recipe, out: str, data: str | None, wnids: str | None) -> dict:
     start = time.perf_counter()
     kinds = [k for k in FILE_KINDS if k.format == "tflite" and (k.precision in recipe.precisions or k.precision == "fp32")]
     result = export(ExportOptions(
-        alpha=recipe.alpha, resolution=recipe.resolution, kinds=kinds, weights=recipe.weights or "none",
+        alpha=recipe.alpha, resolution=recipe.resolution, kinds=kinds, arch=recipe.arch, weights=recipe.weights or "none",
         calib=recipe.calib, calib_count=recipe.calib_count, out=out, force=True, quiet=True,
         datafree_count=recipe.calib_count, datafree_steps=recipe.datafree_steps))
     accuracy = []

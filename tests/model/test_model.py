@@ -1,7 +1,4 @@
 """The Keras builder and every way of loading weights into it."""
-import functools
-import http.server
-import threading
 
 import numpy as np
 import pytest
@@ -77,23 +74,6 @@ def test_h5_for_another_alpha_says_what_it_holds(tmp_path):
     write_keras2_h5(tmp_path / "w.h5", build_mobilenet_v1(0.5, 128))
     with pytest.raises(MobiledeployError, match="alpha 0.5"):
         build_with_weights(0.25, 128, str(tmp_path / "w.h5"))
-
-
-class _Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def weights_server(tmp_path):
-    """A loopback HTTP server serving a folder, standing in for Keras's weight host."""
-    served = tmp_path / "served"
-    served.mkdir()
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(served)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield served, f"http://127.0.0.1:{server.server_address[1]}/"
-    server.shutdown()
 
 
 def test_imagenet_weights_download_through_keras_cache(weights_server, tmp_path, monkeypatch):
