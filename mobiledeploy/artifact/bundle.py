@@ -75,8 +75,9 @@ class Artifact:
         return path
 
 
-def find(models: Path, alpha: float, resolution: int) -> Artifact:
-    """The artifact under `models` whose manifest says this alpha and resolution (names are not parsed).
+def find(models: Path, alpha: float, resolution: int, arch: str | None = None) -> Artifact:
+    """The artifact under `models` whose manifest says this alpha and resolution, and family when `arch` is
+    given (names are not parsed). Two families at the same alpha/res without `arch` is an error naming both.
 
     alpha and resolution may be text (a command line): they are checked as every command checks them.
     """
@@ -91,15 +92,22 @@ def find(models: Path, alpha: float, resolution: int) -> Artifact:
         except MobiledeployError:
             continue  # not ours to judge here: a broken artifact is reported when it is used by name
         m = art.manifest.model
-        if m.resolution == resolution and math.isclose(m.alpha, alpha, rel_tol=1e-9, abs_tol=1e-12):
+        if m.resolution == resolution and math.isclose(m.alpha, alpha, rel_tol=1e-9, abs_tol=1e-12) \
+                and arch in (None, m.architecture):
             found.append(art)
         else:
-            others.append(f"{alpha_text(m.alpha)}/{m.resolution}")
+            others.append(f"{m.architecture.removeprefix('mobilenet_')} {alpha_text(m.alpha)}/{m.resolution}")
     if not found:
         have = ", ".join(others) or "none"
-        raise MobiledeployError(f"no artifact for alpha {alpha_text(alpha)} at {resolution} px in {models} (alpha/res "
-                                f"there: {have}): mobiledeploy export --alpha {alpha_text(alpha)} --res {resolution} "
-                                f"--int8 --out {models}")
+        wanted = f"{arch} " if arch else ""
+        raise MobiledeployError(f"no {wanted}artifact for alpha {alpha_text(alpha)} at {resolution} px in {models} "
+                                f"(family alpha/res there: {have}): mobiledeploy export "
+                                f"{'--arch ' + arch + ' ' if arch else ''}--alpha {alpha_text(alpha)} --res "
+                                f"{resolution} --int8 --out {models}")
+    families = sorted({a.manifest.model.architecture for a in found})
+    if len(families) > 1:
+        raise MobiledeployError(f"{models} has alpha {alpha_text(alpha)} at {resolution} px of {' and '.join(families)}: "
+                                f"say which with --arch {families[0]} (or --artifact DIR)")
     return max(found, key=lambda a: (a.folder / "manifest.json").stat().st_mtime)
 
 

@@ -79,9 +79,10 @@ def keras_to_onnx(model, alpha: float, resolution: int, family=None):
         inits += [numpy_helper.from_array(kernel.T.astype(np.float32), f"{name}_W"),
                   numpy_helper.from_array(bias.astype(np.float32), f"{name}_B")]
         nodes += [helper.make_node("Flatten", ["pooled"], ["pooled_flat"], name="flatten", axis=1),
-                  helper.make_node("Gemm", ["pooled_flat", f"{name}_W", f"{name}_B"], ["logits"], name=f"{name}_fc",
+                  helper.make_node("Gemm", ["pooled_flat", f"{name}_W", f"{name}_B"], ["logits_fc"], name=f"{name}_fc",
                                    transB=1)]
-    nodes.append(helper.make_node("Softmax", ["logits"], ["predictions"], name="softmax", axis=-1))
+    logits = "logits" if family.head == "conv" else "logits_fc"
+    nodes.append(helper.make_node("Softmax", [logits], ["predictions"], name="softmax", axis=-1))
     graph = helper.make_graph(
         nodes, model.name,
         [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, resolution, resolution, 3])],

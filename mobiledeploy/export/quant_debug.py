@@ -18,8 +18,16 @@ import numpy as np
 from ..errors import MobiledeployError
 
 COMPUTE_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "MEAN", "AVERAGE_POOL_2D", "SOFTMAX")
-LAYER = re.compile(r"(?:^|/)(conv1|conv_(?:dw|pw)_\d+|global_pool|conv_preds)(?:_\d+)?(?:/|;|$)")
-ONNX_LAYER = {"pooled": "global_pool", "logits4d": "conv_preds", "predictions": "predictions"}
+# Keras layer names in TFLite tensor names: v1 (conv1, conv_dw_3, conv_pw_3, conv_preds) and V2 (Conv1,
+# expanded_conv_project, block_3_expand/depthwise/project/add, Conv_1); a fused activation or batch norm
+# names the tensor after itself (block_3_expand_relu, bn_Conv1, out_relu: ALIASES)
+LAYER = re.compile(r"(?:^|/)(conv1|conv_(?:dw|pw)_\d+|global_pool|conv_preds|Conv1|Conv_1|bn_Conv1|out_relu|"
+                   r"expanded_conv_(?:depthwise|project)|block_\d+_(?:expand|depthwise|project|add))"
+                   r"(?:_relu|_BN|_bn)?(?:_\d+)?(?:/|;|$)")
+ALIASES = {"bn_Conv1": "Conv1", "out_relu": "Conv_1"}
+#: V2's Dense classifier shares the Keras name "predictions" with v1's softmax: its rows say predictions_fc
+DENSE = "predictions_fc"
+ONNX_LAYER = {"pooled": "global_pool", "logits4d": "conv_preds", "logits_fc": DENSE, "predictions": "predictions"}
 
 
 @dataclass
@@ -56,8 +64,10 @@ def layer_name(tensor_name: str, op: str) -> str:
     """The Keras layer a TFLite tensor belongs to (conv_dw_3, conv_preds, ...), else the op in lower case."""
     if op == "SOFTMAX":
         return "predictions"
+    if op == "FULLY_CONNECTED":
+        return DENSE
     match = LAYER.search(tensor_name)
-    return match.group(1) if match else op.lower()
+    return ALIASES.get(match.group(1), match.group(1)) if match else op.lower()
 
 
 def tflite_activations(path: Path, inputs: np.ndarray) -> list[Activation]:
@@ -116,7 +126,7 @@ def onnx_activations(fp32_path: Path, int8_path: Path, inputs: np.ndarray) -> tu
         if node.op_type != "QuantizeLinear" or node.input[0] in inits or node.input[0] == "input":
             continue
         name = node.input[0].removesuffix("_QuantizeLinear_Input")
-        layer = ONNX_LAYER.get(name, name.removesuffix("_relu"))
+        layer = ONNX_LAYER.get(name, name.removesuffix("_relu").removesuffix("_out"))
         if name == "logits" or not (layer in ONNX_LAYER.values() or LAYER.search(layer)):
             continue  # the reshape shares the logits' scale; nothing new to see there
         scale = float(numpy_helper.to_array(inits[node.input[1]]).reshape(-1)[0])

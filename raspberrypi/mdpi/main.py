@@ -9,6 +9,7 @@ from pathlib import Path
 
 from mobiledeploy import outcome, signals
 from mobiledeploy.errors import MobiledeployError
+from mobiledeploy.model.families import FAMILIES, family
 from mobiledeploy.runtime.classifier import TOP_K
 from mobiledeploy.runtime.session import MAX_THREADS
 
@@ -41,7 +42,7 @@ def _ranged(kind, low=None, high=None, what=""):
 def parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="classify.py",
-        description="Classify live camera frames with a mobiledeploy artifact (MobileNet v1 at your alpha/rho).",
+        description="Classify live camera frames with a mobiledeploy artifact (MobileNet v1 or V2 at your alpha/rho).",
         epilog="Examples:\n  classify.py --artifact models/mobilenet_v1_0.5_128 --web\n"
                "  classify.py --alpha 0.5 --res 128 --precision int8 --source /dev/video0 --json-lines --frames 100\n"
                "  classify.py --artifact models/mobilenet_v1_0.5_128 --source clip.mp4 --record out.avi",
@@ -53,6 +54,8 @@ def parser() -> argparse.ArgumentParser:
     m.add_argument("--models", default="models", help="folder of artifacts for --alpha/--res (default: models)")
     m.add_argument("--alpha", help="pick the artifact whose manifest has this width multiplier ...")
     m.add_argument("--res", help="... and this input resolution")
+    m.add_argument("--arch", choices=sorted(FAMILIES),
+                   help="... and this family (needed when --models holds both at that alpha/res)")
     m.add_argument("--precision", metavar="PRECISION",
                    help="TFLite file precision, as the artifact's manifest lists them (fp32, fp16, dynamic, int8; "
                         "default: the manifest's default file, int8 first)")
@@ -98,7 +101,7 @@ def pick_artifact(args):
     elif args.alpha is None or args.res is None:
         raise MobiledeployError("name the model: --artifact DIR, or --alpha A --res R [--precision P]")
     else:
-        artifact = find(Path(args.models), args.alpha, args.res)
+        artifact = find(Path(args.models), args.alpha, args.res, args.arch)
     if args.file:
         return artifact, args.file
     if args.precision:
@@ -159,7 +162,8 @@ def _classify(args, opened: list) -> int:
     artifact, file = pick_artifact(args)
     recorder = Recorder(args.record) if args.record else None  # checked before the model loads
     classifier = Classifier(artifact, file, args.threads)
-    name = f"{classifier.artifact.manifest.name} / {classifier.entry.name}"
+    model = classifier.artifact.manifest.model
+    name = f"{classifier.artifact.manifest.name} ({family(model.architecture).title}) / {classifier.entry.name}"
     view = None
     if args.web:
         from .web import LiveView

@@ -73,7 +73,13 @@ public final class Manifest {
         }
     }
 
+    /** The families this app runs: the same preprocessing and one softmax output for both. */
+    public static final List<String> ARCHITECTURES = Collections.unmodifiableList(
+            java.util.Arrays.asList("mobilenet_v1", "mobilenet_v2"));
+
     public final String name;
+    /** model.architecture: which MobileNet family the artifact holds (never guessed from a folder name). */
+    public final String architecture;
     public final double alpha;
     public final int resolution;
     public final int outputs;
@@ -88,6 +94,11 @@ public final class Manifest {
         }
         name = o.getString("name");
         JSONObject model = o.getJSONObject("model");
+        architecture = model.getString("architecture");
+        if (!ARCHITECTURES.contains(architecture)) {
+            throw new IllegalArgumentException("model.architecture " + architecture + " is not one this app runs "
+                    + ARCHITECTURES + ": re-export the artifact or update the app");
+        }
         alpha = model.getDouble("alpha");
         resolution = model.getInt("resolution");
         outputs = model.getInt("outputs");
