@@ -256,3 +256,30 @@ def test_web_view_listens_on_loopback_unless_shared(artifact, host):
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_v2_artifact_chosen_by_its_manifest(video, tmp_path):
+    """A V2 artifact beside a v1 one of the same alpha/res: --alpha/--res alone is ambiguous (one line naming
+    both families), --arch picks by the manifest's model.architecture and the frames match `predict`."""
+    from conftest import assert_one_line_error
+
+    models = tmp_path / "models"
+    for arch in ("mobilenet_v1", "mobilenet_v2"):
+        mobiledeploy("export", "--arch", arch, "--alpha", "0.35", "--res", "96", "--int8", "--formats", "tflite",
+                     "--weights", "none", "--out", models, check=True)
+    proc = classify("--models", models, "--alpha", "0.35", "--res", "96", "--source", video, "--frames", "2")
+    assert_one_line_error(proc, "mobilenet_v1 and mobilenet_v2", "--arch")
+    proc = classify("--models", models, "--alpha", "0.35", "--res", "96", "--arch", "mobilenet_v2",
+                    "--precision", "int8", "--source", video, "--json-lines", "--frames", "4")
+    assert proc.returncode == 0, proc.stderr
+    frames = lines(proc.stdout)[:-1]
+    cap = cv2.VideoCapture(str(video))
+    pngs = []
+    for i in range(4):
+        ok, frame = cap.read()
+        assert ok
+        pngs.append(tmp_path / f"frame{i}.png")
+        cv2.imwrite(str(pngs[-1]), frame)
+    pred = json.loads(mobiledeploy("predict", models / "mobilenet_v2_0.35_96", *pngs, "--file", "model_int8.tflite",
+                                   "--json", check=True).stdout)
+    assert [r["index"] for r in frames] == [img["top"][0]["index"] for img in pred["images"]]

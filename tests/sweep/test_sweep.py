@@ -240,3 +240,33 @@ def test_grid_outside_the_published_table_still_reports(tmp_path):
     assert "a0.25-96-int8" in text and "plot:" in text
     pick = mobiledeploy("pick", "--device", "local", "--budget-ms", "1000", env=env, check=True).stdout
     assert "cannot be ranked by accuracy" in pick and "a0.25-96-int8" in pick  # the costlier of the two
+
+
+def test_sweep_across_families_on_local_and_board_and_pick_names_the_family(tmp_path):
+    """--arch mobilenet_v1,mobilenet_v2: one grid, one front per device across both families; pick's answer
+    names the family. Random weights: the top-1 of each cell is TF-slim's published number (v1 0.5-128 56.3%,
+    V2 0.5-128 57.7%), so with a budget both fit, V2 is the more accurate."""
+    server = Sshd(tmp_path).start()
+    env = {"MOBILEDEPLOY_HOME": str(tmp_path / "home"), "MOBILEDEPLOY_WEIGHTS_URL": "http://127.0.0.1:9/"}
+    try:
+        mobiledeploy("devices", "add", "board", "--ssh", f"root@127.0.0.1:{server.port}", "--key", server.client_key,
+                     "--known-hosts", server.known_hosts, "--python", sys.executable, env=env, check=True)
+        doc = json.loads(mobiledeploy("sweep", "--arch", "mobilenet_v1,mobilenet_v2", "--alphas", "0.5", "--res", "128",
+                                      "--precision", "fp32", "--runs", "5", "--warmup", "2", "--device", "local,board",
+                                      "--out", tmp_path / "models", "--json", env=env, check=True).stdout)
+    finally:
+        server.stop()
+    assert doc["run"][0]["exported"] == 2 and doc["run"][0]["benched"] == 4
+    labels = {(r["device"], r["label"], r["arch"]) for r in doc["rows"]}
+    assert labels == {(d, label, arch) for d in ("local", "board")
+                      for label, arch in (("a0.5-128-fp32", "mobilenet_v1"), ("v2-a0.5-128-fp32", "mobilenet_v2"))}
+    assert sorted(p.name for p in (tmp_path / "models").iterdir() if p.is_dir()) == \
+        ["mobilenet_v1_0.5_128", "mobilenet_v2_0.5_128"]
+    budget = 10 * max(r["p90_ci_ms"][1] for r in doc["rows"])
+    for device in ("local", "board"):
+        picked = json.loads(mobiledeploy("pick", "--device", device, "--budget-ms", budget, "--json", env=env,
+                                         check=True).stdout)
+        assert picked["chosen"]["arch"] == "mobilenet_v2" and picked["chosen"]["top1"] == pytest.approx(0.577)
+        assert Path(picked["artifact"]).name == "mobilenet_v2_0.5_128"
+    text = mobiledeploy("pick", "--device", "board", "--budget-ms", budget, env=env, check=True).stdout
+    assert "v2-a0.5-128-fp32 (MobileNetV2)" in text

@@ -89,7 +89,7 @@ class FramesTest {
 
     @Test
     void quantizeRoundsHalfUpAndClamps() throws Exception {
-        String json = "{\"manifest_version\":1,\"name\":\"t\",\"model\":{\"alpha\":0.5,\"resolution\":2,\"outputs\":4,"
+        String json = "{\"manifest_version\":1,\"name\":\"t\",\"model\":{\"architecture\":\"mobilenet_v2\",\"alpha\":0.5,\"resolution\":2,\"outputs\":4,"
                 + "\"background\":false},\"labels\":{\"file\":\"labels.txt\"},\"input\":{\"shape\":[1,2,2,3],"
                 + "\"layout\":\"NHWC\",\"color\":\"RGB\",\"crop\":{\"kind\":\"none\"},\"resize\":{\"method\":\"bilinear\","
                 + "\"half_pixel_centers\":true,\"antialias\":false},\"mean\":[0,0,0],\"std\":[1,1,1]},"
@@ -104,5 +104,14 @@ class FramesTest {
         assertEquals(127, pre.quantize(300, -128, 127));
         assertEquals(-128, pre.quantize(-300, -128, 127));
         assertEquals(2, m.input.width);
+    }
+
+    @Test
+    void unknownArchitectureIsRefusedWithTheReason() {
+        String json = "{\"manifest_version\":1,\"name\":\"t\",\"model\":{\"architecture\":\"mobilenet_v9\","
+                + "\"alpha\":0.5,\"resolution\":2,\"outputs\":4,\"background\":false}}";
+        IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(
+                IllegalArgumentException.class, () -> Manifest.parse(json));
+        org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().contains("mobilenet_v9"), e.getMessage());
     }
 }
