@@ -17,7 +17,7 @@ import numpy as np
 
 from ..errors import MobiledeployError
 
-COMPUTE_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "MEAN", "AVERAGE_POOL_2D", "SOFTMAX")
+COMPUTE_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "MEAN", "AVERAGE_POOL_2D", "SOFTMAX")
 # Keras layer names in TFLite tensor names: v1 (conv1, conv_dw_3, conv_pw_3, conv_preds) and V2 (Conv1,
 # expanded_conv_project, block_3_expand/depthwise/project/add, Conv_1); a fused activation or batch norm
 # names the tensor after itself (block_3_expand_relu, bn_Conv1, out_relu: ALIASES)
