@@ -83,7 +83,8 @@ def test_pi_finds_the_artifact_by_alpha_and_res(tiny_artifact, tmp_path):
                            "--json-lines", "--frames", "2", "--quiet"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     summary = json.loads(proc.stdout.splitlines()[-1])
-    assert summary["model"] == f"{tiny_artifact.name} / model_fp32.tflite" and summary["frames"] == 2
+    # the family comes from the manifest (model.architecture), not from the folder name
+    assert summary["model"] == f"{tiny_artifact.name} (MobileNet v1) / model_fp32.tflite" and summary["frames"] == 2
 
 
 # ---- fuzzing: whatever a manifest holds, loading ends in a Manifest or one MobiledeployError -----------------
