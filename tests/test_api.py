@@ -13,7 +13,10 @@ from mobiledeploy.outcome import NOTHING_FITS, NothingFits
 
 
 @pytest.mark.slow
-def test_export_load_bench_sweep_pick(tmp_path):
+def test_export_load_bench_sweep_pick(tmp_path, monkeypatch):
+    # its own results store: pick must choose among this test's results, not other tests' (the session's
+    # shared store holds e.g. the 0.25-128 reference artifact's results, which fit 1e6 ms too)
+    monkeypatch.setenv("MOBILEDEPLOY_HOME", str(tmp_path / "home"))
     result = md.export(alpha=0.25, resolution=32, int8=True, formats="tflite", weights="none", out=tmp_path,
                        quiet=True)
     assert [f.name for f in result.files] == ["model_fp32.tflite", "model_int8.tflite"]

@@ -116,6 +116,13 @@ def deploy_command(row: Row, device_kind: str) -> str:
                        "--threads", str(row.threads)])
 
 
+def _arch_flag(row: Row) -> str:
+    """`--arch NAME ` for a family other than the default (v1 commands stay as they were), else nothing."""
+    from ..model.families import DEFAULT
+
+    return "" if row.arch == DEFAULT else f"--arch {row.arch} "
+
+
 def decide(device: str, budget_ms: float, min_top1: float | None = None, precision: str | None = None,
            threads: int | None = None) -> PickResult:
     """pick, whole: the stored results for `device`, the choice, its front neighbours, how to deploy it.
@@ -141,7 +148,7 @@ def decide(device: str, budget_ms: float, min_top1: float | None = None, precisi
     if gone:
         raise MobiledeployError(
             f"the best fit, {chosen.label} (p90 {chosen.p90_ms:.2f} ms), was measured from {chosen.artifact} "
-            f"({chosen.file}), which {gone}: export it again (mobiledeploy export --arch {chosen.arch} "
+            f"({chosen.file}), which {gone}: export it again (mobiledeploy export {_arch_flag(chosen)}"
             f"--alpha {alpha_text(chosen.alpha)} "
             f"--res {chosen.resolution} --int8 --out {shlex.quote(str(Path(chosen.artifact).parent))}) and bench it, "
             "or re-run the sweep that measured it")
@@ -151,7 +158,7 @@ def decide(device: str, budget_ms: float, min_top1: float | None = None, precisi
     if chosen.weights == "random":
         # its latency is real but it classifies nothing: say how to get the same shape with real weights
         note = (f"this artifact has random weights (latency only): before deploying, export it with real "
-                f"weights: mobiledeploy export --arch {chosen.arch} --alpha {alpha_text(chosen.alpha)} "
+                f"weights: mobiledeploy export {_arch_flag(chosen)}--alpha {alpha_text(chosen.alpha)} "
                 f"--res {chosen.resolution} "
                 f"--int8 --weights imagenet (or a Google .tflite)")
     return PickResult(chosen, why, faster, better, deploy_command(chosen, kind), note)

@@ -56,16 +56,17 @@ def test_bad_precision(tmp_path, precision, fragment):
 
 @pytest.mark.parametrize("files", [
     ["notes.txt", "photo.jpg"],
-    ["mobilenet_v2_1.0_224.tflite", "mobilenet_v1_0.25_128.tgz"],
+    ["mobilenet_v3_1.0_224.tflite", "mobilenet_v1_0.25_128.tgz"],  # V2 names are weights files since V2
     [],
 ])
-def test_weights_dir_without_mobilenet_v1_files(tmp_path, files):
+def test_weights_dir_without_mobilenet_files(tmp_path, files):
     wd = tmp_path / "weights"
     wd.mkdir()
     for name in files:
         (wd / name).write_bytes(b"not a model")
     line = assert_one_line_error(sweep(tmp_path, "--alphas", "0.25", "--res", "128", "--weights-dir", wd),
-                                 "no MobileNet v1 weights file", "expected mobilenet_v1_<alpha>_<res>")
+                                 "no MobileNet weights file", "mobilenet_v1_<alpha>_<res>",
+                                 "tf2_mobilenet_v2_<alpha>_<res>_ptq.tflite")
     for name in files:
         assert name in line  # says what it found instead
 
