@@ -157,16 +157,17 @@ def sweep(alphas=(0.25, 0.5, 0.75, 1.0), resolutions=(128, 160, 192, 224), preci
 
 
 def pick(device: str, budget_ms: float, min_top1: float | None = None, precision: str | None = None,
-         threads: int | None = None):
+         threads: int | None = None, refine: int = 0, log=None):
     """The most accurate measured variant whose p90 on `device` fits the budget: a PickResult.
 
-    Raises mobiledeploy.outcome.NothingFits when nothing fits (the CLI's exit code 3).
+    `refine`: up to this many rounds of measuring the chosen variant and its contenders again while the answer
+    is undecided (`result.decided`). Raises mobiledeploy.outcome.NothingFits when nothing fits (exit code 3).
     """
     from .choices import choose
     from .sweep.pick import decide
 
     prec = choose(precision, SWEEP_PRECISIONS, "precision", "--precision") if precision else None
-    return decide(device, budget_ms, min_top1, prec, threads)
+    return decide(device, budget_ms, min_top1, prec, threads, refine, log)
 
 
 def evaluate(artifact, data, wnids=None, files: Iterable[str] = (), keras: bool = True, progress=None) -> dict:

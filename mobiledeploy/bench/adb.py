@@ -14,7 +14,7 @@ import subprocess
 from pathlib import Path
 
 from ..errors import MobiledeployError
-from . import benchmark_model
+from . import benchmark_model, thermal
 from .settings import BenchSettings
 
 REMOTE_DIR = "/data/local/tmp/mobiledeploy"
@@ -25,6 +25,11 @@ PID_FILE = f"{REMOTE_DIR}/benchmark_model.pid"
 # benchmark_model started so it can be stopped by its pid after a timeout or Ctrl-C: `exec` keeps the pid
 LAUNCH = 'echo $$ > "$1"; shift; exec "$@"'
 STOP = 'p=$(cat "$1" 2>/dev/null) && kill "$p" 2>/dev/null; rm -f "$1" "$2"'
+# one round trip for the telemetry: load, cpu0's current and top frequency, the thermal service's dump
+SEP = "__mobiledeploy_part__"
+TELEMETRY = (f'cat /proc/loadavg; echo {SEP}; cat /sys/devices/system/cpu/cpu0/cpufreq/scaling_cur_freq; '
+             f'echo {SEP}; cat /sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq; echo {SEP}; '
+             'dumpsys thermalservice')
 
 
 def parse_devices(text: str) -> list[tuple[str, str]]:
@@ -145,6 +150,24 @@ class AdbTarget:
                 reason = f"no space left on the device under {REMOTE_DIR}: free some space on the phone"
             raise MobiledeployError(f"adb push of {local.name} to {self.serial} failed: {reason}")
 
+    def telemetry(self) -> dict:
+        """Load, cpu0's frequency against its top, thermal status and the hottest CPU sensor (thermal.py);
+        a value the phone does not give is None."""
+        code, out = self.shell(["sh", "-c", TELEMETRY], what="reading the device's temperature and load")
+        parts = (out.split(SEP) + ["", "", "", ""])[:4]
+        load = parts[0].split()
+        try:
+            load_1m = float(load[0]) if load else None
+        except ValueError:
+            load_1m = None
+        doc = {"load_1m": load_1m, "freq_khz": thermal.parse_khz(parts[1]),
+               "max_freq_khz": thermal.parse_khz(parts[2])}
+        temps = thermal.parse_thermalservice(parts[3])
+        doc["thermal_status"] = temps["thermal_status"]
+        doc["temperature_c"] = temps["cpu_temperature_c"]
+        doc["skin_temperature_c"] = temps["skin_temperature_c"]
+        return doc
+
     def probe(self) -> dict:
         info = {"serial": self.serial, "tflite_runtime": "benchmark_model"}
         for key, argv in (("model", ["getprop", "ro.product.model"]), ("android", ["getprop", "ro.build.version.release"]),
@@ -159,6 +182,7 @@ class AdbTarget:
                 if line.split(":")[0].strip() in ("Hardware", "model name") and ":" in line:
                     info["cpu_model"] = line.split(":", 1)[1].strip()
                     break
+        info.update(self.telemetry())
         return info
 
     def run(self, model: Path, settings: BenchSettings) -> dict:
@@ -187,8 +211,10 @@ class AdbTarget:
         finished = False
         try:
             self.push(model, graph)
+            before = self.telemetry()
             code, out = self.shell(["sh", "-c", LAUNCH, "sh", PID_FILE, *argv], self.timeout, "the benchmark")
             finished = True
+            after = self.telemetry()
         finally:
             self._cleanup(graph, stop=not finished)
         if code != 0:
@@ -200,7 +226,11 @@ class AdbTarget:
         return {"summary": benchmark_model.summary(parsed), "latencies_ms": [], "runtime": "benchmark_model",
                 "runtime_version": None, "xnnpack": parsed["xnnpack"], "init_ms": parsed.get("init_ms"),
                 "first_ms": parsed.get("first_ms"), "memory_mb": parsed.get("memory_mb"),
-                "op_profile": parsed.get("ops") or None}
+                "op_profile": parsed.get("ops") or None, "load_1m": before["load_1m"],
+                "freq_khz": before["freq_khz"], "max_freq_khz": before["max_freq_khz"],
+                "thermal_status": max((x for x in (before["thermal_status"], after["thermal_status"]) if x is not None),
+                                      default=None),
+                "temperature_before_c": before["temperature_c"], "temperature_after_c": after["temperature_c"]}
 
     def _cleanup(self, graph: str, stop: bool) -> None:
         """Remove the model (after a timeout or Ctrl-C, first stop benchmark_model); never masks the real error."""

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+BUSY_DURING = 0.25   # other work's share of the measured cores that makes a result unstable
+
 
 def _binomial_cdf(n: int, p: float) -> np.ndarray:
     """P(B <= k) for k = 0..n, B ~ Binomial(n, p), computed in log space (n up to millions)."""
@@ -117,8 +119,9 @@ def pool(per_process: list, confidence: float = 0.95) -> Pooled:
                   int(x.size), len(chunks), tuple(float(np.median(c)) for c in chunks), confidence)
 
 
-def verdict(pooled: Pooled, target: float, timed_out: bool) -> tuple[str, str]:
-    """("stable" | "unstable", why): stable when both intervals are within +-target and the processes agree.
+def verdict(pooled: Pooled, target: float, timed_out: bool, busy: float | None = None) -> tuple[str, str]:
+    """("stable" | "unstable", why): stable when both intervals are within +-target, the processes agree and
+    other work left the measured cores alone (`busy`: its largest share while a runner measured).
 
     Processes "agree" when the spread of their medians is within the pooled median's interval widened by the
     target: a runner that lands in a fast or a slow mode (placement, memory layout) shows up here.
@@ -133,7 +136,35 @@ def verdict(pooled: Pooled, target: float, timed_out: bool) -> tuple[str, str]:
     if pooled.processes > 1 and spread > 2 * target:
         reasons.append(f"runner processes disagree (medians {min(pooled.process_medians_ms):.3g}-"
                        f"{max(pooled.process_medians_ms):.3g} ms)")
+    if busy is not None and busy > BUSY_DURING:
+        reasons.append(f"other work used {busy:.0%} of the measured cores while measuring")
     if reasons:
         return "unstable", "; ".join(reasons)
     return "stable", (f"median +-{med_w:.1%}, p90 +-{p90_w:.1%} at {pooled.confidence:.0%} over "
                       f"{pooled.processes} processes, {pooled.samples} samples")
+
+
+Z90, Z95 = 1.2816, 1.6449   # standard normal quantiles
+
+
+def p90_from_summary(s: dict) -> float:
+    """benchmark_model reports a process's median and p95 but no p90: interpolated between them on the normal
+    scale (mean + 1.28 std when it gives no p95). An estimate, and the verdict says so."""
+    med, p95 = s["median_ms"], s.get("p95_ms")
+    if isinstance(p95, (int, float)) and p95 >= med:
+        return med + (p95 - med) * Z90 / Z95
+    return max(med, s.get("mean_ms", med) + Z90 * (s.get("std_ms") or 0.0))
+
+
+def pool_summaries(summaries: list, confidence: float = 0.95) -> Pooled:
+    """Pool processes that report only their own summary (benchmark_model on a phone): the process is the
+    unit, and each interval is the order-statistic interval of the per-process values (with few processes,
+    their whole range: honest, not narrow)."""
+    if not summaries:
+        raise ValueError("no summaries")
+    meds = [float(s["median_ms"]) for s in summaries]
+    p90s = [p90_from_summary(s) for s in summaries]
+    tops = [float(s.get("max_ms") or p) for s, p in zip(summaries, p90s)]
+    return Pooled(float(np.median(meds)), float(np.median(p90s)), float(np.median(tops)),
+                  quantile_interval(meds, 0.5, confidence), quantile_interval(p90s, 0.5, confidence),
+                  int(sum(int(s.get("runs") or 0) for s in summaries)), len(summaries), tuple(meds), confidence)

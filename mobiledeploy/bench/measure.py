@@ -9,7 +9,7 @@ from ..version import __version__
 from ..artifact.bundle import Artifact
 from ..artifact.manifest import FileEntry
 from ..errors import MobiledeployError
-from . import devices, stats, store
+from . import devices, quietness, stats, store
 from .record import BenchRecord, ModelFacts, check_runner_answer
 from .runner_io import check_cpu_mask
 from .settings import BenchSettings
@@ -47,21 +47,6 @@ def runnable(entries: list, kind: str, probe: dict) -> list:
     return [e for e in entries if can.get(e.format, False)]
 
 
-def quiet_check(device: str, probe: dict) -> str | None:
-    """One warning line when the device is not quiet (load from other jobs, a CPU below its top frequency)."""
-    load, cores = probe.get("load_1m"), probe.get("cores")
-    problems = []
-    if isinstance(load, (int, float)) and isinstance(cores, int) and cores > 0 and load > 0.5 * cores:
-        problems.append(f"load {load:.1f} on {cores} cores")
-    cur, top = probe.get("freq_khz"), probe.get("max_freq_khz")
-    if isinstance(cur, int) and isinstance(top, int) and top and cur < 0.8 * top and probe.get("governor") != "performance":
-        problems.append(f"cpu0 at {cur / 1e6:.2f} of {top / 1e6:.2f} GHz (governor {probe.get('governor')})")
-    if not problems:
-        return None
-    return (f"{device} is not quiet ({'; '.join(problems)}): intervals will be wider and measuring longer; stop the "
-            "other job, pin the runner with --cpu-mask, or add --cooldown")
-
-
 def run(artifact, device: str, files: list[str], settings: BenchSettings, insecure: bool = False,
         progress=None) -> BenchResult:
     """Measure each chosen file (default: all the device can run) by the protocol (bench/protocol.py): several
@@ -70,30 +55,47 @@ def run(artifact, device: str, files: list[str], settings: BenchSettings, insecu
     A file that fails is named in `errors` and the others are still measured and stored; with
     `settings.strict` an unstable result is named there too, and not stored.
     """
+    if not isinstance(artifact, Artifact):
+        artifact = Artifact.load(artifact)
+    chosen = [artifact.entry(name) for name in files]  # a file the artifact lacks fails before connecting
+    result = run_files(device, [(artifact, e) for e in chosen] or [(artifact, None)], settings, insecure, progress)
+    if len(chosen) == 1 and result.errors:
+        raise MobiledeployError(result.errors[0].split(": ", 1)[1])
+    return result
+
+
+def run_files(device: str, pairs: list, settings: BenchSettings, insecure: bool = False,
+              progress=None) -> BenchResult:
+    """Measure files of one or several artifacts on one device in one interleaved protocol (`pick --refine`
+    measures its contenders so). `pairs`: (Artifact, FileEntry), or (Artifact, None) for every file of that
+    artifact the device can run."""
     import logging
 
     from .protocol import Job, measure
 
-    if not isinstance(artifact, Artifact):
-        artifact = Artifact.load(artifact)
     entry = devices.get(device)
     if settings.adb_only and entry.get("kind") != "adb":
         raise MobiledeployError("--use-gpu, --use-nnapi, --op-profiling and --benchmark-binary are for adb devices")
-    chosen = [artifact.entry(name) for name in files]  # a file the artifact lacks fails before connecting
     store.check_writable()  # before measuring: numbers that cannot be stored are not thrown away later
     target = open_target(device, entry, insecure)
-    result = BenchResult(device, str(artifact.folder))
+    result = BenchResult(device, ", ".join(dict.fromkeys(str(a.folder) for a, _ in pairs)))
     try:
         probe = target.probe()
         check_cpu_mask(settings.cpu_mask, probe, device)
-        warning = quiet_check(device, probe)
+        warning = quietness.check(device, probe, settings.cpu_mask, settings.strict)  # --strict: refused here
         if warning:
             logging.getLogger("mobiledeploy").warning(warning)
-        if not files:
-            chosen = runnable(artifact.manifest.files, entry["kind"], probe)
-            if not chosen:
+        chosen = []
+        for artifact, e in pairs:
+            if e is not None:
+                chosen.append((artifact, e))
+                continue
+            can = runnable(artifact.manifest.files, entry["kind"], probe)
+            if not can:
                 raise MobiledeployError(f"{device} can run none of {artifact.folder}'s files: it has no TFLite "
                                         "runtime (pip install ai-edge-litert on the device)")
+            chosen += [(artifact, c) for c in can]
+        several = len({id(a) for a, _ in chosen}) > 1
 
         def run_one(path):
             raw = target.run(path, settings)
@@ -101,13 +103,14 @@ def run(artifact, device: str, files: list[str], settings: BenchSettings, insecu
             return raw
 
         def finished(job):
-            e = job.key
+            artifact, e = job.key
+            name = f"{artifact.folder.name}/{e.name}" if several else e.name
             if job.error is not None:
-                result.errors.append(f"{e.name}: {job.error}")
+                result.errors.append(f"{name}: {job.error}")
             else:
-                rec = record(artifact, device, e, settings, job.raws, job)
+                rec = record(artifact, device, e, settings, job.raws, job, before=warning)
                 if settings.strict and rec.unstable:
-                    result.errors.append(f"{e.name}: unstable ({rec.protocol.get('verdict_reason')}): not stored "
+                    result.errors.append(f"{name}: unstable ({rec.protocol.get('verdict_reason')}): not stored "
                                          "(--strict)")
                 else:
                     store.append(rec)
@@ -115,22 +118,25 @@ def run(artifact, device: str, files: list[str], settings: BenchSettings, insecu
             if progress:
                 progress(1)
 
-        measure(run_one, [Job(e, artifact.path(e)) for e in chosen], settings, finished)
-        if len(chosen) == 1 and result.errors:
-            raise MobiledeployError(result.errors[0].split(": ", 1)[1])
+        measure(run_one, [Job((a, e), a.path(e)) for a, e in chosen], settings, finished)
         return result
     finally:
         target.close()
 
 
-def record(artifact: Artifact, device: str, e: FileEntry, settings: BenchSettings, raws, job=None) -> BenchRecord:
+def record(artifact: Artifact, device: str, e: FileEntry, settings: BenchSettings, raws, job=None,
+           before: str | None = None) -> BenchRecord:
     """One result: the runners' answers (checked on receipt, check_runner_answer) pooled and summarized, with the
-    file's and the model's facts."""
+    file's and the model's facts; `before` is the warning the device earned before measuring (quietness.py)."""
     raws = raws if isinstance(raws, list) else [raws]
     first, last = raws[0], raws[-1]
     latencies = [x for raw in raws for x in (raw.get("latencies_ms") or ())]
     summary = first.get("summary") or stats.summarize(latencies, first.get("temperature_before_c"),
                                                       last.get("temperature_after_c"))
+    if first.get("summary") is not None and job is not None and job.pooled is not None:
+        # benchmark_model: a summary per process; the pooled figures stand for them all
+        summary = {**summary, "median_ms": job.pooled.median_ms, "p90_ms": job.pooled.p90_ms,
+                   "runs": job.pooled.samples}
     facts = {k: first.get(k) for k in ("runtime", "runtime_version", "xnnpack", "cpu_model", "machine", "cores",
                                        "governor", "temperature_before_c", "init_ms", "first_ms", "memory_mb")}
     facts["temperature_after_c"] = last.get("temperature_after_c")
@@ -142,6 +148,12 @@ def record(artifact: Artifact, device: str, e: FileEntry, settings: BenchSetting
         facts[key] = max(values) if values else None
     for key in ("freq_khz", "max_freq_khz"):
         facts[key] = first.get(key)
+    statuses = [r["thermal_status"] for r in raws if isinstance(r.get("thermal_status"), int)]
+    facts["thermal_status"] = max(statuses) if statuses else None
+    if first.get("summary") is not None and (facts["thermal_status"] or 0) >= 2:
+        summary = {**summary, "throttled": True}  # a phone at "moderate" or worse is throttling its CPUs
+    facts["others_busy"] = quietness.busy_during(raws)
+    facts["not_quiet"] = before
     protocol = {}
     if job is not None and job.pooled is not None:
         p = job.pooled

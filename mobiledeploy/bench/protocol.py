@@ -12,7 +12,8 @@ import time
 from dataclasses import dataclass, field
 
 from ..errors import MobiledeployError
-from .intervals import Pooled, pool, verdict
+from .intervals import Pooled, pool, pool_summaries, verdict
+from .quietness import busy_during
 
 
 @dataclass
@@ -60,17 +61,20 @@ def _settle(job: Job, settings, spent: float) -> bool:
     """Decide whether the job has measured enough; True when it just finished. The time cap counts the runs
     and the intervals' computation alike."""
     start = time.monotonic()
-    if job.raws[-1].get("summary") is not None:  # benchmark_model on a phone: its own summary, no raw samples
-        job.done = True
-        return True
     if len(job.raws) < settings.processes:
         job.seconds += spent
         return False
-    job.pooled = pool([r["latencies_ms"] for r in job.raws], settings.confidence)
+    if job.raws[-1].get("summary") is not None:  # benchmark_model on a phone: a summary per process, no samples
+        job.pooled = pool_summaries([r["summary"] for r in job.raws], settings.confidence)
+    else:
+        job.pooled = pool([r["latencies_ms"] for r in job.raws], settings.confidence)
     job.seconds += spent + time.monotonic() - start
     if job.pooled.width <= settings.ci_width or job.seconds >= settings.max_seconds:
         job.timed_out = job.pooled.width > settings.ci_width
-        job.verdict = verdict(job.pooled, settings.ci_width, job.timed_out)
+        job.verdict = verdict(job.pooled, settings.ci_width, job.timed_out, busy_during(job.raws))
+        if job.raws[-1].get("summary") is not None:
+            job.verdict = (job.verdict[0], job.verdict[1] + "; p90 estimated from each process's median and p95 "
+                           "(benchmark_model reports no samples)")
         job.done = True
         return True
     return False

@@ -16,7 +16,8 @@ MAX_RESOLUTION = 16384
 SUMMARY = ("runs", "mean_ms", "median_ms", "p90_ms", "p95_ms", "p99_ms", "min_ms", "max_ms", "std_ms", "cv")
 DEVICE_FACTS = ("runtime", "runtime_version", "xnnpack", "cpu_model", "machine", "cores", "governor",
                 "temperature_before_c", "temperature_after_c", "init_ms", "first_ms", "memory_mb",
-                "first_inference_ms", "peak_rss_mb", "load_1m", "freq_khz", "max_freq_khz", "throttle_count")
+                "first_inference_ms", "peak_rss_mb", "load_1m", "freq_khz", "max_freq_khz", "throttle_count",
+                "others_busy", "not_quiet", "thermal_status")
 #: What the measurement protocol adds (bench/protocol.py); absent from results stored before it.
 PROTOCOL = ("median_ci_ms", "p90_ci_ms", "samples", "processes", "process_medians_ms", "confidence", "verdict",
             "verdict_reason")

@@ -169,13 +169,16 @@ def stop_on_eof():
 
 
 def measure(args):
+    if args.cpu_mask:
+        set_cpu_mask(args.cpu_mask)
+    # other work on our cores is counted from here, through the imports and the load (which make the window
+    # long enough for /proc/stat's 10 ms ticks even when the measured runs take a few milliseconds)
+    others = OthersMeter().__enter__()
     try:
         import numpy as np
     except ImportError:
         raise RuntimeError("numpy is missing on this device: pip install numpy")
 
-    if args.cpu_mask:
-        set_cpu_mask(args.cpu_mask)
     temp_before = temperature_c()
     start = time.perf_counter()
     loader = load_onnx if args.model.endswith(".onnx") else load_tflite
@@ -203,6 +206,7 @@ def measure(args):
         latencies.append((time.perf_counter() - t) * 1e3)
         if args.cooldown:
             time.sleep(args.cooldown)
+    others.__exit__(None, None, None)
     return {
         "runner_version": RUNNER_VERSION,
         "model": os.path.basename(args.model),
@@ -213,7 +217,7 @@ def measure(args):
         "governor": read_first("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor"),
         "temperature_before_c": temp_before, "temperature_after_c": temperature_c(),
         "python": platform.python_version(), "numpy": np.__version__,
-        "peak_rss_mb": peak_rss_mb(), **telemetry(),
+        "peak_rss_mb": peak_rss_mb(), "others_busy": others.share, **telemetry(),
     }
 
 
@@ -266,6 +270,81 @@ def peak_rss_mb():
         return None
 
 
+def cpu_times():
+    """{core: (total, idle)} jiffies from /proc/stat (steal time counts as busy: another guest had the core)."""
+    out = {}
+    try:
+        with open("/proc/stat") as f:
+            for line in f:
+                if line.startswith("cpu") and line[3:4].isdigit():
+                    parts = line.split()
+                    vals = [int(v) for v in parts[1:9]]
+                    out[int(parts[0][3:])] = (sum(vals), vals[3] + (vals[4] if len(vals) > 4 else 0))
+    except (OSError, ValueError):
+        return {}
+    return out
+
+
+def process_cpu():
+    """{pid: (name, jiffies used, last core)} of every process (/proc/PID/stat), this one left out."""
+    out = {}
+    me = os.getpid()
+    for stat in glob.glob("/proc/[0-9]*/stat"):
+        try:
+            with open(stat) as f:
+                text = f.read()
+            pid = int(stat.split("/")[2])
+            name = text[text.index("(") + 1:text.rindex(")")]
+            rest = text[text.rindex(")") + 2:].split()
+            if pid != me:
+                out[pid] = (name, int(rest[11]) + int(rest[12]), int(rest[36]))
+        except (OSError, ValueError, IndexError):
+            continue
+    return out
+
+
+def busy_cores(seconds=0.25):
+    """How busy each core is with other work, sampled over a short window while this process sleeps:
+    {"core_busy": {core: share}, "busy_processes": [[pid, name, core, share], ...]} (processes above 20%)."""
+    a, pa = cpu_times(), process_cpu()
+    time.sleep(seconds)
+    b, pb = cpu_times(), process_cpu()
+    share = {}
+    for core in sorted(set(a) & set(b)):
+        total = b[core][0] - a[core][0]
+        share[str(core)] = round(1 - (b[core][1] - a[core][1]) / total, 2) if total > 0 else None
+    hz = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    busy = []
+    for pid, (name, used, core) in pb.items():
+        if pid in pa:
+            s = (used - pa[pid][1]) / hz / seconds
+            if s > 0.2:
+                busy.append([pid, name, core, round(min(s, 1.0 * (os.cpu_count() or 1)), 2)])
+    busy.sort(key=lambda x: -x[3])
+    return {"core_busy": share, "busy_processes": busy[:8]}
+
+
+class OthersMeter:
+    """The share of this process's cores that other work used while it measured: the cores' busy time
+    (/proc/stat) minus this process's own CPU time, over the wall time (None where /proc/stat is absent)."""
+
+    def __enter__(self):
+        self.cores = usable_cores()
+        self.a, self.own, self.t = cpu_times(), os.times(), time.time()
+        return self
+
+    def __exit__(self, *exc):
+        b, own, wall = cpu_times(), os.times(), time.time() - self.t
+        self.share = None
+        if not self.a or not b or wall <= 0:
+            return False
+        hz = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+        busy = sum((b[c][0] - b[c][1]) - (self.a[c][0] - self.a[c][1]) for c in self.cores if c in b and c in self.a)
+        mine = (own.user - self.own.user) + (own.system - self.own.system)
+        self.share = round(max(0.0, busy / hz - mine) / (wall * len(self.cores)), 3)
+        return False
+
+
 def telemetry():
     """How quiet the device is: load, CPU frequencies (current and max of cpu0), throttling counters."""
     doc = {}
@@ -287,7 +366,7 @@ def probe():
            "affinity": usable_cores(),
            "python": platform.python_version(),
            "governor": read_first("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor"),
-           "temperature_c": temperature_c(), **telemetry()}
+           "temperature_c": temperature_c(), **telemetry(), **busy_cores()}
     st = os.statvfs(tempfile.gettempdir())
     doc["free_tmp_mb"] = st.f_bavail * st.f_frsize // (1 << 20)
     for mod, name in (("ai_edge_litert", "ai-edge-litert"), ("tflite_runtime", "tflite-runtime")):

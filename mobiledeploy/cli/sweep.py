@@ -84,18 +84,26 @@ def sweep(archs, alphas, res, precisions, device_list, weights_dir, data, wnids,
 @click.option("--precision", type=click.Choice(SWEEP_PRECISIONS), default=None,
               help="Only results of this one precision.")
 @threads_option(help_text="Only results measured with this many threads")
-@json_option('"chosen", "reason", "neighbours", "artifact", "deploy", "note"')
-def pick(device, budget_ms, min_top1, precision, threads, as_json):
+@click.option("--refine", type=click.IntRange(0, 10), default=0, is_flag=False, flag_value=2, show_default=True,
+              help="While the answer is undecided (a variant that would change it fits on its p90 but not on the "
+                   "upper bound), measure the chosen one and those contenders again, interleaved, with twice the "
+                   "processes and three times the time cap, for up to N rounds (--refine alone: 2).")
+@json_option('"chosen", "reason", "decided", "tied", "contenders", "refined", "neighbours", "artifact", "deploy", "note"')
+def pick(device, budget_ms, min_top1, precision, threads, refine, as_json):
     """The most accurate measured variant whose p90 latency on DEVICE fits the budget, and how to deploy it.
 
+    "Fits" is judged on the upper bound of the p90's 95% interval. Variants that cannot be told apart are
+    named as tied, and the fixed rule that broke the tie is stated, so two runs give the same answer; a
+    variant that might fit and would change the answer makes it "undecided" (named; --refine measures more).
     Exit code 3 when nothing fits (one line names the fastest measured variant and its p90).
 
-    Example: mobiledeploy pick --device rpi4 --budget-ms 20 --min-top1 0.6
+    Example: mobiledeploy pick --device rpi4 --budget-ms 20 --min-top1 0.6 --refine
     """
     from ..outcome import NothingFits
 
+    log = None if as_json else (lambda line: click.echo(line, err=True))
     try:
-        result = api.pick(device, budget_ms, min_top1, precision, threads)
+        result = api.pick(device, budget_ms, min_top1, precision, threads, refine, log)
     except NothingFits as exc:
         if as_json:
             emit_json({"chosen": None, "reason": exc.line})
@@ -111,6 +119,9 @@ def pick(device, budget_ms, min_top1, precision, threads, as_json):
     click.echo(f"pick: {chosen.label} ({family(chosen.arch).title}) on {device} ({chosen.threads} thr): p90 {chosen.p90_ms:.2f} ms{ci} "
                f"<= {budget_ms:g} ms, top-1 {_acc(chosen)}")
     click.echo(f"why: {result.reason}" + (" (not on the front: the front's points are listed)" if chosen.on_front is False else ""))
+    for r in result.contenders:
+        click.echo(f"  undecided against {r.label}: p90 {r.p90_ms:.2f} ms [95% CI {r.p90_low:.2f}, {r.p90_high:.2f}] "
+                   f"holds the budget, top-1 {_acc(r)}")
     for name, n in (("faster on the front", result.faster), ("more accurate on the front", result.more_accurate)):
         if n:
             over = " (over budget)" if n.p90_high > budget_ms else ""

@@ -69,6 +69,11 @@ class Row:
         without an interval, and for predictions)."""
         return self.p90_ci_ms[1] if self.p90_ci_ms else self.p90_ms
 
+    @property
+    def p90_low(self) -> float:
+        """The p90's lower confidence bound (the p90 itself without an interval)."""
+        return self.p90_ci_ms[0] if self.p90_ci_ms else self.p90_ms
+
     def top1_interval(self) -> tuple[float, float] | None:
         """The top-1's 95% interval when measured on n images (Wilson); a published number has none."""
         if self.top1 is None or self.top1_source != "measured" or not self.top1_n:

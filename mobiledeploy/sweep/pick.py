@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import shlex
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import MobiledeployError
@@ -21,10 +21,19 @@ class PickResult:
     more_accurate: Row | None
     deploy: str
     note: str | None = None
+    tied: list = field(default_factory=list)
+    contenders: list = field(default_factory=list)
+    refined: list = field(default_factory=list)   # pick --refine: what each round measured again
+
+    @property
+    def decided(self) -> bool:
+        return not self.contenders
 
     def to_dict(self) -> dict:
         plain = lambda r: r.to_dict() if r is not None else None  # noqa: E731
-        return {"chosen": self.chosen.to_dict(), "reason": self.reason,
+        return {"chosen": self.chosen.to_dict(), "reason": self.reason, "decided": self.decided,
+                "tied": [r.to_dict() for r in self.tied], "contenders": [r.to_dict() for r in self.contenders],
+                "refined": self.refined,
                 "neighbours": {"faster": plain(self.faster), "more_accurate": plain(self.more_accurate)},
                 "artifact": self.chosen.artifact, "deploy": self.deploy, "note": self.note}
 
@@ -46,46 +55,84 @@ def _same_accuracy(a: Row, b: Row) -> bool:
     return lo_a <= hi_b and lo_b <= hi_a
 
 
-def _tie_break(r: Row) -> tuple:
-    # more margin to the budget, then the smaller file, then the label: the same answer every time
-    return r.p90_high, r.size or 0, r.label
+def _clearly_faster(a: Row, b: Row) -> bool:
+    """a's p90 interval lies wholly below b's (for results without one: the p90s themselves)."""
+    return a.p90_high < b.p90_low
 
 
-def choose(rows: list[Row], budget_ms: float, min_top1: float | None = None) -> tuple[Row | None, str]:
-    """(chosen row or None, why): among measured rows whose p90 fits the budget on its upper confidence bound
-    (and top-1 >= min_top1), the highest top-1; candidates whose accuracy cannot be told apart from the best
-    are a tie, named in `why` and broken by the rule there."""
+@dataclass
+class Choice:
+    """choose's answer: the row (or None), why, and the rows that could change it.
+
+    `tied`: as accurate as the chosen one (the stated rule broke the tie); `contenders`: would be chosen (or
+    tie) if they fit, and fit on their p90 but not on its upper bound: the answer is not decided until they are
+    measured more (`pick --refine`)."""
+
+    chosen: Row | None
+    why: str
+    tied: list = field(default_factory=list)
+    contenders: list = field(default_factory=list)
+
+    @property
+    def decided(self) -> bool:
+        return not self.contenders
+
+
+def _best(candidates: list[Row]) -> tuple[Row | None, list[Row], bool]:
+    """(best, the others tied with it, ranked by the multiply-adds proxy): highest top-1 (with none known
+    anywhere, most multiply-adds); a tie is broken by a rule that uses no latency unless one is clearly
+    faster: the clearly faster one, then the smaller file, then the label: two runs give the same answer."""
+    if not candidates:
+        return None, [], False
+    proxy = all(r.top1 is None for r in candidates)
+    if proxy:
+        top = max(r.macs or 0 for r in candidates)
+        group = [r for r in candidates if (r.macs or 0) == top]
+    else:
+        ranked = sorted((r for r in candidates if r.top1 is not None), key=lambda r: -r.top1)
+        group = [r for r in ranked if _same_accuracy(r, ranked[0])]
+    quick = [r for r in group if not any(_clearly_faster(o, r) for o in group)]
+    ordered = sorted(quick, key=lambda r: (r.size or 0, r.label)) + \
+        sorted((r for r in group if r not in quick), key=lambda r: (r.p90_high, r.label))
+    return ordered[0], ordered[1:], proxy
+
+
+def choose(rows: list[Row], budget_ms: float, min_top1: float | None = None) -> Choice:
+    """Among measured rows whose p90 fits the budget on its upper confidence bound (and top-1 >= min_top1),
+    the most accurate; ties named and broken by a fixed rule (_best). Rows whose p90 fits but whose upper
+    bound does not, and which would change the answer, are the contenders: the answer says it is undecided."""
     measured = [r for r in rows if r.measured]
     if not measured:
         raise MobiledeployError("no measured results to pick from")
-    fits = [r for r in measured if r.p90_high <= budget_ms]
-    if min_top1 is not None:
-        fits = [r for r in fits if r.top1 is not None and r.top1 >= min_top1]
-    near = [r for r in measured if r.p90_ms <= budget_ms < r.p90_high]
-    close = (f"; {len(near)} more fit on their p90 but not on its upper bound ({', '.join(r.label for r in near[:3])}"
-             f"{', ...' if len(near) > 3 else ''}): measure them longer to decide") if near else ""
-    if not fits:
+    allowed = [r for r in measured if min_top1 is None or (r.top1 is not None and r.top1 >= min_top1)]
+    fits = [r for r in allowed if r.p90_high <= budget_ms]
+    maybe = [r for r in allowed if r.p90_low <= budget_ms < r.p90_high]
+    best, tied, proxy = _best(fits)
+    contenders = []
+    for m in maybe:
+        if _best(fits + [m])[0] is not best:  # with m fitting, the answer would be another
+            contenders.append(m)
+    contenders.sort(key=lambda r: r.label)
+    undecided = (f"; undecided: {', '.join(r.label for r in contenders[:4])}{', ...' if len(contenders) > 4 else ''}"
+                 " would change the answer and fit on their p90 but not on its upper bound: "
+                 "pick --refine measures them longer") if contenders else ""
+    if best is None:
         fastest = min(measured, key=lambda r: r.p90_high)
         floor = f" with top-1 >= {min_top1:.1%}" if min_top1 is not None else ""
-        return None, (f"nothing fits {budget_ms:g} ms{floor}: the fastest measured is {fastest.label} "
-                      f"({fastest.threads} thr) at p90 {fastest.p90_ms:.2f} ms" + close)
-    if all(r.top1 is None for r in fits):
-        # nothing to rank by accuracy: within a family, accuracy rises with multiply-adds (the papers' tables),
-        # so the costliest variant that fits is the best guess, and it is said to be a guess (across families
-        # multiply-adds are a weaker proxy: V2 reaches v1's accuracy with about half of them)
-        best = max(fits, key=lambda r: (r.macs or 0, -r.p90_high))
-        return best, (f"no top-1 is known for the {len(fits)} measured variants with p90 <= {budget_ms:g} ms, so "
-                      "they cannot be ranked by accuracy: this is the one with the most multiply-adds (a proxy; "
-                      "measure top-1 with sweep --weights-dir and --data)" + close)
-    ranked = sorted((r for r in fits if r.top1 is not None), key=lambda r: -r.top1)
-    tied = sorted((r for r in ranked if _same_accuracy(r, ranked[0])), key=_tie_break)
-    best = tied[0]
-    why = f"most accurate of {len(fits)} measured variants with p90 <= {budget_ms:g} ms (upper 95% bound where measured)"
-    if len(tied) > 1:
-        others = ", ".join(f"{r.label} ({r.top1:.1%})" for r in tied[1:4])
-        why += (f"; tied on accuracy with {others} (intervals overlap or equal published numbers): broken by more "
-                "margin to the budget, then the smaller file")
-    return best, why + close
+        return Choice(None, f"nothing fits {budget_ms:g} ms{floor}: the fastest measured is {fastest.label} "
+                            f"({fastest.threads} thr) at p90 {fastest.p90_ms:.2f} ms" + undecided, [], contenders)
+    if proxy:
+        why = (f"no top-1 is known for the {len(fits)} measured variants with p90 <= {budget_ms:g} ms, so "
+               "they cannot be ranked by accuracy: this is the one with the most multiply-adds (a proxy; "
+               "measure top-1 with sweep --weights-dir and --data)")
+    else:
+        why = (f"most accurate of {len(fits)} measured variants with p90 <= {budget_ms:g} ms "
+               "(upper 95% bound where measured)")
+    if tied:
+        others = ", ".join(f"{r.label}" + (f" ({r.top1:.1%})" if r.top1 is not None else "") for r in tied[:3])
+        why += (f"; tied with {others} ({'equal multiply-adds' if proxy else 'top-1 intervals overlap or equal published numbers'}):"
+                " broken by a p90 interval wholly below the others', then the smaller file, then the label")
+    return Choice(best, why + undecided, tied, contenders)
 
 
 def artifact_problem(row: Row) -> str | None:
@@ -123,10 +170,50 @@ def _arch_flag(row: Row) -> str:
     return "" if row.arch == DEFAULT else f"--arch {row.arch} "
 
 
+def refine_settings(settings):
+    """How `pick --refine` measures a contender again: twice the processes (at least 6), three times the time
+    cap, half the interval width (at least +-1%); threads, runs and warm-up stay, so the result replaces the
+    old one."""
+    return settings.with_(processes=max(6, 2 * settings.processes), max_seconds=3 * settings.max_seconds,
+                          ci_width=max(0.01, settings.ci_width / 2))
+
+
+def measure_again(device: str, rows_: list[Row], records: list, log=None) -> dict:
+    """Measure these rows' files again on `device` in one interleaved protocol (refine_settings); returns what
+    was measured. A file no longer deployable is an error naming it (artifact_problem)."""
+    import time
+
+    from ..artifact.bundle import Artifact
+    from ..bench import measure
+    from ..bench.settings import BenchSettings
+
+    by_file = {(r.device, r.sha256, r.threads): r for r in records}
+    groups: dict = {}
+    for row in rows_:
+        gone = artifact_problem(row)
+        if gone:
+            raise MobiledeployError(f"cannot refine {row.label}: {row.artifact} ({row.file}) {gone}")
+        rec = by_file.get((device, row.sha256, row.threads))
+        settings = refine_settings(rec.settings if rec else BenchSettings(threads=row.threads))
+        art = Artifact.load(row.artifact)
+        groups.setdefault(settings, []).append((art, art.entry(row.file)))
+    start, errors = time.perf_counter(), []
+    for settings, pairs in groups.items():
+        if log:
+            log(f"refine: measuring {', '.join(r.label for r in rows_)} again on {device} "
+                f"({settings.processes}+ processes, up to {settings.max_seconds:g} s each, +-{settings.ci_width:.0%})")
+        errors += measure.run_files(device, pairs, settings).errors
+    if errors:
+        raise MobiledeployError(f"refine: {errors[0]}")
+    return {"labels": [r.label for r in rows_], "seconds": round(time.perf_counter() - start, 1)}
+
+
 def decide(device: str, budget_ms: float, min_top1: float | None = None, precision: str | None = None,
-           threads: int | None = None) -> PickResult:
+           threads: int | None = None, refine: int = 0, log=None) -> PickResult:
     """pick, whole: the stored results for `device`, the choice, its front neighbours, how to deploy it.
 
+    With `refine` > 0, while the answer is undecided (contenders whose p90 interval holds the budget), the
+    chosen row and its contenders are measured again, up to `refine` rounds, and the choice is made anew.
     Raises NothingFits (exit code 3) when no measured variant fits.
     """
     from ..bench import devices, store
@@ -135,13 +222,25 @@ def decide(device: str, budget_ms: float, min_top1: float | None = None, precisi
     budget_ms = check_budget(budget_ms)
     if min_top1 is not None and not 0 <= min_top1 <= 1:
         raise MobiledeployError(f"--min-top1 must be a fraction from 0 to 1, got {min_top1}")
+    if type(refine) is not int or not 0 <= refine <= 10:
+        raise MobiledeployError(f"--refine takes a number of rounds from 0 to 10, got {refine!r}")
     kind = devices.get(device).get("kind")
-    report = rows.build(store.history(), accuracy.load(), [device], threads, [precision] if precision else None)
-    if not report.rows:
-        what = " ".join(x for x in (precision and f"{precision}", threads and f"{threads}-thread") if x)
-        raise MobiledeployError(f"no stored {what + ' ' if what else ''}results for {device} in {store.path()}: "
-                                f"run mobiledeploy sweep --device {device} first")
-    chosen, why = choose(report.rows, budget_ms, min_top1)
+    refined = []
+    while True:
+        records = store.history()
+        report = rows.build(records, accuracy.load(), [device], threads, [precision] if precision else None)
+        if not report.rows:
+            what = " ".join(x for x in (precision and f"{precision}", threads and f"{threads}-thread") if x)
+            raise MobiledeployError(f"no stored {what + ' ' if what else ''}results for {device} in {store.path()}: "
+                                    f"run mobiledeploy sweep --device {device} first")
+        choice = choose(report.rows, budget_ms, min_top1)
+        if choice.decided or len(refined) >= refine:
+            break
+        again = ([choice.chosen] if choice.chosen else []) + choice.contenders
+        refined.append(measure_again(device, again, records, log))
+    chosen, why = choice.chosen, choice.why
+    if refined:
+        why += f" (after {len(refined)} refine round(s))"
     if chosen is None:
         raise NothingFits(why)
     gone = artifact_problem(chosen)
@@ -161,4 +260,5 @@ def decide(device: str, budget_ms: float, min_top1: float | None = None, precisi
                 f"weights: mobiledeploy export {_arch_flag(chosen)}--alpha {alpha_text(chosen.alpha)} "
                 f"--res {chosen.resolution} "
                 f"--int8 --weights imagenet (or a Google .tflite)")
-    return PickResult(chosen, why, faster, better, deploy_command(chosen, kind), note)
+    return PickResult(chosen, why, faster, better, deploy_command(chosen, kind), note, choice.tied,
+                      choice.contenders, refined)

@@ -158,8 +158,11 @@ def evaluate_cached(opts: SweepOptions, artifacts: dict, recs: dict, log) -> Non
 
 
 def open_devices(opts: SweepOptions) -> dict:
-    """Connect to every device and check it runs TFLite, before any export: fail fast, one line."""
-    from ..bench import devices
+    """Connect to every device and check it runs TFLite and is quiet (quietness.py: a warning line, or with
+    --strict a refusal), before any export: fail fast, one line."""
+    import logging
+
+    from ..bench import devices, quietness
     from ..bench.measure import runnable
     from ..export.formats import kind
     from ..bench.targets import open_target
@@ -173,6 +176,10 @@ def open_devices(opts: SweepOptions) -> dict:
             probe = target.probe()
             if not runnable([kind("tflite", "fp32")], entry["kind"], probe):
                 raise MobiledeployError(f"{name} has no TFLite runtime: pip install ai-edge-litert on the device")
+            warning = quietness.check(name, probe, opts.settings.cpu_mask, opts.settings.strict)
+            opts.stats.setdefault("not_quiet", {})[name] = warning
+            if warning:
+                logging.getLogger("mobiledeploy").warning(warning)
     except BaseException:
         for t in opened.values():
             t.close()
@@ -224,7 +231,8 @@ def bench_all(opts: SweepOptions, targets: dict, artifacts: dict, log) -> tuple[
                 with lock:
                     errors.append(f"{name} {label}: {job.error}")
                 return
-            rec = measure.record(artifact, name, e, opts.settings, job.raws, job)
+            rec = measure.record(artifact, name, e, opts.settings, job.raws, job,
+                                 before=opts.stats.get("not_quiet", {}).get(name))
             with lock:
                 if opts.settings.strict and rec.unstable:
                     errors.append(f"{name} {label}: unstable ({rec.protocol.get('verdict_reason')}): not stored "

@@ -28,7 +28,7 @@ def test_bench_over_adb(adb, main_job, benchmark_binary):
     doc = json.loads(proc.stdout)["results"][0]
     for key in ("device", "file", "runs", "median_ms", "mean_ms", "p90_ms", "std_ms"):
         assert key in doc
-    assert doc["device"] == "pixel" and doc["runtime"] == "benchmark_model" and doc["runs"] == 20
+    assert doc["device"] == "pixel" and doc["runtime"] == "benchmark_model" and doc["runs"] == 20 * doc["processes"]
     assert doc["median_ms"] > 0 and doc["xnnpack"] is True and doc["memory_mb"]["overall"] >= 0
     ran = [c for c in phone.commands if "benchmark_model --graph=" in c]
     assert ran and "taskset 1 " in ran[0] and "--num_threads=2" in ran[0] and "--num_runs=20" in ran[0]

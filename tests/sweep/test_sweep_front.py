@@ -50,13 +50,14 @@ def test_front_ties_and_missing_accuracy():
 
 def test_pick_what_a_reader_would():
     r = hand_rows()
-    chosen, _ = choose(r, 5.0)
+    chosen = choose(r, 5.0).chosen
     assert chosen.label == "a0.5-128-fp32"  # 56.3% is the best published top-1 at p90 <= 5 ms
-    chosen, _ = choose(r, 10.0)
+    chosen = choose(r, 10.0).chosen
     assert chosen.label == "a0.75-224-int8"
-    chosen, why = choose(r, 0.5)
+    c = choose(r, 0.5)
+    chosen, why = c.chosen, c.why
     assert chosen is None and "a0.25-128-int8" in why and "1.00 ms" in why
-    chosen, why = choose(r, 5.0, min_top1=0.6)
+    chosen = choose(r, 5.0, min_top1=0.6).chosen
     assert chosen is None
 
 
@@ -65,7 +66,7 @@ def test_measured_accuracy_wins_over_published():
     r = hand_rows(acc)
     measured = [x for x in r if x.label == "a0.5-128-fp32"][0]
     assert measured.top1_source == "measured" and measured.top1 == 0.40
-    chosen, _ = choose(r, 5.0)
+    chosen = choose(r, 5.0).chosen
     assert chosen.label == "a0.5-128-int8"  # 54.9% published now beats the measured 40%
 
 
