@@ -186,3 +186,38 @@ def test_processes_in_different_modes_widen_the_interval():
     assert pooled.median_ci_ms[1] - pooled.median_ci_ms[0] > 5 * (naive[1] - naive[0])
     assert pooled.median_ci_ms[1] >= 1.25                      # the slow process's median is inside
     assert pool(chunks).median_ci_ms == pooled.median_ci_ms    # seeded: the same samples, the same interval
+
+
+@pytest.mark.slow
+def test_pick_refine_measures_the_contenders_again(tiny_artifact, tmp_path, monkeypatch):
+    """A real store: both files of the tiny artifact benched here; the int8 result is then given an interval that
+    holds the budget (as a short, noisy measurement would), so pick is undecided and names it; --refine measures
+    both again with the refine settings, stores the new results and decides on them."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("MOBILEDEPLOY_HOME", str(home))
+    mobiledeploy("bench", tiny_artifact, "--runs", "10", "--max-seconds", "1", "--json", check=True)
+    lines = [json.loads(x) for x in (home / "results.jsonl").read_text().splitlines()]
+    fp32 = next(x for x in lines if x["precision"] == "fp32")
+    int8 = next(x for x in lines if x["precision"] == "int8")
+    budget = 1.5 * fp32["p90_ci_ms"][1]
+    int8["p90_ci_ms"] = [0.001, 100 * budget]
+    (home / "results.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+
+    doc = json.loads(mobiledeploy("pick", "--device", "local", "--budget-ms", f"{budget:.5f}", "--json",
+                                  check=True).stdout)
+    assert doc["chosen"]["label"] == "a0.25-32-fp32" and not doc["decided"]
+    assert [r["label"] for r in doc["contenders"]] == ["a0.25-32-int8"] and "--refine" in doc["reason"]
+    text = mobiledeploy("pick", "--device", "local", "--budget-ms", f"{budget:.5f}", check=True).stdout
+    assert "undecided against a0.25-32-int8" in text
+
+    proc = mobiledeploy("pick", "--device", "local", "--budget-ms", f"{budget:.5f}", "--refine", "1", "--json")
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert len(doc["refined"]) == 1 and sorted(doc["refined"][0]["labels"]) == ["a0.25-32-fp32", "a0.25-32-int8"]
+    stored = [json.loads(x) for x in (home / "results.jsonl").read_text().splitlines()]
+    assert len(stored) == 4                                   # both measured again, appended
+    again = stored[-1] if stored[-1]["precision"] == "int8" else stored[-2]
+    assert again["processes"] >= 6 and again["settings"]["max_seconds"] == 3 * 1.0   # 3 x the bench's cap
+    assert again["p90_ci_ms"][0] > 0.001                      # the new result replaced the noisy one
+    if doc["decided"]:                                        # both fit now: tied, broken by the smaller file
+        assert doc["chosen"]["label"] == "a0.25-32-int8" and doc["tied"][0]["label"] == "a0.25-32-fp32"
