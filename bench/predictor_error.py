@@ -6,6 +6,8 @@ It reads the results bench/sweep_time.py stored (or runs that sweep first), so i
 Scored on median latency (the goal) and on p90 (what `pick` uses; noisier on a shared machine).
 Also scored on per-inference thread CPU time (1 thread: XNNPACK runs in the calling thread), which other
 jobs' preemption does not inflate: on a shared machine it separates the model's error from the load's.
+Next to each error: the measurement noise floor of the same results (median half-width of their 95%
+intervals, in percent), below which no predictor's error can be told from the measurement's.
 Usage: python bench/predictor_error.py [--remeasure]
   --remeasure: bench the 32 cached files again into a fresh store (about a minute; no export), e.g. when
   the machine is quieter than it was during bench/sweep_time.py.
@@ -92,13 +94,19 @@ def main():
                         "holdout_max_abs_pct": round(float(np.max(errs)), 1),
                         "holdout_within_10pct": round(float(np.mean(np.asarray(errs) <= 10)), 2),
                         "loo16_median_abs_pct": round(loo_all.loo_median_pct, 1),
-                        "loo16_max_abs_pct": round(loo_all.loo_max_pct, 1), "loo16_form": loo_all.form}
+                        "loo16_max_abs_pct": round(loo_all.loo_max_pct, 1), "loo16_form": loo_all.form,
+                        "loo16_within_10pct": round(loo_all.loo_within_10, 2)}
+            ci = {"median_ms": "median_ci_ms", "p90_ms": "p90_ci_ms"}.get(key)
+            if ci:  # how closely the measurements themselves pin each latency down
+                floor = predictor.noise_floor([by_cell[c][key] for c in CELLS], [by_cell[c].get(ci) for c in CELLS])
+                out[key]["noise_floor_pct"] = None if floor is None else round(floor, 1)
         results[prec] = out
     ok = all(results[p]["median_ms"]["holdout_median_abs_pct"] <= 10 for p in results)
     summary = "; ".join(f"{p}: median {results[p]['median_ms']['holdout_median_abs_pct']}% / max "
                         f"{results[p]['median_ms']['holdout_max_abs_pct']}%, within +-10% "
                         f"{results[p]['median_ms']['holdout_within_10pct']:.0%} / max "
-                        f"{results[p]['median_ms']['holdout_max_abs_pct']}% ({results[p]['median_ms']['form']}), "
+                        f"{results[p]['median_ms']['holdout_max_abs_pct']}% ({results[p]['median_ms']['form']}; noise "
+                        f"floor +-{results[p]['median_ms'].get('noise_floor_pct')}%), "
                         f"p90 median {results[p]['p90_ms']['holdout_median_abs_pct']}%, CPU-time median "
                         f"{results[p]['cpu_ms']['holdout_median_abs_pct']}% / max {results[p]['cpu_ms']['holdout_max_abs_pct']}%"
                         for p in results)

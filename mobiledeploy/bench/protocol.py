@@ -31,14 +31,20 @@ class Job:
     verdict: tuple[str, str] | None = None
 
 
-def measure(run_one, jobs: list[Job], settings, finished=None, stop=None) -> list[Job]:
+def measure(run_one, jobs: list[Job], settings, finished=None, stop=None, incoming=None) -> list[Job]:
     """Interleaved rounds until every job is done; `finished(job)` is called as each one completes.
 
     A job's error (a MobiledeployError from its runner) ends that job only. `stop` (an Event) ends the rounds.
+    `incoming` (a queue.Queue) brings more jobs while measuring (a sweep's files as their exports finish): each
+    joins the next round; a None on it says no more will come, and only then do the rounds end.
     """
+    jobs = list(jobs)
+    open_ = incoming is not None
     while True:
+        if open_:
+            open_ = _take(incoming, jobs, not any(not j.done for j in jobs), stop)
         pending = [j for j in jobs if not j.done]
-        if not pending:
+        if not pending and not open_:
             return jobs
         for job in pending:
             if stop is not None and stop.is_set():
@@ -55,6 +61,26 @@ def measure(run_one, jobs: list[Job], settings, finished=None, stop=None) -> lis
             settled = _settle(job, settings, time.monotonic() - start)
             if settled and finished:
                 finished(job)
+
+
+def _take(incoming, jobs: list, wait: bool, stop) -> bool:
+    """Move the jobs waiting on `incoming` into `jobs`, blocking for one when `wait` (nothing else to measure);
+    False once the end marker (None) arrived or `stop` is set while waiting."""
+    import queue
+
+    while True:
+        try:
+            item = incoming.get(timeout=0.2) if wait else incoming.get_nowait()
+        except queue.Empty:
+            if not wait:
+                return True
+            if stop is not None and stop.is_set():
+                return False
+            continue
+        if item is None:
+            return False
+        jobs.append(item)
+        wait = False
 
 
 def _settle(job: Job, settings, spent: float) -> bool:

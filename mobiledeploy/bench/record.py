@@ -189,6 +189,22 @@ class BenchRecord:
     def throttled(self) -> bool:
         return bool(self.summary.get("throttled"))
 
+    @property
+    def noise(self) -> str | None:
+        """Why this latency may not be the device's own (other work on the measured cores while measuring,
+        or a device found busy, hot or throttling before), or None for a result measured quietly."""
+        from .intervals import BUSY_DURING
+
+        busy = self.facts.get("others_busy")
+        if isinstance(busy, (int, float)) and busy > BUSY_DURING:
+            return f"other work used {busy:.0%} of the measured cores"
+        status = self.facts.get("thermal_status")
+        if isinstance(status, int) and status >= 2:
+            return f"thermal status {status} (throttling)"
+        if busy is None and self.facts.get("not_quiet"):
+            return str(self.facts["not_quiet"]).partition(": intervals will be wider")[0]   # "X is not quiet (...)"
+        return None
+
 
 def _interval(d: dict, key: str):
     ci = d.get(key)

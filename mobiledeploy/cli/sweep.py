@@ -88,13 +88,15 @@ def sweep(archs, alphas, res, precisions, device_list, weights_dir, data, wnids,
               help="While the answer is undecided (a variant that would change it fits on its p90 but not on the "
                    "upper bound), measure the chosen one and those contenders again, interleaved, with twice the "
                    "processes and three times the time cap, for up to N rounds (--refine alone: 2).")
-@json_option('"chosen", "reason", "decided", "tied", "contenders", "refined", "neighbours", "artifact", "deploy", "note"')
+@json_option('"chosen", "reason", "decided", "tied", "contenders", "noisy", "refined", "neighbours", "artifact", "deploy", '
+             '"note"')
 def pick(device, budget_ms, min_top1, precision, threads, refine, as_json):
     """The most accurate measured variant whose p90 latency on DEVICE fits the budget, and how to deploy it.
 
     "Fits" is judged on the upper bound of the p90's 95% interval. Variants that cannot be told apart are
     named as tied, and the fixed rule that broke the tie is stated, so two runs give the same answer; a
-    variant that might fit and would change the answer makes it "undecided" (named; --refine measures more).
+    variant that might fit and would change the answer makes it "undecided" (named; --refine measures more), and
+    so does a result it rests on that was measured while other work used the device's cores.
     Exit code 3 when nothing fits (one line names the fastest measured variant and its p90).
 
     Example: mobiledeploy pick --device rpi4 --budget-ms 20 --min-top1 0.6 --refine

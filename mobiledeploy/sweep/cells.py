@@ -54,6 +54,7 @@ class Row:
     p90_ci_ms: tuple[float, float] | None = None   # measured with the protocol: the p90's confidence interval
     median_ci_ms: tuple[float, float] | None = None
     arch: str = DEFAULT              # the family (the result's model.architecture)
+    noise: str | None = None         # why the measured latency may not be the device's own (BenchRecord.noise)
 
     @property
     def cell(self) -> Cell:

@@ -24,16 +24,17 @@ class PickResult:
     tied: list = field(default_factory=list)
     contenders: list = field(default_factory=list)
     refined: list = field(default_factory=list)   # pick --refine: what each round measured again
+    noisy: list = field(default_factory=list)     # results it rests on that were not measured quietly
 
     @property
     def decided(self) -> bool:
-        return not self.contenders
+        return not self.contenders and not self.noisy
 
     def to_dict(self) -> dict:
         plain = lambda r: r.to_dict() if r is not None else None  # noqa: E731
         return {"chosen": self.chosen.to_dict(), "reason": self.reason, "decided": self.decided,
                 "tied": [r.to_dict() for r in self.tied], "contenders": [r.to_dict() for r in self.contenders],
-                "refined": self.refined,
+                "noisy": [{"label": r.label, "noise": r.noise} for r in self.noisy], "refined": self.refined,
                 "neighbours": {"faster": plain(self.faster), "more_accurate": plain(self.more_accurate)},
                 "artifact": self.chosen.artifact, "deploy": self.deploy, "note": self.note}
 
@@ -66,16 +67,18 @@ class Choice:
 
     `tied`: as accurate as the chosen one (the stated rule broke the tie); `contenders`: would be chosen (or
     tie) if they fit, and fit on their p90 but not on its upper bound: the answer is not decided until they are
-    measured more (`pick --refine`)."""
+    measured more (`pick --refine`); `noisy`: results the answer rests on (the chosen one, and the more accurate
+    ones it rejected) that were measured while other work used the device: not decided either."""
 
     chosen: Row | None
     why: str
     tied: list = field(default_factory=list)
     contenders: list = field(default_factory=list)
+    noisy: list = field(default_factory=list)
 
     @property
     def decided(self) -> bool:
-        return not self.contenders
+        return not self.contenders and not self.noisy
 
 
 def _best(candidates: list[Row]) -> tuple[Row | None, list[Row], bool]:
@@ -113,14 +116,27 @@ def choose(rows: list[Row], budget_ms: float, min_top1: float | None = None) -> 
         if _best(fits + [m])[0] is not best:  # with m fitting, the answer would be another
             contenders.append(m)
     contenders.sort(key=lambda r: r.label)
+    # the rows the answer rests on: the chosen one and every more accurate one it rejected for its latency
+    # (nothing fits: the fastest, whose latency says so); a noisy one among them makes the answer undecided
+    if best is not None:
+        rests_on = [best] + [r for r in allowed if r is not best and r not in fits and _best(fits + [r])[0] is r]
+    else:
+        rests_on = [min(measured, key=lambda r: r.p90_high)]
+    noisy = sorted((r for r in rests_on if r.noise), key=lambda r: r.label)
     undecided = (f"; undecided: {', '.join(r.label for r in contenders[:4])}{', ...' if len(contenders) > 4 else ''}"
                  " would change the answer and fit on their p90 but not on its upper bound: "
                  "pick --refine measures them longer") if contenders else ""
+    if noisy:
+        undecided += (f"; not measured quietly: {noisy[0].noise} while measuring "
+                      f"{', '.join(r.label for r in noisy[:3])}{', ...' if len(noisy) > 3 else ''}, so their "
+                      "latency is not the device's alone: measure again when it is quiet (--strict refuses "
+                      "a busy device, pick --refine re-measures)")
     if best is None:
         fastest = min(measured, key=lambda r: r.p90_high)
         floor = f" with top-1 >= {min_top1:.1%}" if min_top1 is not None else ""
         return Choice(None, f"nothing fits {budget_ms:g} ms{floor}: the fastest measured is {fastest.label} "
-                            f"({fastest.threads} thr) at p90 {fastest.p90_ms:.2f} ms" + undecided, [], contenders)
+                            f"({fastest.threads} thr) at p90 {fastest.p90_ms:.2f} ms" + undecided, [], contenders,
+                      noisy)
     if proxy:
         why = (f"no top-1 is known for the {len(fits)} measured variants with p90 <= {budget_ms:g} ms, so "
                "they cannot be ranked by accuracy: this is the one with the most multiply-adds (a proxy; "
@@ -132,7 +148,7 @@ def choose(rows: list[Row], budget_ms: float, min_top1: float | None = None) -> 
         others = ", ".join(f"{r.label}" + (f" ({r.top1:.1%})" if r.top1 is not None else "") for r in tied[:3])
         why += (f"; tied with {others} ({'equal multiply-adds' if proxy else 'top-1 intervals overlap or equal published numbers'}):"
                 " broken by a p90 interval wholly below the others', then the smaller file, then the label")
-    return Choice(best, why + undecided, tied, contenders)
+    return Choice(best, why + undecided, tied, contenders, noisy)
 
 
 def artifact_problem(row: Row) -> str | None:
@@ -237,6 +253,7 @@ def decide(device: str, budget_ms: float, min_top1: float | None = None, precisi
         if choice.decided or len(refined) >= refine:
             break
         again = ([choice.chosen] if choice.chosen else []) + choice.contenders
+        again += [r for r in choice.noisy if r not in again]
         refined.append(measure_again(device, again, records, log))
     chosen, why = choice.chosen, choice.why
     if refined:
@@ -261,4 +278,4 @@ def decide(device: str, budget_ms: float, min_top1: float | None = None, precisi
                 f"--res {chosen.resolution} "
                 f"--int8 --weights imagenet (or a Google .tflite)")
     return PickResult(chosen, why, faster, better, deploy_command(chosen, kind), note, choice.tied,
-                      choice.contenders, refined)
+                      choice.contenders, refined, choice.noisy)

@@ -63,6 +63,7 @@ class Model:
     n: int
     loo_median_pct: float | None
     loo_max_pct: float | None
+    loo_within_10: float | None = None   # share of held-out points predicted within +-10%
 
     def predict(self, feats: dict) -> float:
         """Predicted latency (ms) for one variant's features."""
@@ -83,11 +84,18 @@ def fit(rows: list[dict], y: list[float]) -> Model | None:
         if best is None or score < best[1]:
             best = (form, score, errs)
     if best is None:  # two points: a line through the origin's offset is all they support
-        form, score = "macs", (None, None)
+        form, score, within = "macs", (None, None), None
     else:
-        form, score = best[0], best[1]
+        form, score, within = best[0], best[1], float(np.mean(np.asarray(best[2]) <= 10))
     coef = _fit(_design(rows, FORMS[form]), np.asarray(y, float))
-    return Model(form, [float(c) for c in coef], n, score[0], score[1])
+    return Model(form, [float(c) for c in coef], n, score[0], score[1], within)
+
+
+def noise_floor(values: list[float], intervals: list) -> float | None:
+    """Median half-width (percent of the value) of the measured intervals: how closely the measurements
+    themselves pin each latency down; a predictor's error below it cannot be told from noise."""
+    widths = [(hi - lo) / 2 / v * 100 for v, ci in zip(values, intervals) if ci for lo, hi in [ci]]
+    return float(np.median(widths)) if widths else None
 
 
 def holdout_errors(model: Model, rows: list[dict], y: list[float]) -> list[float]:

@@ -66,7 +66,9 @@ def table(doc: Report, title: str) -> None:
         else:
             out.print(f"predictor {m['device']} {m.get('arch', '')} {m['precision']} {m['threads']} thr ({m['form']}, "
                       f"{m['measured']} measured): leave-one-out p90 error median {m['loo_median_abs_pct']:.1f}%, "
-                      f"max {m['loo_max_abs_pct']:.1f}%")
+                      f"max {m['loo_max_abs_pct']:.1f}%, {m['loo_within_10pct']:.0%} within +-10%"
+                      + (f"; measurement noise floor +-{m['noise_floor_pct']:.1f}% (median half-width of the "
+                         "measured p90 intervals)" if m.get("noise_floor_pct") is not None else ""))
 
 
 def plot(doc: Report, path: Path) -> Path:

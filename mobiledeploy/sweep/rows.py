@@ -56,7 +56,7 @@ def measured_row(r: BenchRecord, acc: dict) -> Row:
                top1_source=source, top1_n=n, size=r.size, weights=r.model.weights_kind, artifact=r.artifact,
                file=r.file, sha256=r.sha256, time=r.time, unstable=r.unstable, p90_ci_ms=r.p90_interval,
                median_ci_ms=tuple(r.protocol["median_ci_ms"]) if r.protocol.get("median_ci_ms") else None,
-               arch=cell.arch)
+               arch=cell.arch, noise=r.noise)
 
 
 def build(records: list[BenchRecord], acc: dict, devices=None, threads=None, precisions=None, cells=None) -> Report:
@@ -80,7 +80,10 @@ def build(records: list[BenchRecord], acc: dict, devices=None, threads=None, pre
         p90 = fits["p90_ms"]
         models.append({"device": device, "precision": prec, "threads": thr, "arch": arch, "measured": len(members),
                        "form": p90.form if p90 else None, "loo_median_abs_pct": p90.loo_median_pct if p90 else None,
-                       "loo_max_abs_pct": p90.loo_max_pct if p90 else None})
+                       "loo_max_abs_pct": p90.loo_max_pct if p90 else None,
+                       "loo_within_10pct": p90.loo_within_10 if p90 else None,
+                       "noise_floor_pct": predictor.noise_floor([r.p90_ms for r in members],
+                                                                [r.p90_ci_ms for r in members])})
         if not cells or not all(fits.values()):
             continue
         have = {r.cell for r in members}

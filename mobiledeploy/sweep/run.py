@@ -1,12 +1,12 @@
 """The sweep, top to bottom: plan the cells, export what the cache lacks (parallel processes), evaluate
-what has real weights, bench every file on every device (devices concurrently, each strictly serial),
-storing each result as it arrives so Ctrl-C keeps it and a re-run resumes.
+what has real weights, bench every file on every device (benching.py: devices concurrently, each strictly
+serial, remote ones from the first finished export), storing each result as it arrives so Ctrl-C keeps it
+and a re-run resumes.
 """
 from __future__ import annotations
 
 import contextlib
 import os
-import threading
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +18,7 @@ from ..export import calibration
 from ..fsutil import sha256_file
 from ..progress import console
 from . import accuracy, cache, sources
+from .benching import Benching
 from .cells import Cell
 
 #: Data-free calibration of random weights (latency only): a few unoptimised prior images suffice,
@@ -103,8 +104,12 @@ def _main_not_reimported():
             del main.__spec__
 
 
-def export_all(opts: SweepOptions, todo: list[cache.Recipe], log) -> tuple[dict, list[str]]:
-    """Export the recipes the cache lacks in worker processes; (artifact by cell, error lines)."""
+def export_all(opts: SweepOptions, todo: list[cache.Recipe], log, on_ready=None,
+               on_failed=None) -> tuple[dict, list[str]]:
+    """Export the recipes the cache lacks in worker processes; (artifact by cell, error lines).
+
+    `on_ready(cell, artifact)` is called as each export finishes (remote devices start benching it),
+    `on_failed(cell)` when one fails."""
     from . import worker
 
     done, errors = {}, []
@@ -127,11 +132,15 @@ def export_all(opts: SweepOptions, todo: list[cache.Recipe], log) -> tuple[dict,
                 except MobiledeployError as exc:
                     errors.append(f"{name}: {exc}")
                     log(f"[export {n}/{len(todo)}] {name} failed: {exc}")
+                    if on_failed:
+                        on_failed(r.cell)
                     continue
                 for rec in res["accuracy"]:
                     accuracy.append(rec)
                 done[r.cell] = Artifact.load(res["artifact"])
                 log(f"[export {n}/{len(todo)}] {name} {res['seconds']:.1f} s")
+                if on_ready:
+                    on_ready(r.cell, done[r.cell])
         except KeyboardInterrupt:
             pool.shutdown(wait=True, cancel_futures=True)
             raise
@@ -173,6 +182,7 @@ def open_devices(opts: SweepOptions) -> dict:
             entry = devices.get(name)
             target = open_target(name, entry, opts.insecure)
             opened[name] = target
+            opts.stats.setdefault("kinds", {})[name] = entry["kind"]
             probe = target.probe()
             if not runnable([kind("tflite", "fp32")], entry["kind"], probe):
                 raise MobiledeployError(f"{name} has no TFLite runtime: pip install ai-edge-litert on the device")
@@ -185,81 +195,6 @@ def open_devices(opts: SweepOptions) -> dict:
             t.close()
         raise
     return opened
-
-
-def bench_all(opts: SweepOptions, targets: dict, artifacts: dict, log) -> tuple[int, list[str]]:
-    """Bench every file on every device: one thread per device, each device strictly serial.
-
-    A result is stored as soon as it arrives; one already stored with the same settings is skipped.
-    Returns (results stored now, error lines).
-    """
-    from ..bench import measure, store
-
-    have = {(r.device, r.sha256) for r in store.history() if r.settings.key() == opts.settings.key()}
-    stop, lock = threading.Event(), threading.Lock()
-    stored, errors = [0], []
-    jobs = {d: [(cell, a, cache.file_entry(a, p)) for cell, a in sorted(artifacts.items()) for p in opts.precisions]
-            for d in targets}
-    jobs = {d: [j for j in js if (d, j[2].sha256) not in have] for d, js in jobs.items()}
-    total = sum(len(js) for js in jobs.values())
-
-    def device_loop(name):
-        try:
-            bench_device(name)
-        except Exception as exc:  # noqa: BLE001 - a bug in one device's loop is reported, not a thread traceback
-            with lock:
-                errors.append(f"{name}: unexpected {type(exc).__name__}: {exc} (report it)")
-
-    def bench_device(name):
-        from ..bench.protocol import Job, measure as protocol_measure
-        from ..bench.record import check_runner_answer
-
-        target = targets[name]
-
-        def run_one(path):
-            raw = target.run(path, opts.settings)
-            check_runner_answer(raw, opts.settings, name)
-            return raw
-
-        def finished(job):
-            cell, artifact, e = job.key
-            label = cell.variant(e.precision)
-            if job.error is not None:
-                # Ctrl-C reaches the runner too and makes it fail: give the main thread time to say so
-                if stop.wait(0.5):
-                    return
-                with lock:
-                    errors.append(f"{name} {label}: {job.error}")
-                return
-            rec = measure.record(artifact, name, e, opts.settings, job.raws, job,
-                                 before=opts.stats.get("not_quiet", {}).get(name))
-            with lock:
-                if opts.settings.strict and rec.unstable:
-                    errors.append(f"{name} {label}: unstable ({rec.protocol.get('verdict_reason')}): not stored "
-                                  "(--strict)")
-                    return
-                store.append(rec)
-                stored[0] += 1
-                ci = rec.p90_interval
-                p90 = f"p90 {rec.p90_ms:.2f} ms" + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "")
-                log(f"[bench {stored[0]}/{total}] {name} {label}: median {rec.median_ms:.2f} ms, {p90}, "
-                    f"{rec.protocol.get('processes', 1)} processes, {rec.protocol.get('verdict', 'one run')}")
-
-        protocol_measure(run_one, [Job(j, j[1].path(j[2])) for j in jobs[name]], opts.settings, finished, stop)
-
-    threads = [threading.Thread(target=device_loop, args=(d,), daemon=True) for d in targets]
-    for t in threads:
-        t.start()
-    try:
-        for t in threads:
-            while t.is_alive():
-                t.join(0.2)
-    except KeyboardInterrupt:
-        stop.set()
-        for t in threads:
-            t.join(30)
-        raise
-    return stored[0], errors
 
 
 def run(opts: SweepOptions, log=None) -> dict:
@@ -302,10 +237,12 @@ def _run(opts: SweepOptions, recs: dict, log, start: float) -> dict:
 
     from ..fsutil import remove_stale_temporaries
 
+    wall_start = time.time() - (time.perf_counter() - start)
     gone = remove_stale_temporaries(opts.out)
     if gone:
         log(f"sweep: removed {len(gone)} temporary folder(s) a killed run left in {opts.out}")
     targets = open_devices(opts)
+    benching = None
     try:
         artifacts, todo = {}, []
         for cell, r in recs.items():
@@ -317,21 +254,40 @@ def _run(opts: SweepOptions, recs: dict, log, start: float) -> dict:
         log(f"sweep: {len(recs)} cells x {len(opts.precisions)} precisions on {', '.join(opts.devices)}; "
             f"{len(artifacts)} cached, {len(todo)} to export")
         evaluate_cached(opts, artifacts, recs, log)
+        # remote devices measure from the first ready artifact on; the host only after its own exports
+        remote = [d for d in targets if opts.stats["kinds"][d] != "local"]
+        benching = Benching(opts, targets, log, planned=len(targets) * len(recs) * len(opts.precisions))
+        for d in remote:
+            benching.feed(d, artifacts)
         t_export = time.perf_counter()
-        made, errors = export_all(opts, todo, log)
+        made, errors = export_all(
+            opts, todo, log, on_ready=lambda cell, art: [benching.feed(d, {cell: art}) for d in remote],
+            on_failed=lambda cell: benching.unplan(len(targets) * len(opts.precisions)))
         artifacts.update(made)
         t_bench = time.perf_counter()
-        opts.stats["seconds_before_first_bench"] = round(t_bench - start, 2)
-        opts.stats["first_bench_epoch"] = time.time()  # lets a caller add its own process start-up
-        stored, bench_errors = bench_all(opts, targets, artifacts, log)
+        opts.stats["exports_done_epoch"] = time.time()
+        for d in targets:
+            if d not in remote:
+                benching.feed(d, artifacts)
+            benching.close(d)
+        stored, bench_errors = benching.wait()
+    except BaseException:
+        if benching is not None:
+            benching.abort()
+        raise
     finally:
         for t in targets.values():
             t.close()
+    first = min(benching.first_run.values(), default=None)
+    opts.stats["first_bench_epoch"] = first if first is not None else time.time()
+    opts.stats["first_run_epoch"] = dict(benching.first_run)  # per device
+    opts.stats["seconds_before_first_bench"] = round(opts.stats["first_bench_epoch"] - wall_start, 2)
     errors += bench_errors
     return {"cells": len(recs), "cached": len(recs) - len(todo), "exported": len(made), "benched": stored,
             "errors": errors, "export_seconds": round(t_bench - t_export, 2),
             "bench_seconds": round(time.perf_counter() - t_bench, 2),
             "seconds_before_first_bench": opts.stats["seconds_before_first_bench"],
             "first_bench_epoch": opts.stats["first_bench_epoch"],
+            "first_run_epoch": opts.stats["first_run_epoch"], "exports_done_epoch": opts.stats["exports_done_epoch"],
             "seconds": round(time.perf_counter() - start, 2), "artifacts": {
                 cell.label: str(art.folder) for cell, art in sorted(artifacts.items())}}

@@ -43,6 +43,14 @@ def test_every_cell_has_a_result_on_each_device(swept):
         assert any(r["on_front"] for r in mine)
 
 
+def test_a_remote_device_benches_while_the_host_still_exports(swept):
+    """The board gets each artifact as its export finishes; the host (local) only after the last export, since
+    exports on its cores would be measured as its latency. 4 cells on 2 export workers: the last export ends
+    one export's time (seconds) after the first."""
+    run = swept[0]["run"][0]
+    assert run["first_run_epoch"]["board"] < run["exports_done_epoch"] <= run["first_run_epoch"]["local"]
+
+
 def test_results_carry_the_model_block(swept):
     store = Path(swept[1]["MOBILEDEPLOY_HOME"]) / "results.jsonl"
     records = [json.loads(line) for line in store.read_text().splitlines()]
@@ -105,6 +113,8 @@ def test_report_only_measures_nothing(swept):
     assert rep["run"] == [] and len([r for r in rep["rows"] if r["device"] == "local"]) == 8
     assert store.read_text() == before
     assert all("loo_median_abs_pct" in m for m in rep["predictor"])
+    # every measured row has a p90 interval, so each group states its measurement noise floor
+    assert all(m["noise_floor_pct"] > 0 for m in rep["predictor"])
 
 
 def test_reference_import_measured_others_published(tmp_path):

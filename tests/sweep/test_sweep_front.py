@@ -82,6 +82,20 @@ def test_predictor_recovers_a_linear_device_and_reports_loo():
     assert max(errs) < 1.0 and model.loo_max_pct < 1.0
 
 
+def test_predictor_share_within_10pct_and_noise_floor():
+    """The share counts the held-out points within +-10% (one point off by 30% here out of six); the noise
+    floor is the median half-width of the measured intervals, in percent of each value."""
+    cells = [(a, s) for a in (0.25, 0.5, 1.0) for s in (128, 224)]
+    feats = [predictor.features(a, s, "fp32") for a, s in cells]
+    truth = [0.3 + 0.011 * f["dense_macs"] + 0.04 * f["dw_macs"] for f in feats]
+    truth[2] *= 1.3
+    model = predictor.fit(feats, truth)
+    errs = sorted(predictor.loo_errors(feats, truth, predictor.FORMS[model.form]))
+    assert model.loo_within_10 == sum(e <= 10 for e in errs) / len(errs) < 1.0
+    assert predictor.noise_floor([1.0, 2.0, 4.0], [(0.9, 1.1), (1.8, 2.4), None]) == 12.5  # 10% and 15%
+    assert predictor.noise_floor([1.0], [None]) is None
+
+
 def test_spanning_takes_corners_first():
     cells = [(a, s) for a in (0.25, 0.5, 0.75, 1.0) for s in (128, 160, 192, 224)]
     six = grid.spanning(cells, 6)
