@@ -61,8 +61,10 @@ def pick(home: Path, budget: float) -> dict:
     # what this answer tells the user may be the answer: the chosen one, those tied with it, the contenders
     named = sorted({chosen, *(r["label"] for r in doc.get("tied") or []),
                     *(r["label"] for r in doc.get("contenders") or [])} - {None})
-    return {"chosen": chosen, "named": named, "tied": bool(doc.get("tied")), "noisy": bool(doc.get("noisy")),
-            "undecided": chosen is None and "undecided" in reason or doc.get("decided") is False}
+    return {"chosen": chosen, "named": named, "tied": bool(doc.get("tied")),
+            "noisy": bool(doc.get("noisy")) or "not measured quietly" in reason,
+            "undecided": chosen is None and ("undecided" in reason or "not measured quietly" in reason)
+            or doc.get("decided") is False}
 
 
 def main():

@@ -34,9 +34,13 @@ class Answer(Exception):
 
 
 class NothingFits(Answer):
-    """pick: no measured variant fits the budget."""
+    """pick: no measured variant fits the budget; `detail` says whether that is decided (pick --json carries it)."""
 
     code = NOTHING_FITS
+
+    def __init__(self, line: str, shown: bool = False, detail: dict | None = None):
+        super().__init__(line, shown)
+        self.detail = detail or {}
 
 
 class Interrupted(KeyboardInterrupt):

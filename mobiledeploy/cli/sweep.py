@@ -108,8 +108,8 @@ def pick(device, budget_ms, min_top1, precision, threads, refine, as_json):
         result = api.pick(device, budget_ms, min_top1, precision, threads, refine, log)
     except NothingFits as exc:
         if as_json:
-            emit_json({"chosen": None, "reason": exc.line})
-            raise NothingFits(exc.line, shown=True) from None
+            emit_json({"chosen": None, "reason": exc.line, **exc.detail})
+            raise NothingFits(exc.line, shown=True, detail=exc.detail) from None
         raise
     if as_json:
         emit_json(result.to_dict())

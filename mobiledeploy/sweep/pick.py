@@ -259,7 +259,9 @@ def decide(device: str, budget_ms: float, min_top1: float | None = None, precisi
     if refined:
         why += f" (after {len(refined)} refine round(s))"
     if chosen is None:
-        raise NothingFits(why)
+        raise NothingFits(why, detail={
+            "decided": choice.decided, "contenders": [r.to_dict() for r in choice.contenders],
+            "noisy": [{"label": r.label, "noise": r.noise} for r in choice.noisy], "refined": refined})
     gone = artifact_problem(chosen)
     if gone:
         raise MobiledeployError(

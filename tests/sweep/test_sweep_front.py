@@ -139,6 +139,9 @@ def test_pick_cli_on_hand_built_store(tmp_path, tiny_artifact):
     assert "published" in text and "over budget" in text and "random weights" in text
     proc = mobiledeploy("pick", "--device", "local", "--budget-ms", "0.5", env=env)
     assert proc.returncode == 3 and "fastest" in proc.stdout and "a0.25-128-int8" in proc.stdout
+    proc = mobiledeploy("pick", "--device", "local", "--budget-ms", "0.5", "--json", env=env)
+    doc = json.loads(proc.stdout)   # nothing fits, and that is decided: no interval holds the budget
+    assert proc.returncode == 3 and doc["chosen"] is None and doc["decided"] is True and doc["contenders"] == []
     doc = json.loads(mobiledeploy("pick", "--device", "local", "--budget-ms", "50", "--precision", "int8", "--json",
                                   env=env, check=True).stdout)
     assert doc["chosen"]["label"] == "a0.75-224-int8"
