@@ -10,10 +10,12 @@ was named by one of the two runs as tied or as an undecided contender; goal >= 9
 from the quiet ones without pick naming the quiet answer or saying it is undecided (contenders, or results
 not measured quietly) (goal: none); the share of files whose median in
 one quiet run lies inside its interval from another (goal >= 90%; all pairs reported too); the sweep's time per run.
-Usage: python bench/decision_stability.py [--runs R]   (default R = 4)
+Usage: python bench/decision_stability.py [--runs R] [--reuse]   (default R = 4; --reuse: pick again on the
+stores the last run left, measuring nothing: for a changed pick, not for new figures)
 """
 import itertools
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -69,14 +71,22 @@ def pick(home: Path, budget: float) -> dict:
 
 def main():
     runs = int(sys.argv[sys.argv.index("--runs") + 1]) if "--runs" in sys.argv else 4
-    shutil.rmtree(WORK, ignore_errors=True)
-    WORK.mkdir(parents=True)
-    # the artifacts once (not timed against the protocol), so every run measures the same files
-    subprocess.run([CLI, "sweep", *GRID, "--out", str(WORK / "models"), "--runs", "2", "--processes", "1",
-                    "--json"], capture_output=True, text=True, env=env_for(WORK / "home-export"), check=True)
+    reuse = "--reuse" in sys.argv   # analyse the stores a previous run left (pick again), measure nothing
+    if not reuse:
+        shutil.rmtree(WORK, ignore_errors=True)
+        WORK.mkdir(parents=True)
+        # the artifacts once (not timed against the protocol), so every run measures the same files
+        subprocess.run([CLI, "sweep", *GRID, "--out", str(WORK / "models"), "--runs", "2", "--processes", "1",
+                        "--json"], capture_output=True, text=True, env=env_for(WORK / "home-export"), check=True)
     docs, walls, loads, loaded = [], [], [], []
     for i in range(runs):
-        doc, wall, load = sweep(WORK / f"home-{i}", loaded=i % 2 == 1)
+        if reuse:
+            doc = json.loads(subprocess.run([CLI, "sweep", *GRID, "--out", str(WORK / "models"), "--report", "--json"],
+                                            capture_output=True, text=True, env=env_for(WORK / f"home-{i}"),
+                                            check=True).stdout)
+            wall, load = 0.0, []
+        else:
+            doc, wall, load = sweep(WORK / f"home-{i}", loaded=i % 2 == 1)
         docs.append(doc)
         walls.append(round(wall, 1))
         loads.append(load)
@@ -98,21 +108,33 @@ def main():
             a = answers[i][k]
             if a["chosen"] not in quiet_answers and not a["undecided"] and not (set(a["named"]) & quiet_answers):
                 confident_wrong += 1
-    def coverage(pairs_) -> float | None:
-        """Share of files whose median in run b lies inside run a's median interval."""
+    def shift(a, b) -> float:
+        """The common factor between two runs: geometric mean of run b's medians over run a's, over shared files."""
+        rows_b = {r["label"]: r for r in docs[b]["rows"]}
+        logs = [math.log(rows_b[r["label"]]["median_ms"] / r["median_ms"]) for r in docs[a]["rows"]
+                if r["label"] in rows_b]
+        return math.exp(sum(logs) / len(logs)) if logs else 1.0
+
+    def coverage(pairs_, common=False) -> float | None:
+        """Share of files whose median in run b lies inside run a's median interval (common: after dividing
+        run b by the factor all its files moved by, the machine's mood between runs, which no interval
+        measured within one run can hold)."""
         inside, total = 0, 0
         for a, b in pairs_:
+            factor = shift(a, b) if common else 1.0
             rows_b = {r["label"]: r for r in docs[b]["rows"]}
             for r in docs[a]["rows"]:
                 other = rows_b.get(r["label"])
                 if other and r.get("median_ci_ms"):
                     total += 1
-                    inside += r["median_ci_ms"][0] <= other["median_ms"] <= r["median_ci_ms"][1]
+                    inside += r["median_ci_ms"][0] <= other["median_ms"] / factor <= r["median_ci_ms"][1]
         return inside / total if total else None
 
     # quiet runs against each other (the goal), and every pair (loaded runs say they are noisy: their intervals
     # describe that run's load, which the next run does not repeat)
     quiet_cov = coverage(list(itertools.permutations(quiet, 2)))
+    quiet_cov_common = coverage(list(itertools.permutations(quiet, 2)), common=True)
+    shifts = {f"{a}->{b}": round(100 * (shift(a, b) - 1), 2) for a, b in itertools.combinations(range(runs), 2)}
     all_cov = coverage(list(itertools.permutations(range(runs), 2)))
     unquiet = sum(1 for i in range(runs) if loaded[i] for k in range(len(budgets)) if answers[i][k]["noisy"])
     agreement = sum(agree) / len(agree) if agree else None
@@ -121,6 +143,7 @@ def main():
                f"{consistent:.0%} (goal 95%), confident different answers under load "
                f"{confident_wrong} (goal 0; {unquiet} of {sum(loaded) * len(budgets)} loaded answers say they were not "
                f"measured quietly), a quiet run's medians within the other's interval {quiet_cov:.0%} (goal 90%; "
+               f"{quiet_cov_common:.0%} after the common shift of quiet runs {[shifts[f'{a}->{b}'] for a, b in pairs]}%; "
                f"all pairs {all_cov:.0%}); "
                f"sweep {min(walls):.0f}-{max(walls):.0f} s per run; load {loads}")
     report("decision_stability", {"runs": runs, "loaded": loaded, "sweep_seconds": walls, "load": loads,
@@ -129,6 +152,8 @@ def main():
                                   "confident_different_under_load": confident_wrong,
                                   "loaded_answers_saying_not_quiet": unquiet,
                                   "median_within_interval_quiet_pairs": quiet_cov,
+                                  "median_within_interval_quiet_pairs_common_shift_removed": quiet_cov_common,
+                                  "common_shift_pct": shifts,
                                   "median_within_interval_all_pairs": all_cov}, summary)
 
 

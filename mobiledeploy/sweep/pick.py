@@ -189,9 +189,11 @@ def _arch_flag(row: Row) -> str:
 def refine_settings(settings):
     """How `pick --refine` measures a contender again: twice the processes (at least 6), three times the time
     cap, half the interval width (at least +-1%); threads, runs and warm-up stay, so the result replaces the
-    old one."""
-    return settings.with_(processes=max(6, 2 * settings.processes), max_seconds=3 * settings.max_seconds,
-                          ci_width=max(0.01, settings.ci_width / 2))
+    old one. Each round starts from the last one's settings, so growth is capped (48 processes, 120 s a file,
+    unless the user's own settings asked for more): --refine 10 stays minutes, not hours."""
+    return settings.with_(processes=max(settings.processes, min(48, max(6, 2 * settings.processes))),
+                          max_seconds=max(settings.max_seconds, min(120.0, 3 * settings.max_seconds)),
+                          ci_width=min(settings.ci_width, max(0.01, settings.ci_width / 2)))
 
 
 def measure_again(device: str, rows_: list[Row], records: list, log=None) -> dict:

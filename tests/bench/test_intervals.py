@@ -157,6 +157,18 @@ def test_pick_is_undecided_when_what_it_rests_on_was_measured_with_other_work():
     assert choose([quiet, lesser], 5.0).noisy == [quiet]
 
 
+def test_refine_grows_the_protocol_round_by_round_within_caps():
+    from mobiledeploy.sweep.pick import refine_settings
+
+    s = BenchSettings()
+    rounds = [s := refine_settings(s) for _ in range(10)]
+    assert (rounds[0].processes, rounds[0].max_seconds, rounds[0].ci_width) == (6, 24.0, 0.025)
+    assert rounds[1].processes == 12 and rounds[1].max_seconds == 72.0
+    assert (rounds[-1].processes, rounds[-1].max_seconds, rounds[-1].ci_width) == (48, 120.0, 0.01)
+    # a user who asked for more than the caps keeps it
+    assert refine_settings(BenchSettings(processes=100, max_seconds=600.0)).processes == 100
+
+
 @pytest.mark.parametrize("n", [3, 6])
 def test_process_interval_covers_the_median_between_runs(n):
     """Each process lands in its own mode (log-normal, 5% spread) with 2% noise within: the quantity a second run
