@@ -48,7 +48,8 @@ def table(doc: Report, title: str) -> None:
         weights = " (random w.)" if r.weights == "random" else ""
         t.add_row(r.device, str(r.threads), r.label + weights, f"{r.macs / 1e6:.0f}" if r.macs else "-",
                   f"{r.params / 1e6:.2f}" if r.params else "-", f"{r.size / 1e6:.2f}" if r.size else "-",
-                  ms(r.median_ms), ms(r.p90_ms) + (f" [{r.p90_ci_ms[0]:.2f}, {r.p90_ci_ms[1]:.2f}]" if r.p90_ci_ms else ""),
+                  ms(r.median_ms), ms(r.p90_ms) + (f" [{r.p90_ci_ms[0]:.2f}, {r.p90_ci_ms[1]:.2f}]" if r.p90_ci_ms else "")
+                  + (" busy" if r.noise else ""),
                   _top1_cell(r), {True: "yes", False: "no", None: "-"}[r.on_front])
     out.print(t)
     if any(r.top1_source == "published" for r in doc.rows):
@@ -56,6 +57,11 @@ def table(doc: Report, title: str) -> None:
                   "quantization-aware quant checkpoint)"
                   + (f"; v2: {V2_SOURCE}, float only" if any(r.arch == "mobilenet_v2" and r.top1_source == "published"
                                                              for r in doc.rows) else ""))
+    busy = [r for r in doc.rows if r.noise]
+    if busy:
+        out.print(f"busy: not measured quietly ({busy[0].noise} while measuring {busy[0].label}; {len(busy)} rows): "
+                  "those latencies are not the device's alone; measure again when it is quiet (--strict refuses a "
+                  "busy device)")
     if any(r.weights == "random" for r in doc.rows):
         out.print("random w.: no real weights for that variant (--weights-dir): its latency is real, its files "
                   "classify nothing")
