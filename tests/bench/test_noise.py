@@ -56,14 +56,18 @@ def _check_detects(artifact, device, burner, home):
     assert "python" in proc.stderr and "--cpu-mask" in proc.stderr  # who competes, and what to do
     doc = json.loads(proc.stdout)["results"][0]
     # the runner shared its core with the loop: other work's share of it, measured while measuring
-    assert doc["others_busy"] > 0.3 and doc["verdict"] == "unstable" and "other work" in doc["verdict_reason"]
+    shared = doc["others_busy"]
+    assert shared > 0.3 and doc["verdict"] == "unstable" and "other work" in doc["verdict_reason"]
     assert f"core {busy} " in doc["not_quiet"]
     # pinned to the idle core, the competitor is not on the measured core: not named, not counted
     proc = _bench(artifact, device, idle)
     assert proc.returncode == 0, proc.stderr
     assert f"core {busy} " not in proc.stderr
     doc = json.loads(proc.stdout)["results"][0]
-    assert doc["others_busy"] < 0.3, doc
+    # Counted, the loop would be at least half of the measured core (the scheduler splits a shared core evenly),
+    # as it was just now. The idle core is not at zero on 2 cores: it also runs the test runner, the CLI and the
+    # VM's steal (measured 0.18 here, 0.35 once in CI), so the bound is the loop's half, not a quiet core's zero.
+    assert doc["others_busy"] < 0.5 and doc["others_busy"] < shared, (doc["others_busy"], shared)
     # --strict on the busy core: refused before measuring, one line, nothing more stored
     before = (home / "results.jsonl").read_text()
     proc = _bench(artifact, device, busy, "--strict")
