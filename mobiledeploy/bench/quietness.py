@@ -50,6 +50,7 @@ def problems(probe: dict, cpu_mask: str | None = None) -> list[str]:
 
 
 ADVICE = "stop the other job, pin the runner to idle cores with --cpu-mask, or add --cooldown"
+CONSEQUENCE = ": intervals will be wider and measuring longer; "
 
 
 def check(device: str, probe: dict, cpu_mask: str | None, strict: bool) -> str | None:
@@ -60,7 +61,12 @@ def check(device: str, probe: dict, cpu_mask: str | None, strict: bool) -> str |
     what = f"{device} is not quiet ({'; '.join(found)})"
     if strict:
         raise MobiledeployError(f"{what}: --strict measures only a quiet device; {ADVICE}")
-    return f"{what}: intervals will be wider and measuring longer; {ADVICE}"
+    return f"{what}{CONSEQUENCE}{ADVICE}"
+
+
+def headline(warning: str) -> str:
+    """What a warning of `check` found, without the consequence and the advice: "X is not quiet (...)"."""
+    return warning.partition(CONSEQUENCE)[0]
 
 
 def busy_during(raws: list) -> float | None:

@@ -194,6 +194,7 @@ class BenchRecord:
         """Why this latency may not be the device's own (other work on the measured cores while measuring,
         or a device found busy, hot or throttling before), or None for a result measured quietly."""
         from .intervals import BUSY_DURING
+        from .quietness import headline
 
         busy = self.facts.get("others_busy")
         if isinstance(busy, (int, float)) and busy > BUSY_DURING:
@@ -202,7 +203,7 @@ class BenchRecord:
         if isinstance(status, int) and status >= 2:
             return f"thermal status {status} (throttling)"
         if busy is None and self.facts.get("not_quiet"):
-            return str(self.facts["not_quiet"]).partition(": intervals will be wider")[0]   # "X is not quiet (...)"
+            return headline(str(self.facts["not_quiet"]))
         return None
 
 

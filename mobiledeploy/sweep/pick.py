@@ -32,11 +32,17 @@ class PickResult:
 
     def to_dict(self) -> dict:
         plain = lambda r: r.to_dict() if r is not None else None  # noqa: E731
-        return {"chosen": self.chosen.to_dict(), "reason": self.reason, "decided": self.decided,
-                "tied": [r.to_dict() for r in self.tied], "contenders": [r.to_dict() for r in self.contenders],
-                "noisy": [{"label": r.label, "noise": r.noise} for r in self.noisy], "refined": self.refined,
+        return {"chosen": self.chosen.to_dict(), "reason": self.reason,
+                **undecided(self.contenders, self.noisy), "tied": [r.to_dict() for r in self.tied],
+                "refined": self.refined,
                 "neighbours": {"faster": plain(self.faster), "more_accurate": plain(self.more_accurate)},
                 "artifact": self.chosen.artifact, "deploy": self.deploy, "note": self.note}
+
+
+def undecided(contenders: list, noisy: list) -> dict:
+    """The JSON of what keeps an answer from being decided: pick --json, with a choice or with none."""
+    return {"decided": not contenders and not noisy, "contenders": [r.to_dict() for r in contenders],
+            "noisy": [{"label": r.label, "noise": r.noise} for r in noisy]}
 
 
 def check_budget(budget_ms: float, option: str = "--budget-ms") -> float:
@@ -119,7 +125,8 @@ def choose(rows: list[Row], budget_ms: float, min_top1: float | None = None) -> 
     # the rows the answer rests on: the chosen one and every more accurate one it rejected for its latency
     # (nothing fits: the fastest, whose latency says so); a noisy one among them makes the answer undecided
     if best is not None:
-        rests_on = [best] + [r for r in allowed if r is not best and r not in fits and _best(fits + [r])[0] is r]
+        fitting = {id(r) for r in fits}
+        rests_on = [best] + [r for r in allowed if id(r) not in fitting and _best(fits + [r])[0] is r]
     else:
         rests_on = [min(measured, key=lambda r: r.p90_high)]
     noisy = sorted((r for r in rests_on if r.noise), key=lambda r: r.label)
@@ -261,9 +268,7 @@ def decide(device: str, budget_ms: float, min_top1: float | None = None, precisi
     if refined:
         why += f" (after {len(refined)} refine round(s))"
     if chosen is None:
-        raise NothingFits(why, detail={
-            "decided": choice.decided, "contenders": [r.to_dict() for r in choice.contenders],
-            "noisy": [{"label": r.label, "noise": r.noise} for r in choice.noisy], "refined": refined})
+        raise NothingFits(why, detail={**undecided(choice.contenders, choice.noisy), "refined": refined})
     gone = artifact_problem(chosen)
     if gone:
         raise MobiledeployError(
