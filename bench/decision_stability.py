@@ -9,8 +9,11 @@ Reports: pairwise agreement of pick over the quiet runs, strict and "same answer
 was named by one of the two runs as tied or as an undecided contender; goal >= 95%); on loaded runs, answers that differ
 from the quiet ones without pick naming the quiet answer or saying it is undecided (contenders, or results
 not measured quietly) (goal: none); the share of files whose median in
-one quiet run lies inside its interval from another (goal >= 90%; all pairs reported too); the sweep's time per run.
-Usage: python bench/decision_stability.py [--runs R] [--reuse]   (default R = 4; --reuse: pick again on the
+one quiet run lies inside its interval from another (goal >= 90%; all pairs reported too), for the within-run
+interval and for the rerun interval (bench/drift.py: the within-run interval widened by the drift between runs that
+a third quiet run's store shows, so the drift is never estimated from the pair it is tested on; needs R >= 6, three
+quiet runs); the sweep's time per run.
+Usage: python bench/decision_stability.py [--runs R] [--reuse]   (default R = 6; --reuse: pick again on the
 stores the last run left, measuring nothing: for a changed pick, not for new figures)
 """
 import itertools
@@ -24,11 +27,21 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import CLI, report
+from _common import CLI, ROOT, report
+
+sys.path.insert(0, str(ROOT))
+from mobiledeploy.bench.drift import between_runs, rerun_interval  # noqa: E402
+from mobiledeploy.bench.record import BenchRecord  # noqa: E402
 
 WORK = Path(tempfile.gettempdir()) / "mobiledeploy-decision-bench"
 GRID = ["--alphas", "0.25,0.5,0.75", "--res", "128,160,192", "--precisions", "fp32,int8", "--device", "local"]
 BURN = "import time\nend = time.time() + 900\nwhile time.time() < end:\n    pass\n"
+
+
+def records(i: int) -> list:
+    """Run i's stored records."""
+    lines = (WORK / f"home-{i}" / "results.jsonl").read_text().splitlines()
+    return [BenchRecord.from_dict(json.loads(line)) for line in lines if line.strip()]
 
 
 def env_for(home: Path) -> dict:
@@ -70,7 +83,7 @@ def pick(home: Path, budget: float) -> dict:
 
 
 def main():
-    runs = int(sys.argv[sys.argv.index("--runs") + 1]) if "--runs" in sys.argv else 4
+    runs = int(sys.argv[sys.argv.index("--runs") + 1]) if "--runs" in sys.argv else 6
     reuse = "--reuse" in sys.argv   # analyse the stores a previous run left (pick again), measure nothing
     if not reuse:
         shutil.rmtree(WORK, ignore_errors=True)
@@ -130,19 +143,41 @@ def main():
                     inside += r["median_ci_ms"][0] <= other["median_ms"] / factor <= r["median_ci_ms"][1]
         return inside / total if total else None
 
+    def rerun_coverage(quiet_) -> tuple[float | None, list]:
+        """Share of files whose median in run b lies inside run a's rerun interval, the drift estimated from run a's
+        records and a third quiet run c's (what a store that had seen runs a and c would say); and those drifts."""
+        inside, total, drifts = 0, 0, []
+        for a, b in itertools.permutations(quiet_, 2):
+            rows_b = {r["label"]: r for r in docs[b]["rows"]}
+            for c in (c for c in quiet_ if c not in (a, b)):
+                d = between_runs(records(a) + records(c), "local")
+                if d is None:
+                    continue
+                drifts.append(round(100 * d.sd, 2))
+                for r in docs[a]["rows"]:
+                    other = rows_b.get(r["label"])
+                    if other and r.get("median_ci_ms"):
+                        low, high = rerun_interval(r["median_ms"], r["median_ci_ms"], d)
+                        total += 1
+                        inside += low <= other["median_ms"] <= high
+        return (inside / total if total else None), drifts
+
     # quiet runs against each other (the goal), and every pair (loaded runs say they are noisy: their intervals
     # describe that run's load, which the next run does not repeat)
     quiet_cov = coverage(list(itertools.permutations(quiet, 2)))
     quiet_cov_common = coverage(list(itertools.permutations(quiet, 2)), common=True)
     shifts = {f"{a}->{b}": round(100 * (shift(a, b) - 1), 2) for a, b in itertools.combinations(range(runs), 2)}
     all_cov = coverage(list(itertools.permutations(range(runs), 2)))
+    rerun_cov, drifts = rerun_coverage(quiet)
+    rerun_text = (f"{rerun_cov:.0%} in the rerun interval (drift sd {min(drifts)}-{max(drifts)}% from a third run)"
+                  if rerun_cov is not None else "no rerun interval (fewer than 3 quiet runs)")
     unquiet = sum(1 for i in range(runs) if loaded[i] for k in range(len(budgets)) if answers[i][k]["noisy"])
     agreement = sum(agree) / len(agree) if agree else None
     consistent = sum(told) / len(told) if told else None
     summary = (f"pick agreement over quiet runs {agreement:.0%}, same answer or told the other is a candidate "
                f"{consistent:.0%} (goal 95%), confident different answers under load "
                f"{confident_wrong} (goal 0; {unquiet} of {sum(loaded) * len(budgets)} loaded answers say they were not "
-               f"measured quietly), a quiet run's medians within the other's interval {quiet_cov:.0%} (goal 90%; "
+               f"measured quietly), a quiet run's medians within the other's interval {quiet_cov:.0%}, {rerun_text} (goal 90%; "
                f"{quiet_cov_common:.0%} after the common shift of quiet runs {[shifts[f'{a}->{b}'] for a, b in pairs]}%; "
                f"all pairs {all_cov:.0%}); "
                f"sweep {min(walls):.0f}-{max(walls):.0f} s per run; load {loads}")
@@ -154,7 +189,9 @@ def main():
                                   "median_within_interval_quiet_pairs": quiet_cov,
                                   "median_within_interval_quiet_pairs_common_shift_removed": quiet_cov_common,
                                   "common_shift_pct": shifts,
-                                  "median_within_interval_all_pairs": all_cov}, summary)
+                                  "median_within_interval_all_pairs": all_cov,
+                                  "median_within_rerun_interval_quiet_pairs": rerun_cov,
+                                  "drift_sd_pct_from_third_run": drifts}, summary)
 
 
 if __name__ == "__main__":

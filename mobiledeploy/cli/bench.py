@@ -29,7 +29,8 @@ from .options import bench_options, insecure_option, json_option
 @click.option("--plot", type=click.Path(), default=None,
               help="With --history: also draw latency against multiply-adds into this PNG file.")
 @json_option('keys "device", "artifact", "results": [{"file", "median_ms", "p90_ms", "std_ms", "cv", "runs", '
-             '"model", "settings", ...}], "errors"; with --history: "results" only')
+             '"model", "settings", ...}], "errors"; with --history: "results" and "between_runs" (per device: '
+             '"sd_pct", "files", "pairs")')
 def bench(artifact, device, files, threads, runs, warmup, processes, ci_width, max_seconds, confidence, strict, cpu_mask,
           cooldown, insecure, use_gpu, use_nnapi, op_profiling, benchmark_binary, history, plot, as_json):
     """Measure inference latency of ARTIFACT's files on a device (default ARTIFACT: newest in models/).
@@ -51,10 +52,15 @@ def bench(artifact, device, files, threads, runs, warmup, processes, ci_width, m
             from ..bench.plot import latency_plot
 
             click.echo(f"plot: {latency_plot(rows, Path(plot))}", err=True)
+        from ..bench.drift import between_runs
+
+        drifts = [d for d in (between_runs(rows, name) for name in dict.fromkeys(r.device for r in rows)) if d]
         if as_json:
-            emit_json({"results": [r.to_dict() for r in rows]})
+            emit_json({"results": [r.to_dict() for r in rows], "between_runs": [d.to_dict() for d in drifts]})
         else:
             _table(rows, "bench history", history=True)
+            for d in drifts:
+                click.echo(d.text())
         return
     from ..artifact.bundle import Artifact
     from ..bench.measure import latest_artifact

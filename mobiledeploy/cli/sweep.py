@@ -124,6 +124,11 @@ def pick(device, budget_ms, min_top1, precision, threads, refine, as_json):
     for r in result.contenders:
         click.echo(f"  undecided against {r.label}: p90 {r.p90_ms:.2f} ms [95% CI {r.p90_low:.2f}, {r.p90_high:.2f}] "
                    f"holds the budget, top-1 {_acc(r)}")
+    if result.between_runs:
+        b = result.between_runs
+        click.echo(f"  {b['text']}: another run's p90 of {chosen.label} may be {b['p90_rerun_ms'][0]:.2f}-"
+                   f"{b['p90_rerun_ms'][1]:.2f} ms" + ("" if b["fits_rerun"] else
+                                                     f", over the {budget_ms:g} ms budget at its top"))
     for name, n in (("faster on the front", result.faster), ("more accurate on the front", result.more_accurate)):
         if n:
             over = (" (over budget)" if n.p90_ms > budget_ms else

@@ -25,6 +25,7 @@ class PickResult:
     contenders: list = field(default_factory=list)
     refined: list = field(default_factory=list)   # pick --refine: what each round measured again
     noisy: list = field(default_factory=list)     # results it rests on that were not measured quietly
+    between_runs: dict | None = None              # the device's drift between runs, and the chosen p90's rerun interval
 
     @property
     def decided(self) -> bool:
@@ -36,7 +37,8 @@ class PickResult:
                 **undecided(self.contenders, self.noisy), "tied": [r.to_dict() for r in self.tied],
                 "refined": self.refined,
                 "neighbours": {"faster": plain(self.faster), "more_accurate": plain(self.more_accurate)},
-                "artifact": self.chosen.artifact, "deploy": self.deploy, "note": self.note}
+                "artifact": self.chosen.artifact, "deploy": self.deploy, "note": self.note,
+                "between_runs": self.between_runs}
 
 
 def undecided(contenders: list, noisy: list) -> dict:
@@ -287,4 +289,17 @@ def decide(device: str, budget_ms: float, min_top1: float | None = None, precisi
                 f"--res {chosen.resolution} "
                 f"--int8 --weights imagenet (or a Google .tflite)")
     return PickResult(chosen, why, faster, better, deploy_command(chosen, kind), note, choice.tied,
-                      choice.contenders, refined, choice.noisy)
+                      choice.contenders, refined, choice.noisy, rerun(records, device, chosen, budget_ms))
+
+
+def rerun(records: list, device: str, chosen: Row, budget_ms: float) -> dict | None:
+    """What another run may measure for the chosen p90, when the store shows how far the device moves between
+    runs (bench/drift.py); None without that history. Informs, does not change, the choice: the choice rests on
+    one run's intervals, whose ratios hold between runs better than their absolute values."""
+    from ..bench.drift import between_runs, rerun_interval
+
+    drift = between_runs(records, device)
+    if drift is None or not chosen.p90_ci_ms:
+        return None
+    low, high = rerun_interval(chosen.p90_ms, chosen.p90_ci_ms, drift)
+    return {**drift.to_dict(), "text": drift.text(), "p90_rerun_ms": [low, high], "fits_rerun": high <= budget_ms}
