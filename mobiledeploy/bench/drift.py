@@ -3,8 +3,8 @@
 An interval measured within one run (bench/intervals.py) holds that run's noise: samples, processes, rounds.
 It cannot hold what changes between runs minutes or days apart: a VM's neighbours, the host's clocks, a
 phone's temperature. ISO 5725 calls the two repeatability and intermediate precision. The store sees the
-second whenever the same file (same sha256, device and thread count) was measured in two runs: one run
-measures a file once, so two records of it are two runs. From those pairs:
+second whenever the same file (same bytes at the same path, device and thread count) was measured in two
+runs: one run measures a file once, so two records of it are two runs. From those pairs:
 
     d = log(m2 / m1),   Var(d) = 2 sd^2 + se1^2 + se2^2
 
@@ -59,7 +59,7 @@ def between_runs(records, device: str) -> Drift | None:
     for r in records:
         if r.device != device or not r.sha256 or r.noise or _se(r) is None:
             continue
-        by_file.setdefault((r.sha256, r.threads), []).append(r)
+        by_file.setdefault((r.sha256, r.artifact, r.file, r.threads), []).append(r)
     terms, files = [], 0
     for runs in by_file.values():
         if len(runs) < 2:

@@ -167,3 +167,42 @@ def test_pick_checks_the_artifact_before_recommending_it(tmp_path, tiny_artifact
     proc = mobiledeploy("pick", "--device", "local", "--budget-ms", "5", "--json", env=env)
     assert proc.returncode == 2 and proc.stdout == ""
     assert_one_line_error(proc, "gone or damaged")
+
+
+def test_pick_states_the_drift_between_runs_when_the_store_has_seen_two(tmp_path, tiny_artifact):
+    """The same files measured in two runs, the second 6% slower: pick's choice is the same, and it says how far
+    the device moved between runs and where another run's p90 of the choice may land (bench/drift.py)."""
+    home, models = tmp_path / "home", tmp_path / "models"
+    home.mkdir()
+    shas = stand_ins(tiny_artifact, models)
+
+    def run(factor, day):
+        lines = []
+        for h in HAND:
+            r = record(*h[:3], h[3] * factor, device="local", models=models, sha=shas[h[:3]])
+            r.update(time=f"2026-01-0{day}T00:00:00+00:00", confidence=0.95,
+                     median_ci_ms=[r["median_ms"] * 0.99, r["median_ms"] * 1.01],
+                     p90_ci_ms=[r["p90_ms"] * 0.98, r["p90_ms"] * 1.02])
+            lines.append(json.dumps(r) + "\n")
+        return "".join(lines)
+
+    env = {"MOBILEDEPLOY_HOME": str(home)}
+    (home / "results.jsonl").write_text(run(1.0, 1))
+    doc = json.loads(mobiledeploy("pick", "--device", "local", "--budget-ms", "5", "--json", env=env, check=True).stdout)
+    assert doc["between_runs"] is None   # one run: nothing to say about the next
+    assert "between runs" not in mobiledeploy("pick", "--device", "local", "--budget-ms", "5", env=env).stdout
+    (home / "results.jsonl").write_text(run(1.0, 1) + run(1.06, 2))
+    doc = json.loads(mobiledeploy("pick", "--device", "local", "--budget-ms", "5", "--json", env=env, check=True).stdout)
+    b = doc["between_runs"]
+    assert doc["chosen"]["label"] == "a0.5-128-fp32" and b["files"] == len(HAND) and b["pairs"] == len(HAND)
+    # log(1.06) = 5.8% between the runs, less the intervals' own share: sd = 5.8% / sqrt(2), about 4%
+    assert 3.5 < b["sd_pct"] < 4.3
+    p90 = doc["chosen"]["p90_ms"]
+    # 1.96 sqrt(2 (se^2 + sd^2)), se = log(1.02) / 1.96 from its p90 interval: +-11.7%, about 4.24 ms (run 2's)
+    assert 1.10 < b["p90_rerun_ms"][1] / p90 < 1.13 and 1.10 < p90 / b["p90_rerun_ms"][0] < 1.13
+    assert b["fits_rerun"] is True
+    text = mobiledeploy("pick", "--device", "local", "--budget-ms", "4.5", env=env, check=True).stdout
+    assert "pick: a0.5-128-fp32" in text   # its p90 bound 4.32 ms fits; another run's may reach 4.77 ms
+    assert "between runs, medians on local moved" in text and "over the 4.5 ms budget at its top" in text
+    history = mobiledeploy("bench", "--history", env=env, check=True).stdout
+    assert "between runs, medians on local moved" in history
