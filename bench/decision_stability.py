@@ -35,7 +35,11 @@ from mobiledeploy.bench.record import BenchRecord  # noqa: E402
 
 WORK = Path(tempfile.gettempdir()) / "mobiledeploy-decision-bench"
 GRID = ["--alphas", "0.25,0.5,0.75", "--res", "128,160,192", "--precisions", "fp32,int8", "--device", "local"]
-BURN = "import time\nend = time.time() + 900\nwhile time.time() < end:\n    pass\n"
+# a busy loop, bounded to 15 minutes, that also ends when this script does (however it ends: a kill leaves no
+# finally), by watching its parent
+BURN = ("import os, time\nparent, end = os.getppid(), time.time() + 900\n"
+        "while time.time() < end and os.getppid() == parent:\n    t = time.time() + 0.2\n"
+        "    while time.time() < t:\n        pass\n")
 
 
 def records(i: int) -> list:

@@ -37,7 +37,7 @@ from .options import (bench_options, calib_count_option, insecure_option, json_o
 @click.option("--plot", type=click.Path(), default=None, help="PNG of top-1 against p90 (default OUT/sweep.png).")
 @click.option("--report", "report_only", is_flag=True, help="Only report stored results for this grid; measure nothing.")
 @insecure_option
-@json_option('keys "rows", "predictor", "run", "plot"')
+@json_option('keys "rows", "predictor", "between_runs", "run", "plot"')
 def sweep(archs, alphas, res, precisions, device_list, weights_dir, data, wnids, calib, calib_count, threads, runs, warmup,
           processes, ci_width, max_seconds, confidence, strict, jobs, measure, budget_ms, out, plot, report_only,
           insecure, as_json):
@@ -89,14 +89,16 @@ def sweep(archs, alphas, res, precisions, device_list, weights_dir, data, wnids,
                    "upper bound), measure the chosen one and those contenders again, interleaved, with twice the "
                    "processes and three times the time cap, for up to N rounds (--refine alone: 2).")
 @json_option('"chosen", "reason", "decided", "tied", "contenders", "noisy", "refined", "neighbours", "artifact", "deploy", '
-             '"note"')
+             '"note", "between_runs"')
 def pick(device, budget_ms, min_top1, precision, threads, refine, as_json):
     """The most accurate measured variant whose p90 latency on DEVICE fits the budget, and how to deploy it.
 
     "Fits" is judged on the upper bound of the p90's 95% interval. Variants that cannot be told apart are
     named as tied, and the fixed rule that broke the tie is stated, so two runs give the same answer; a
     variant that might fit and would change the answer makes it "undecided" (named; --refine measures more), and
-    so does a result it rests on that was measured while other work used the device's cores.
+    so does a result it rests on that was measured while other work used the device's cores. When the store
+    has seen the device's files in two runs, it says how far they moved between runs and where another run's
+    p90 of the choice may land (informing, not changing, the choice).
     Exit code 3 when nothing fits (one line names the fastest measured variant and its p90).
 
     Example: mobiledeploy pick --device rpi4 --budget-ms 20 --min-top1 0.6 --refine

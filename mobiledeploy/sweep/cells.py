@@ -55,6 +55,8 @@ class Row:
     median_ci_ms: tuple[float, float] | None = None
     arch: str = DEFAULT              # the family (the result's model.architecture)
     noise: str | None = None         # why the measured latency may not be the device's own (BenchRecord.noise)
+    median_rerun_ms: tuple[float, float] | None = None   # where another run's median may land (bench/drift.py)
+    p90_rerun_ms: tuple[float, float] | None = None
 
     @property
     def cell(self) -> Cell:

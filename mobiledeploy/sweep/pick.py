@@ -289,17 +289,15 @@ def decide(device: str, budget_ms: float, min_top1: float | None = None, precisi
                 f"--res {chosen.resolution} "
                 f"--int8 --weights imagenet (or a Google .tflite)")
     return PickResult(chosen, why, faster, better, deploy_command(chosen, kind), note, choice.tied,
-                      choice.contenders, refined, choice.noisy, rerun(records, device, chosen, budget_ms))
+                      choice.contenders, refined, choice.noisy, rerun(report, chosen, budget_ms))
 
 
-def rerun(records: list, device: str, chosen: Row, budget_ms: float) -> dict | None:
+def rerun(report, chosen: Row, budget_ms: float) -> dict | None:
     """What another run may measure for the chosen p90, when the store shows how far the device moves between
-    runs (bench/drift.py); None without that history. Informs, does not change, the choice: the choice rests on
-    one run's intervals, whose ratios hold between runs better than their absolute values."""
-    from ..bench.drift import between_runs, rerun_interval
-
-    drift = between_runs(records, device)
-    if drift is None or not chosen.p90_ci_ms:
+    runs (bench/drift.py, through the rows); None without that history. Informs, does not change, the choice:
+    the choice rests on one run's intervals, whose ratios hold between runs better than their absolute values."""
+    drift = report.drift.get(chosen.device)
+    if drift is None or chosen.p90_rerun_ms is None:
         return None
-    low, high = rerun_interval(chosen.p90_ms, chosen.p90_ci_ms, drift)
+    low, high = chosen.p90_rerun_ms
     return {**drift.to_dict(), "text": drift.text(), "p90_rerun_ms": [low, high], "fits_rerun": high <= budget_ms}

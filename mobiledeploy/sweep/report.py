@@ -62,6 +62,8 @@ def table(doc: Report, title: str) -> None:
         out.print(f"busy: not measured quietly ({busy[0].noise} while measuring {busy[0].label}; {len(busy)} rows): "
                   "those latencies are not the device's alone; measure again when it is quiet (--strict refuses a "
                   "busy device)")
+    for d in doc.drift.values():
+        out.print(f"{d.text()}: where another run may land is in --json (median_rerun_ms, p90_rerun_ms)")
     if any(r.weights == "random" for r in doc.rows):
         out.print("random w.: no real weights for that variant (--weights-dir): its latency is real, its files "
                   "classify nothing")

@@ -19,9 +19,11 @@ class Report:
 
     rows: list[Row] = field(default_factory=list)
     predictor: list[dict] = field(default_factory=list)
+    drift: dict = field(default_factory=dict)   # device -> its Drift between runs, where the store shows one
 
     def to_dict(self) -> dict:
-        return {"rows": [r.to_dict() for r in self.rows], "predictor": self.predictor}
+        return {"rows": [r.to_dict() for r in self.rows], "predictor": self.predictor,
+                "between_runs": [d.to_dict() for d in self.drift.values()]}
 
 
 def latest(records: list[BenchRecord], devices=None, threads=None, precisions=None, cells=None) -> list[BenchRecord]:
@@ -101,4 +103,18 @@ def build(records: list[BenchRecord], acc: dict, devices=None, threads=None, pre
         for r in front.pareto([r for r in rows if (r.device, r.threads) == key and r.measured]):
             r.on_front = True
     rows.sort(key=lambda r: (r.device, r.threads, r.precision, r.macs or 0))
-    return Report(rows, models)
+    return Report(rows, models, _rerun(records, rows))
+
+
+def _rerun(records: list[BenchRecord], rows: list[Row]) -> dict:
+    """Each device's drift between runs from the whole store, and each measured row's rerun intervals."""
+    from ..bench.drift import between_runs, rerun_interval
+
+    drift = {d: between_runs(records, d) for d in sorted({r.device for r in rows if r.measured})}
+    drift = {d: v for d, v in drift.items() if v is not None}
+    for r in rows:
+        d = drift.get(r.device)
+        if d is not None and r.measured:
+            r.median_rerun_ms = rerun_interval(r.median_ms, r.median_ci_ms, d) if r.median_ci_ms else None
+            r.p90_rerun_ms = rerun_interval(r.p90_ms, r.p90_ci_ms, d) if r.p90_ci_ms else None
+    return drift
