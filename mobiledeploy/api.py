@@ -125,7 +125,7 @@ def sweep(alphas=(0.25, 0.5, 0.75, 1.0), resolutions=(128, 160, 192, 224), preci
           max_seconds: float = DEFAULTS.max_seconds, confidence: float = DEFAULTS.confidence, strict: bool = False,
           jobs: int = 0,
           measure: int | None = None, budget_ms: float | None = None, out="models/sweep", plot=None,
-          report_only: bool = False, insecure: bool = False, log=None, archs="mobilenet_v1"):
+          report_only: bool = False, insecure: bool = False, log=None, archs="mobilenet_v1", again: bool = False):
     """Export, bench and evaluate every family x alpha x resolution x precision; a SweepResult (rows, fronts,
     plot). archs: "mobilenet_v1", "mobilenet_v2" or a comma list / sequence of both."""
     from .bench import devices as device_config
@@ -145,6 +145,8 @@ def sweep(alphas=(0.25, 0.5, 0.75, 1.0), resolutions=(128, 160, 192, 224), preci
         raise MobiledeployError("--wnids needs --data (the labelled images it names)")
     if budget_ms is not None:
         check_budget(budget_ms)
+    if again and report_only:
+        raise MobiledeployError("--again measures every file and --report measures none: give one of them")
     # absolute: results name their artifact, and pick prints a path that works from any folder
     opts = SweepOptions(_alpha_list(alphas), _resolution_list(resolutions), grid.parse_precisions(_text_list(precisions)),
                         names, Path(out).resolve(), str(weights_dir) if weights_dir else None,
@@ -152,7 +154,7 @@ def sweep(alphas=(0.25, 0.5, 0.75, 1.0), resolutions=(128, 160, 192, 224), preci
                         int(calib_count), BenchSettings(threads=threads, runs=runs, warmup=warmup, processes=processes,
                                                         ci_width=ci_width, max_seconds=max_seconds,
                                                         confidence=confidence, strict=strict), int(jobs), insecure,
-                        archs=families)
+                        archs=families, again=bool(again))
     return run_sweep(opts, measure, budget_ms, Path(plot) if plot else Path(out) / "sweep.png", report_only, log)
 
 

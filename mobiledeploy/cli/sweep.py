@@ -36,11 +36,14 @@ from .options import (bench_options, calib_count_option, insecure_option, json_o
               help="Folder for the sweep's artifacts (its own: an artifact there built from other inputs is replaced).")
 @click.option("--plot", type=click.Path(), default=None, help="PNG of top-1 against p90 (default OUT/sweep.png).")
 @click.option("--report", "report_only", is_flag=True, help="Only report stored results for this grid; measure nothing.")
+@click.option("--again", is_flag=True,
+              help="Measure every file again, also those with a result stored at the same settings: a second run, "
+                   "from which pick and bench --history learn how far the device moves between runs.")
 @insecure_option
 @json_option('keys "rows", "predictor", "between_runs", "run", "plot"')
 def sweep(archs, alphas, res, precisions, device_list, weights_dir, data, wnids, calib, calib_count, threads, runs, warmup,
           processes, ci_width, max_seconds, confidence, strict, jobs, measure, budget_ms, out, plot, report_only,
-          insecure, as_json):
+          again, insecure, as_json):
     """Export, bench and evaluate MobileNets over family x alpha x resolution x precision; report the Pareto front.
 
     Artifacts whose manifest records the same alpha, resolution, weights and calibration are reused;
@@ -52,6 +55,7 @@ def sweep(archs, alphas, res, precisions, device_list, weights_dir, data, wnids,
       mobiledeploy sweep --arch mobilenet_v1,mobilenet_v2 --alphas 0.5,1.0 --res 160,224 --device local
       mobiledeploy sweep --alphas 0.25,0.5 --res 128,160 --device rpi4,pixel --weights-dir ~/mobilenets
       mobiledeploy sweep --device rpi4 --measure 6 --budget-ms 30
+      mobiledeploy sweep --device rpi4 --again      # a second run: pick then states the drift between runs
       mobiledeploy pick --device rpi4 --budget-ms 30
     """
     from ..errors import MobiledeployError
@@ -62,7 +66,7 @@ def sweep(archs, alphas, res, precisions, device_list, weights_dir, data, wnids,
                        processes=processes, ci_width=ci_width, max_seconds=max_seconds, confidence=confidence,
                        strict=strict, jobs=jobs,
                        measure=measure, budget_ms=budget_ms, out=out, plot=plot, report_only=report_only,
-                       insecure=insecure, log=(lambda line: None) if as_json else None)
+                       again=again, insecure=insecure, log=(lambda line: None) if as_json else None)
     if as_json:
         emit_json(result.to_dict())
     else:

@@ -5,7 +5,7 @@ artifact as soon as its export finishes, so it measures while the host still exp
 (`--device local`) gets its files only after the last export, because exports on its own cores would be
 measured as its latency. The files a device has at a time are measured in interleaved rounds (protocol.py);
 a file that arrives later joins the next round. A result is stored as soon as it is settled; one already
-stored with the same settings is skipped.
+stored with the same settings is skipped (measured again with --again: a second run).
 """
 from __future__ import annotations
 
@@ -24,7 +24,8 @@ class Benching:
 
     def __init__(self, opts, targets: dict, log, planned: int):
         self.opts, self.targets, self.log = opts, targets, log
-        self.have = {(r.device, r.sha256) for r in store.history() if r.settings.key() == opts.settings.key()}
+        self.have = set() if opts.again else {(r.device, r.sha256) for r in store.history()
+                                              if r.settings.key() == opts.settings.key()}
         self.stop, self.lock = threading.Event(), threading.Lock()
         self.stored, self.errors, self.planned = 0, [], planned
         self.first_run: dict[str, float] = {}   # device -> epoch its first runner started

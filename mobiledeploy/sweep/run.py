@@ -46,6 +46,7 @@ class SweepOptions:
     cells: list[Cell] | None = None   # measure only these (sweep --measure K)
     stats: dict = field(default_factory=dict)
     archs: list[str] = field(default_factory=lambda: ["mobilenet_v1"])   # the families (--arch)
+    again: bool = False               # measure files that have a result stored at these settings too (--again)
 
     @property
     def grid(self) -> list[Cell]:

@@ -85,6 +85,47 @@ def test_rerun_resumes_without_repeating_work(swept):
     assert (run["exported"], run["benched"]) == (1, 1)
 
 
+def test_again_is_a_second_run_and_pick_states_the_drift(swept, tmp_path):
+    """--again measures every file once more (the cached artifacts, a fresh interleaved run); the store then holds
+    two runs of each, and pick and bench --history state the device's drift from them (bench/drift.py), the
+    same figure as the library computes from that store. A copy of the module's store, so the others keep theirs."""
+    import shutil
+
+    from mobiledeploy.bench.drift import between_runs
+    from mobiledeploy.bench.record import BenchRecord
+
+    _, env, out, _ = swept
+    home = tmp_path / "home"
+    shutil.copytree(env["MOBILEDEPLOY_HOME"], home)
+    env = {**env, "MOBILEDEPLOY_HOME": str(home)}
+    doc = json.loads(mobiledeploy("sweep", *GRID, "--device", "local", "--out", out, "--again", "--json", env=env,
+                                  check=True).stdout)
+    assert doc["run"][0]["exported"] == 0 and doc["run"][0]["benched"] == 8
+    records = [BenchRecord.from_dict(json.loads(line)) for line in (home / "results.jsonl").read_text().splitlines()]
+    local = [r for r in records if r.device == "local"]
+    runs = {}
+    for r in local:
+        runs[(r.sha256, r.artifact)] = runs.get((r.sha256, r.artifact), 0) + 1
+    # the grid's 8 files twice (another test of this module may have added a file of its own, once)
+    assert sorted(runs.values()).count(2) == 8 and set(runs.values()) <= {1, 2}
+    expected = between_runs(records, "local")
+    # records measured while other work used the cores are left out, so a busy CI machine may leave fewer than 3
+    quiet_twice = sum(1 for key in {(r.sha256, r.artifact) for r in local}
+                      if sum(1 for r in local if (r.sha256, r.artifact) == key and not r.noise) >= 2)
+    assert (expected is not None) == (quiet_twice >= 3) and (expected is None or expected.files == quiet_twice)
+    picked = json.loads(mobiledeploy("pick", "--device", "local", "--budget-ms", 1000, "--json", env=env,
+                                     check=True).stdout)
+    if expected is None:
+        assert picked["between_runs"] is None
+    else:
+        assert picked["between_runs"]["sd_pct"] == round(100 * expected.sd, 2)
+        assert picked["between_runs"]["files"] == expected.files
+        low, high = picked["between_runs"]["p90_rerun_ms"]
+        assert low < picked["chosen"]["p90_ms"] < high
+        history = json.loads(mobiledeploy("bench", "--history", "--json", env=env, check=True).stdout)
+        assert [d for d in history["between_runs"] if d["device"] == "local"] == [expected.to_dict()]
+
+
 def test_pick_from_the_sweep(swept):
     doc, env = swept[0], swept[1]
     local = [r for r in doc["rows"] if r["device"] == "board" and r["threads"] == 1]

@@ -232,3 +232,8 @@ def test_two_sweeps_into_one_out(tmp_path):
     finally:
         first.wait(600)
     assert first.returncode == 0, first.stderr.read()
+
+
+def test_again_with_report_is_refused(tmp_path):
+    """--again measures every file, --report none: one line, nothing written."""
+    assert_one_line_error(sweep(tmp_path, "--again", "--report"), "--again", "--report")
