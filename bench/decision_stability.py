@@ -16,6 +16,7 @@ quiet runs); the sweep's time per run.
 Usage: python bench/decision_stability.py [--runs R] [--reuse]   (default R = 6; --reuse: pick again on the
 stores the last run left, measuring nothing: for a changed pick, not for new figures)
 """
+import functools
 import itertools
 import json
 import math
@@ -42,8 +43,9 @@ BURN = ("import os, time\nparent, end = os.getppid(), time.time() + 900\n"
         "    while time.time() < t:\n        pass\n")
 
 
+@functools.cache
 def records(i: int) -> list:
-    """Run i's stored records."""
+    """Run i's stored records (read once)."""
     lines = (WORK / f"home-{i}" / "results.jsonl").read_text().splitlines()
     return [BenchRecord.from_dict(json.loads(line)) for line in lines if line.strip()]
 

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from statistics import NormalDist
+
+from .intervals import log_half_width, z_score
 
 MIN_FILES = 3   # fewer files measured twice is no estimate of a device's drift
 
@@ -39,36 +40,29 @@ class Drift:
                 f"intervals; from {self.files} files measured in 2+ runs)")
 
 
-def _z(confidence: float) -> float:
-    return NormalDist().inv_cdf(0.5 + confidence / 2)
-
-
 def _se(record) -> float | None:
     """The within-run standard error of a record's median on the log scale, from its interval."""
     ci = record.protocol.get("median_ci_ms")
-    conf = record.protocol.get("confidence") or 0.95
     if not ci or record.median_ms <= 0 or ci[0] <= 0:
         return None
-    half = max(math.log(record.median_ms / ci[0]), math.log(ci[1] / record.median_ms))
-    return half / _z(conf)
+    return log_half_width(record.median_ms, ci) / z_score(record.protocol.get("confidence") or 0.95)
 
 
 def between_runs(records, device: str) -> Drift | None:
     """The drift of `device` from every pair of quiet records of the same file; None below MIN_FILES files."""
     by_file: dict[tuple, list] = {}
     for r in records:
-        if r.device != device or not r.sha256 or r.noise or _se(r) is None:
-            continue
-        by_file.setdefault((r.sha256, r.artifact, r.file, r.threads), []).append(r)
+        se = _se(r) if r.device == device and r.sha256 and not r.noise else None
+        if se is not None:
+            by_file.setdefault((r.sha256, r.artifact, r.file, r.threads), []).append((r.time, r.median_ms, se))
     terms, files = [], 0
     for runs in by_file.values():
         if len(runs) < 2:
             continue
         files += 1
-        runs = sorted(runs, key=lambda r: r.time)
-        for a, b in zip(runs, runs[1:]):
-            d = math.log(b.median_ms / a.median_ms)
-            terms.append(d * d - _se(a) ** 2 - _se(b) ** 2)
+        runs.sort(key=lambda run: run[0])
+        for (_, m1, se1), (_, m2, se2) in zip(runs, runs[1:]):
+            terms.append(math.log(m2 / m1) ** 2 - se1 ** 2 - se2 ** 2)
     if files < MIN_FILES:
         return None
     return Drift(device, math.sqrt(max(0.0, sum(terms) / len(terms) / 2)), files, len(terms))
@@ -78,7 +72,7 @@ def rerun_interval(estimate: float, ci: tuple[float, float], drift: Drift, confi
                    ) -> tuple[float, float]:
     """Where another run's estimate falls with `confidence`: this run's within-run error and the device's drift,
     each twice (this run's and the other's), on the log scale around `estimate`."""
-    z = _z(confidence)
-    se = max(math.log(estimate / ci[0]), math.log(ci[1] / estimate)) / z
+    z = z_score(confidence)
+    se = log_half_width(estimate, ci) / z
     half = z * math.sqrt(2 * (se * se + drift.sd * drift.sd))
     return estimate * math.exp(-half), estimate * math.exp(half)

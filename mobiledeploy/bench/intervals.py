@@ -88,16 +88,25 @@ T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8
         12: 2.179, 15: 2.131, 20: 2.086, 25: 2.060, 30: 2.042}
 
 
-def _t(df: int, confidence: float) -> float:
-    """Student's t quantile for a two-sided `confidence` interval (exact at 95%, scaled from it otherwise)."""
+def z_score(confidence: float) -> float:
+    """The standard normal quantile of a two-sided `confidence` interval (1.96 at 95%)."""
     from statistics import NormalDist
 
+    return NormalDist().inv_cdf(0.5 + confidence / 2)
+
+
+def log_half_width(estimate: float, interval: tuple[float, float]) -> float:
+    """An interval's larger side around `estimate` on the log scale (0.05 is about +-5%)."""
+    return max(math.log(estimate / interval[0]), math.log(interval[1] / estimate))
+
+
+def _t(df: int, confidence: float) -> float:
+    """Student's t quantile for a two-sided `confidence` interval (exact at 95%, scaled from it otherwise)."""
     keys = sorted(T975)
     t95 = T975[max(k for k in keys if k <= df)] if df <= 30 else 1.96
     if abs(confidence - 0.95) < 1e-9:
         return t95
-    z = NormalDist().inv_cdf(0.5 + confidence / 2)
-    return t95 * z / 1.96   # the t/normal ratio at 95%, carried to the asked confidence
+    return t95 * z_score(confidence) / 1.96   # the t/normal ratio at 95%, carried to the asked confidence
 
 
 def process_half_width(chunks: list, q: float, confidence: float) -> float | None:
@@ -123,7 +132,7 @@ def _interval(estimate: float, sampling: tuple[float, float], between: float | N
     side, and a second run's estimate falls there as often as on the other (measured on two quiet runs of
     bench/decision_stability.py: a second run's median fell inside the first run's interval 72% of the time
     with a bootstrap over processes, 81% with the hull of the t and sampling intervals, 92% centred)."""
-    half = max(math.log(estimate / sampling[0]), math.log(sampling[1] / estimate), between or 0.0)
+    half = max(log_half_width(estimate, sampling), between or 0.0)
     return estimate * math.exp(-half), estimate * math.exp(half)
 
 
