@@ -63,14 +63,14 @@ export: install
 	$(VENV)/bin/mobiledeploy export --alpha 0.5 --res 128 --int8
 
 bench: install
-	$(PY) bench/export_time.py
-	$(PY) bench/tflite_latency.py
-	$(PY) bench/runner_overhead.py
-	$(PY) bench/ssh_vs_local.py
-	$(PY) bench/sweep_time.py
-	$(PY) bench/predictor_error.py
-	$(PY) bench/quant_latency.py
-	$(PY) bench/decision_stability.py
+	$(PY) benchmarks/export_time.py
+	$(PY) benchmarks/tflite_latency.py
+	$(PY) benchmarks/runner_overhead.py
+	$(PY) benchmarks/ssh_vs_local.py
+	$(PY) benchmarks/sweep_time.py
+	$(PY) benchmarks/predictor_error.py
+	$(PY) benchmarks/quant_latency.py
+	$(PY) benchmarks/decision_stability.py
 
 clean:
 	rm -rf $(VENV) models/mobilenet_v1_* .pytest_cache

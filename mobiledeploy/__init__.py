@@ -1,11 +1,33 @@
 """mobiledeploy: MobileNet from Keras definition to measured artifacts on phones and boards.
 
-The Python library is `mobiledeploy.api` (`import mobiledeploy.api as md`; md.export, md.load, md.bench,
-md.sweep, md.pick, ...). Its functions are not re-exported here: their names are also the names of this
-package's subpackages (mobiledeploy.export, mobiledeploy.bench, mobiledeploy.sweep), which Python binds
-on this module as soon as they are imported.
+    import mobiledeploy as md
+    result = md.export(alpha=0.5, resolution=128, int8=True)
+    choice = md.pick("local", budget_ms=5)
+
+The functions are those of `mobiledeploy.api` (md.export, md.load, md.predict, md.bench, md.history, md.sweep,
+md.pick, md.evaluate), loaded on first use so that the command line starts fast. Three of their names are also
+names of subpackages (mobiledeploy.export, .bench, .sweep): on this package the name means the function, so
+import a module of those subpackages with `from mobiledeploy.bench import store`, not `import
+mobiledeploy.bench.store as store`.
 """
+import sys
+import types
 
 from .version import __version__
 
-__all__ = ["__version__"]
+API = ("export", "load", "predict", "bench", "history", "sweep", "pick", "evaluate")
+__all__ = ["__version__", *API]
+
+
+class _Face(types.ModuleType):
+    """This package as seen from outside: the API's functions by name, whatever subpackage shares the name."""
+
+    def __getattribute__(self, name):
+        if name in API:
+            from importlib import import_module
+
+            return getattr(import_module(f"{__name__}.api"), name)
+        return super().__getattribute__(name)
+
+
+sys.modules[__name__].__class__ = _Face

@@ -5,7 +5,7 @@
     result = md.export(alpha=0.5, resolution=128, int8=True)          # ExportResult
     clf = md.load(result.artifact)                                    # a Classifier of the default file
     print(clf.predict("photo.jpg")[0].label)
-    bench = md.bench(result.artifact, device="local", runs=100)       # BenchResult of BenchRecords
+    bench = md.bench(result.artifact, device="local", runs=100)       # Outcome: BenchRecords, errors
     sweep = md.sweep(alphas=[0.25, 0.5], resolutions=[128, 160])      # SweepResult: report rows, plot
     choice = md.pick(device="local", budget_ms=5)                     # PickResult (NothingFits if none)
 
@@ -19,38 +19,49 @@ from typing import Iterable
 
 from .bench.settings import DEFAULTS
 from .errors import MobiledeployError
-from .export.calibration import CALIB_COUNT
+from .export.options import EXPORT_DEFAULTS as XD
+from .model.families import DEFAULT as DEFAULT_ARCH
+from .sweep.options import SWEEP_DEFAULTS as SD
 from .export.formats import CALIB_METHODS, FORMATS, IO_TYPES, SWEEP_PRECISIONS
 from .runtime.classifier import TOP_K
 
+QUANT_NOISE_SEED = 0   # quant-report without --data: the same noise every time
+
 
 def _alpha_list(values) -> list[float]:
-    from .choices import checked_list
     from .model.architecture import check_alpha
+    from .sweep.grid import parse_alphas
 
-    if isinstance(values, str):
-        return checked_list(values, "--alphas", "0.25,0.5", check_alpha)
-    return sorted({check_alpha(v) for v in values})
+    return parse_alphas(values) if isinstance(values, str) else sorted({check_alpha(v) for v in _sequence(values)})
 
 
 def _resolution_list(values) -> list[int]:
-    from .choices import checked_list
     from .model.architecture import check_resolution
+    from .sweep.grid import parse_resolutions
 
-    if isinstance(values, str):
-        return checked_list(values, "--res", "128,160", check_resolution)
-    return sorted({check_resolution(v) for v in values})
+    return parse_resolutions(values) if isinstance(values, str) else sorted({check_resolution(v)
+                                                                            for v in _sequence(values)})
+
+
+def _sequence(values) -> list:
+    """A list from a list, tuple or set (a bare number is one item), else one error line naming the type."""
+    if isinstance(values, (int, float)) and not isinstance(values, bool):
+        return [values]
+    if not isinstance(values, (list, tuple, set, frozenset)):
+        raise MobiledeployError(f"expected a list or a comma-separated text, got {type(values).__name__}")
+    return list(values)
 
 
 def _text_list(values) -> str:
     return values if isinstance(values, str) else ",".join(str(v) for v in values)
 
 
-def export(alpha: float = 1.0, resolution: int = 224, *, int8: bool = False, formats="tflite,onnx",
-           precisions=None, weights: str = "auto", calib=None, calib_count: int = CALIB_COUNT,
-           calib_method: str = "minmax", verify=None, verify_count: int = 50, io: str = "int8", labels=None,
-           keep_background: bool = False, out="models", force: bool = False, fallback_float: int = 0,
-           bias_correction: bool = False, quiet: bool = False, arch="mobilenet_v1"):
+def export(alpha: float = XD.alpha, resolution: int = XD.resolution, *, int8: bool = False, formats="tflite,onnx",
+           precisions=None, weights: str = XD.weights, calib=None, calib_count: int = XD.calib_count,
+           calib_method: str = XD.calib_method, verify=None, verify_count: int = XD.verify_count, io: str = XD.io,
+           labels=None, keep_background: bool = XD.background, out=XD.out, force: bool = False,
+           fallback_float: int = XD.fallback_float, bias_correction: bool = False, quiet: bool = False,
+           arch=DEFAULT_ARCH):
     """Export one verified artifact (TFLite/ONNX files, labels.txt, manifest.json); returns an ExportResult.
 
     arch: the model family, "mobilenet_v1" or "mobilenet_v2" (or a model.families.Family)."""
@@ -93,12 +104,11 @@ def bench(artifact=None, device: str = "local", files: Iterable[str] = (), *, th
           confidence: float = DEFAULTS.confidence, strict: bool = False, cpu_mask: str | None = None,
           cooldown: float = 0.0, delegate: str | None = None, op_profiling: bool = False,
           benchmark_binary=None, insecure: bool = False, progress=None):
-    """Measure an artifact's files on a device (default: the newest artifact in models/); a BenchResult.
+    """Measure an artifact's files on a device (default: the newest artifact in models/); an Outcome of records.
 
     Each result is stored in the results store as it completes; a file that fails is named in `errors`.
     """
-    from .artifact.bundle import Artifact
-    from .bench import measure
+    from .bench.session import bench_files, latest_artifact
     from .bench.settings import BenchSettings
 
     settings = BenchSettings(threads=threads, runs=runs, warmup=warmup, processes=processes, ci_width=ci_width,
@@ -106,26 +116,37 @@ def bench(artifact=None, device: str = "local", files: Iterable[str] = (), *, th
                              cooldown=float(cooldown),
                              delegate=delegate, op_profiling=op_profiling,
                              benchmark_binary=str(Path(benchmark_binary).resolve()) if benchmark_binary else None)
-    path = Path(artifact) if artifact else measure.latest_artifact()
-    return measure.run(Artifact.load(path), device, list(files), settings, insecure, progress)
+    if isinstance(files, str):
+        files = [files]
+    path = Path(artifact) if artifact else latest_artifact()
+    names = list(dict.fromkeys(files))
+    outcome = bench_files(device, [(path, n) for n in names] or [(path, None)], settings, insecure, progress)
+    if len(names) == 1 and outcome.errors:
+        raise MobiledeployError(outcome.errors[0].split(": ", 1)[1])
+    return outcome
 
 
 def history(artifact=None, device: str | None = None):
-    """Stored bench records, oldest first, optionally of one artifact folder and one device."""
+    """Stored bench records, oldest first, optionally of one artifact folder and one device (None: every
+    device), with each device's drift between runs: a History (records, between_runs)."""
     from .bench import store
+    from .bench.drift import History, between_runs
 
-    return [r for r in store.history() if (not artifact or Path(r.artifact) == Path(artifact))
-            and (device is None or r.device == device)]
+    folder = Path(artifact).resolve() if artifact else None
+    records = [r for r in store.history() if (folder is None or Path(r.artifact).resolve() == folder)
+               and (device is None or r.device == device)]
+    drifts = [d for d in (between_runs(records, name) for name in dict.fromkeys(r.device for r in records)) if d]
+    return History(records, drifts)
 
 
-def sweep(alphas=(0.25, 0.5, 0.75, 1.0), resolutions=(128, 160, 192, 224), precisions=SWEEP_PRECISIONS,
-          devices=("local",), *, weights_dir=None, data=None, wnids=None, calib=None, calib_count: int = CALIB_COUNT,
+def sweep(alphas=tuple(SD.alphas), resolutions=tuple(SD.resolutions), precisions=tuple(SD.precisions),
+          devices=tuple(SD.devices), *, weights_dir=None, data=None, wnids=None, calib=None, calib_count: int = XD.calib_count,
           threads: int = DEFAULTS.threads, runs: int = DEFAULTS.runs, warmup: int = DEFAULTS.warmup,
           processes: int = DEFAULTS.processes, ci_width: float = DEFAULTS.ci_width,
           max_seconds: float = DEFAULTS.max_seconds, confidence: float = DEFAULTS.confidence, strict: bool = False,
-          jobs: int = 0,
-          measure: int | None = None, budget_ms: float | None = None, out="models/sweep", plot=None,
-          report_only: bool = False, insecure: bool = False, log=None, archs="mobilenet_v1", again: bool = False):
+          jobs: int = SD.jobs,
+          measure: int | None = None, budget_ms: float | None = None, out=SD.out, plot=None,
+          report_only: bool = False, insecure: bool = False, log=None, archs=DEFAULT_ARCH, again: bool = False):
     """Export, bench and evaluate every family x alpha x resolution x precision; a SweepResult (rows, fronts,
     plot). archs: "mobilenet_v1", "mobilenet_v2" or a comma list / sequence of both."""
     from .bench import devices as device_config
@@ -133,7 +154,7 @@ def sweep(alphas=(0.25, 0.5, 0.75, 1.0), resolutions=(128, 160, 192, 224), preci
     from .sweep import grid
     from .sweep.pick import check_budget
     from .sweep.plan import sweep as run_sweep
-    from .sweep.run import SweepOptions
+    from .sweep.options import SweepOptions
     from .model.families import parse_archs
 
     families = [f.name for f in parse_archs(_text_list(archs))]
@@ -172,6 +193,61 @@ def pick(device: str, budget_ms: float, min_top1: float | None = None, precision
     return decide(device, budget_ms, min_top1, prec, threads, refine, log)
 
 
+def quant_report(artifact, data=None, count: int = 50, plot_path=None) -> dict:
+    """Per-layer error of an artifact's int8 activations against its float files (TFLite and ONNX side by side),
+    on images from `data` (default: uniform noise); with `plot_path`, a PNG of the error by layer depth."""
+    import logging
+
+    import numpy as np
+
+    from .artifact.bundle import Artifact
+    from .errors import MobiledeployError
+    from .export import quant_debug
+    from .fsutil import check_output
+
+    art = Artifact.load(artifact)
+    pairs = {}
+    for fmt in ("tflite", "onnx"):
+        if any(e.format == fmt and e.precision == "int8" for e in art.manifest.files):
+            pairs[fmt] = (art.path(art.manifest.file(fmt, "fp32")), art.path(art.manifest.file(fmt, "int8")))
+    if not pairs:
+        raise MobiledeployError(f"{art.folder} has no int8 file: export it with --int8")
+    if plot_path and not Path(plot_path).resolve().parent.is_dir():
+        raise MobiledeployError(f"cannot write the plot {plot_path}: its folder does not exist")
+    if plot_path:  # before the work: a FIFO or a device there is refused, not replaced
+        check_output(plot_path, "--plot")
+    spec = art.manifest.input
+    if data:
+        from .export.calibration import read_images
+        from .runtime.images import find_images
+
+        paths = find_images(Path(data))[:count]
+        if not paths:
+            raise MobiledeployError(f"no images (jpg, png, bmp) in {data}")
+        inputs = read_images(paths, spec).inputs
+        if not len(inputs):
+            raise MobiledeployError(f"no readable image in {data}")
+        source = {"data": str(data), "count": int(len(inputs))}
+    else:
+        inputs = np.random.default_rng(QUANT_NOISE_SEED).uniform(-1, 1, (count, *spec.shape[1:])).astype(np.float32)
+        source = {"data": "uniform noise", "count": count}
+        logging.getLogger("mobiledeploy").warning("no --data: running uniform noise; real images give the errors "
+                                                  "that matter")
+    from .runtime.session import Session
+
+    for files in pairs.values():  # the loader predict, eval and bench use: a file it refuses is one line here too
+        for path in files:
+            Session(path)
+    result = quant_debug.report(pairs.get("tflite"), pairs.get("onnx"), inputs)
+    result = {"artifact": str(art.folder), "inputs": source, **result,
+              "calibration": art.manifest.calibration.get("method")}
+    if plot_path:
+        quant_debug.plot(result, Path(plot_path), f"{art.folder.name}: int8 activations against float "
+                                                  f"({source['count']} inputs from {source['data']})")
+        result["plot"] = str(plot_path)
+    return result
+
+
 def evaluate(artifact, data, wnids=None, files: Iterable[str] = (), keras: bool = True, progress=None) -> dict:
     """Top-1/top-5 of each file of an artifact (and of the float Keras model) on labelled images."""
     from .artifact.bundle import Artifact
@@ -183,4 +259,4 @@ def evaluate(artifact, data, wnids=None, files: Iterable[str] = (), keras: bool 
     return run_eval(art, Path(data), wnid_list, list(files), keras, progress)
 
 
-__all__ = ["export", "load", "predict", "bench", "history", "sweep", "pick", "evaluate", "FORMATS"]
+__all__ = ["export", "load", "predict", "bench", "history", "sweep", "pick", "evaluate", "quant_report", "FORMATS"]

@@ -1,10 +1,13 @@
 """Writing files and folders so that a reader never sees half of one, and disk errors a user can fix.
 
 - `atomic_write` writes a file through a temporary sibling that is renamed over the target at the end
-  (removed on any failure, Ctrl-C and SIGTERM included).
+  (removed on any failure, Ctrl-C and SIGTERM included). `replace_file` is that rename, for every writer:
+  it refuses a target that is not a regular file (`check_output`), because a rename would replace a FIFO,
+  a socket, a folder or a device node (/dev/null as root) with a plain file.
 - `rename_noreplace` / `rename_exchange` publish a finished folder without ever losing what is there:
   Linux's renameat2() (RENAME_NOREPLACE / RENAME_EXCHANGE); elsewhere an flock on the parent folder
   serialises publishers. os.rename alone is not enough: it silently replaces an *empty* folder.
+- `editing` serialises read-modify-write edits of one settings file between processes (an flock).
 - `disk_error` turns an OSError of the kind a user can fix (full disk, read-only target, permission,
   a folder where a file is expected) into a one-line MobiledeployError naming the path and the fix.
 """
@@ -16,12 +19,15 @@ import ctypes.util
 import errno
 import os
 import shutil
+import stat
 import tempfile
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import MobiledeployError
 
+EDIT_WAIT = 30.0  # seconds: an edit of a settings file takes milliseconds
 _RENAME_NOREPLACE = 1
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
@@ -53,6 +59,47 @@ def disk_error(exc: OSError, action: str = "cannot write", path=None) -> Mobiled
     reason = exc.strerror or os.strerror(code)
     head = f"{action} {where}".strip()
     return MobiledeployError(f"{head}: {reason} ({FIXES[code]})" if head else f"{reason} ({FIXES[code]})")
+
+
+#: what an existing path can be besides a regular file, in the words of an error message
+_KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+          (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
+
+def special_kind(path) -> str | None:
+    """What `path` is when it exists and is not a regular file ("a FIFO", "a folder", ...), else None.
+
+    Symbolic links are followed: a link to /dev/null is a character device. A path that cannot be
+    examined (missing, a dangling link, no permission) is None: the write itself reports what is wrong.
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return None
+    if stat.S_ISREG(mode):
+        return None
+    return next((name for test, name in _KINDS if test(mode)), "not a regular file")
+
+
+def check_output(path, what: str = "", folder: bool = False) -> Path:
+    """Refuse an output `path` that exists and is not a regular file (nor a folder, with `folder`).
+
+    Writers call this before their work (so none is wasted) and `replace_file` again at the rename.
+    `what` names the path as the user gave it, e.g. "--plot" or "plot".
+    """
+    kind = special_kind(path)
+    if kind is not None and not (folder and kind == "a folder"):
+        head = f"{what} {path}" if what else str(path)
+        wanted = "a regular file or a folder" if folder else "a regular file"
+        raise MobiledeployError(f"{head} exists and is {kind}, not {wanted}: give another path")
+    return Path(path)
+
+
+def replace_file(tmp, path, what: str = "") -> None:
+    """Rename the finished temporary file `tmp` over `path`; a MobiledeployError when `path` is not a
+    regular file (checked again here: something may have appeared there while the file was written)."""
+    check_output(path, what)
+    os.replace(tmp, path)
 
 
 def _libc():
@@ -91,6 +138,45 @@ def _parent_locked(path: Path):
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def editing(path, wait: float = EDIT_WAIT):
+    """Hold the lock for a read-modify-write of the settings file `path` (devices.toml, ...).
+
+    Without it, two processes that read the same old file each write their own change and one is lost
+    (eight `devices add` at once kept three). The lock is an flock on the folder that holds `path`,
+    so no lock file is left beside it; the write itself stays atomic (`atomic_write`). Not reentrant:
+    a process takes it once per edit. The folder is created when missing. A lock held longer than
+    `wait` seconds is some other long job's: one line then, not a hang.
+    """
+    path = Path(path)
+    try:
+        import fcntl
+    except ImportError:  # no flock (Windows): best effort
+        fcntl = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path.parent, os.O_RDONLY) if fcntl else None
+    except OSError as exc:
+        raise (disk_error(exc, "cannot use", path.parent) or exc) from None
+    if fd is None:
+        yield path
+        return
+    try:
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise MobiledeployError(f"cannot edit {path}: another process has held its folder locked for "
+                                            f"{wait:g} s; try again when it is done") from None
+                time.sleep(0.02)
+        yield path
     finally:
         os.close(fd)
 
@@ -141,6 +227,7 @@ def publish(src, dst, replace: bool) -> None:
         except FileExistsError:
             if not replace:
                 raise
+        check_output(dst, folder=True)  # the swapped-out dst is removed next: never a FIFO or a device
         if rename_exchange(src, dst):
             remove_tree(src)  # src now holds the previous dst
             return
@@ -159,16 +246,14 @@ def remove_tree(path) -> None:
             pass
 
 
-def atomic_write(path, data: bytes | str, encoding: str = "utf-8", mode: int = 0o644) -> Path:
+def atomic_write(path, data: bytes | str, encoding: str = "utf-8", mode: int = 0o644, what: str = "") -> Path:
     """Write `data` to `path` through a temporary sibling and a rename; no partial file, no temp left.
 
-    Errors a user can fix (full disk, read-only, a folder at `path`, ...) become one-line
-    MobiledeployErrors naming `path`.
+    Errors a user can fix (full disk, read-only, a folder, FIFO or device at `path`, ...) become one-line
+    MobiledeployErrors naming `path` (as `what` calls it, e.g. "plot").
     """
-    path = Path(path)
+    path = check_output(path, what)
     payload = data.encode(encoding) if isinstance(data, str) else data
-    if path.is_dir():
-        raise disk_error(OSError(errno.EISDIR, os.strerror(errno.EISDIR)), path=path)
     tmp = None
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
@@ -177,7 +262,7 @@ def atomic_write(path, data: bytes | str, encoding: str = "utf-8", mode: int = 0
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, mode)
-        os.replace(tmp, path)
+        replace_file(tmp, path, what)
         tmp = None
     except OSError as exc:
         err = disk_error(exc, path=path)

@@ -5,7 +5,7 @@ import io
 from pathlib import Path
 
 from .errors import MobiledeployError
-from .fsutil import atomic_write
+from .fsutil import atomic_write, check_output
 
 
 def pyplot():
@@ -22,10 +22,12 @@ def pyplot():
 
 
 def check_target(path) -> str:
-    """The image format a plot path asks for (its suffix, png when none); refuses a folder."""
+    """The image format a plot path asks for (its suffix, png when none); refuses a folder, a FIFO, a device
+    or anything else that is not a regular file (call it before the work: `save` checks again)."""
     path = Path(path)
     if path.is_dir():
         raise MobiledeployError(f"plot {path} is a folder: give a file name such as {path / 'plot.png'}")
+    check_output(path, "plot")
     return path.suffix[1:].lower() or "png"
 
 
@@ -40,7 +42,7 @@ def save(fig, path) -> Path:
         fig.savefig(image, format=fmt)
     finally:
         plt.close(fig)
-    return atomic_write(Path(path), image.getvalue())
+    return atomic_write(Path(path), image.getvalue(), what="plot")
 
 
 def _writable_config_dir() -> None:

@@ -31,7 +31,8 @@ def test_export_load_bench_sweep_pick(tmp_path, monkeypatch):
     bench = md.bench(result.artifact, device="local", runs=5, warmup=1)
     assert {r.file for r in bench.records} == {"model_fp32.tflite", "model_int8.tflite"} and not bench.errors
     assert all(isinstance(r, BenchRecord) and r.median_ms > 0 and r.settings.runs == 5 for r in bench.records)
-    assert len(md.history(result.artifact)) == 2           # stored as they were measured
+    past = md.history(result.artifact)
+    assert len(past.records) == 2 and past.between_runs == []   # stored as they were measured; one run
 
     sweep = md.sweep(alphas=[0.25], resolutions=[32], precisions=["int8"], runs=5, warmup=1, out=tmp_path / "s",
                      log=lambda line: None)
@@ -52,6 +53,22 @@ def test_api_checks_arguments_like_the_cli():
         md.pick(device="local", budget_ms=float("nan"))
     with pytest.raises(MobiledeployError, match="threads must be"):
         md.bench(device="local", threads=0)
+    for budget in ("5", None, True):   # a budget of the wrong type is the same one line, not a crash in it
+        with pytest.raises(MobiledeployError, match="budget-ms must be a positive number"):
+            md.pick(device="local", budget_ms=budget)
+    with pytest.raises(MobiledeployError, match="budget-ms must be a positive number"):
+        md.sweep(budget_ms="5")
+    with pytest.raises(MobiledeployError, match="expected a list"):
+        md.sweep(alphas={"a": 1}.keys())
+
+
+def test_the_package_is_the_api():
+    """`import mobiledeploy as md; md.export(...)`: the API's functions, whatever subpackage shares the name."""
+    import mobiledeploy
+    from mobiledeploy.bench import store   # the subpackages still import as before
+
+    assert mobiledeploy.export is md.export and mobiledeploy.bench is md.bench and mobiledeploy.sweep is md.sweep
+    assert callable(store.history) and mobiledeploy.__version__
 
 
 @pytest.mark.slow

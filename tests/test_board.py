@@ -53,7 +53,8 @@ def test_bench_runs_the_runner_on_aarch64(board, artifact):
     add(board)
     doc = json.loads(mobiledeploy("bench", artifact, "--device", "pi", "--file", "model_int8.tflite", "--runs", "3",
                                   "--warmup", "1", "--json", check=True, timeout=900).stdout)["results"][0]
-    assert doc["machine"] == "aarch64" and doc["runs"] == 3 * doc["processes"] and doc["median_ms"] > 0
+    m = doc["measurement"]
+    assert doc["device_facts"]["machine"] == "aarch64" and m["samples"] == 3 * m["processes"] and m["median"]["ms"] > 0
 
 
 def test_pi_classifier_on_the_board_agrees_with_this_machine(board, artifact):

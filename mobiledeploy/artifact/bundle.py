@@ -54,9 +54,10 @@ class Artifact:
 
     @property
     def labels(self) -> list[str]:
-        """Class names, one per output (labels.txt, confined to the folder, size-capped, UTF-8)."""
+        """Class names, one per output (labels.txt, confined to the folder, size-capped, UTF-8, and with the
+        manifest's sha256 when it records one)."""
         path = member_path(self.folder, self.manifest.labels.file, "labels file")
-        labels = read_lines(path, "re-export the artifact")
+        labels = read_lines(path, "re-export the artifact", self.manifest.labels.sha256)
         if len(labels) != self.manifest.model.outputs:
             raise MobiledeployError(f"{path} has {len(labels)} lines, the model has "
                                     f"{self.manifest.model.outputs} outputs: re-export the artifact")
@@ -123,6 +124,7 @@ class Publisher:
     def __init__(self, target: Path, force: bool, what: str = "artifact"):
         self.target = Path(target)
         self.force, self.what = force, what
+        fsutil.check_output(self.target, folder=True)  # a FIFO or a device there: refused before any work
         if self.target.exists() and not force:
             raise MobiledeployError(f"{self.target} exists: pass --force to replace it")
         self.tmp, self._created = None, []

@@ -16,6 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from ..errors import MobiledeployError
+from ..fsutil import replace_file
 from ..readers import parse_json, read_text
 
 MANIFEST = "manifest.json"
@@ -174,6 +175,13 @@ class LabelsInfo:
     file: str
     count: int
     source: str
+    # sha256 of the file's bytes: labels are shown to people (a page, a terminal), so they are checked like the
+    # model files. None only in manifests written before the exporter recorded it; those still load.
+    sha256: str | None = None
+
+    def to_dict(self) -> dict:
+        digest = {"sha256": self.sha256} if self.sha256 else {}  # no key rather than null: the schema takes a digest or nothing
+        return {"file": self.file, "count": self.count, "source": self.source, **digest}
 
 
 @dataclass(frozen=True)
@@ -223,7 +231,8 @@ class Manifest:
             model=ModelInfo(float(m["alpha"]), m["resolution"], m["classes"], m["background"], m["outputs"],
                             m["macs"], m["params"], m["weights"], m["architecture"]),
             input=InputSpec.from_dict(doc["input"]),
-            labels=LabelsInfo(doc["labels"]["file"], doc["labels"]["count"], str(doc["labels"]["source"])),
+            labels=LabelsInfo(doc["labels"]["file"], doc["labels"]["count"], str(doc["labels"]["source"]),
+                              doc["labels"].get("sha256")),  # optional in the schema: earlier manifests lack it
             files=entries, calibration=doc["calibration"], provenance=doc["provenance"],
         )
 
@@ -235,7 +244,7 @@ class Manifest:
             "manifest_version": self.version, "name": self.name, "model": self.model.to_dict(),
             "input": self.input.to_dict(),
             "output": {"shape": [1, outputs], "kind": "probabilities", "background": self.model.background},
-            "labels": {"file": self.labels.file, "count": self.labels.count, "source": self.labels.source},
+            "labels": self.labels.to_dict(),
             "files": [e.to_dict() for e in self.files], "calibration": self.calibration,
             "provenance": self.provenance,
         }
@@ -249,7 +258,7 @@ class Manifest:
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:
                 f.write(json.dumps(doc, indent=2, allow_nan=False) + "\n")
-            os.replace(tmp, path)
+            replace_file(tmp, path)  # refuses a FIFO or a device there, never replaces it
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise

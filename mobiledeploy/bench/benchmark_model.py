@@ -89,5 +89,4 @@ def summary(parsed: dict) -> dict:
         "runs": inf["count"], "mean_ms": mean, "median_ms": inf.get("median", mean),
         "p90_ms": None, "p95_ms": inf.get("p95"), "p99_ms": None, "min_ms": inf.get("min"),
         "max_ms": inf.get("max"), "std_ms": std, "cv": std / mean if mean else 0.0,
-        "unstable": bool(mean and std / mean > 0.05), "throttled": False,
     }

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from ..errors import MobiledeployError
+from ..fsutil import editing
 from ..readers import read_bytes, read_text
 from ..home import home
 
@@ -41,6 +42,15 @@ def _flag(value) -> bool:
     return isinstance(value, bool)
 
 
+#: the ranges of the timing fields, held once: the file's check and `devices add`'s options read them
+RANGES = {"connect_timeout": (0.1, 600), "keepalive": (0.1, 3600), "dead_timeout": (0.5, 3600), "timeout": (1, 86400)}
+
+
+def _seconds(field: str):
+    lo, hi = RANGES[field]
+    return _number(lo, hi), f"seconds between {lo:g} and {hi:g}"
+
+
 # The file is checked whole when it is read: every field of every device has a known name and type, so a
 # typo or a wrong type is one line naming the file, the device, the field and the fix, never a KeyError or
 # a TypeError deep inside an SSH connection. field -> (check, what it must be); `kind` is checked first.
@@ -55,14 +65,14 @@ FIELDS = {
         "python": (_text, "the path of Python on the board"),
         "workdir": (_text, "an absolute folder on the board, such as /tmp"),
         "insecure": (_flag, "true or false"),
-        "connect_timeout": (_number(0.1, 600), "seconds between 0.1 and 600"),
-        "keepalive": (_number(0.1, 3600), "seconds between 0.1 and 3600"),
-        "dead_timeout": (_number(0.5, 3600), "seconds between 0.5 and 3600"),
+        "connect_timeout": _seconds("connect_timeout"),
+        "keepalive": _seconds("keepalive"),
+        "dead_timeout": _seconds("dead_timeout"),
     },
     "adb": {
         "serial": (_text, "an adb serial (from adb devices) or auto"),
         "benchmark_binary": (_text, "the local path of benchmark_model"),
-        "timeout": (_number(1, 86400), "seconds between 1 and 86400"),
+        "timeout": _seconds("timeout"),
     },
 }
 REQUIRED = {"local": (), "ssh": ("host", "user"), "adb": ("serial",)}
@@ -163,7 +173,8 @@ def save(devices: dict[str, dict]) -> None:
     """Write the config atomically (temporary file, then rename; no temporary left on a full disk).
 
     The file is edited, not rewritten: comments, order and the entries left alone keep their text
-    (tomlkit); only the device tables that changed are replaced or removed.
+    (tomlkit); only the device tables that changed are replaced or removed. Call it inside
+    `fsutil.editing(config_path())`, holding the lock since `devices` was loaded (as add and remove do).
     """
     import tomlkit
 
@@ -207,18 +218,30 @@ def add(name: str, entry: dict) -> None:
     if name == "local":
         raise MobiledeployError("'local' is built in and cannot be redefined")
     check_entry(name, entry)
-    devices = load()
-    devices[name] = entry
-    save(devices)
+    _check_local_files(entry)
+    with editing(config_path()):  # another add or remove at the same time must not lose this one, or its own
+        devices = load()
+        devices[name] = entry
+        save(devices)
+
+
+def _check_local_files(entry: dict) -> None:
+    """A file the entry names on this machine must be there now, not only at the first bench on the device."""
+    binary = entry.get("benchmark_binary")
+    if binary is not None and not Path(binary).is_file():
+        what = "is not a regular file" if Path(binary).exists() else "does not exist"
+        raise MobiledeployError(f"--benchmark-binary {binary} {what}: give the local path of TensorFlow's "
+                                "benchmark_model built for the phone (or leave it out)")
 
 
 def remove(name: str) -> None:
     """Remove device `name`; works even when that entry is broken (that is how one fixes the file)."""
-    devices = load(check=False)
-    if name == "local" or name not in devices:
-        raise MobiledeployError(f"no device {name!r} to remove (configured: {', '.join(sorted(devices))})")
-    del devices[name]
-    save(devices)
+    with editing(config_path()):
+        devices = load(check=False)
+        if name == "local" or name not in devices:
+            raise MobiledeployError(f"no device {name!r} to remove (configured: {', '.join(sorted(devices))})")
+        del devices[name]
+        save(devices)
 
 
 def get(name: str) -> dict:

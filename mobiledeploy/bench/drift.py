@@ -8,9 +8,10 @@ runs: one run measures a file once, so two records of it are two runs. From thos
 
     d = log(m2 / m1),   Var(d) = 2 sd^2 + se1^2 + se2^2
 
-with se the within-run standard error of each median (its interval's half-width on the log scale over z), so
-sd^2 = mean(d^2 - se1^2 - se2^2) / 2 (at least 0): the between-run spread of a file's median beyond what its
-own intervals already hold. A rerun interval is where another run's median falls: +-z sqrt(2 (se^2 + sd^2)).
+with se the within-run standard error of each median (its interval's half-width on the log scale over z, at
+the record's own confidence: Estimate.se), so sd^2 = mean(d^2 - se1^2 - se2^2) / 2 (at least 0): the between-run
+spread of a file's median beyond what its own intervals already hold. Where another run's estimate falls is
+`Estimate.widened(drift.sd)`: +-z sqrt(2 (se^2 + sd^2)) at the estimate's own confidence.
 Results that were not measured quietly (record.noise) say nothing about the quiet device and are left out.
 """
 from __future__ import annotations
@@ -18,7 +19,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .intervals import log_half_width, z_score
 
 MIN_FILES = 3   # fewer files measured twice is no estimate of a device's drift
 
@@ -40,19 +40,22 @@ class Drift:
                 f"intervals; from {self.files} files measured in 2+ runs)")
 
 
-def _se(record) -> float | None:
-    """The within-run standard error of a record's median on the log scale, from its interval."""
-    ci = record.protocol.get("median_ci_ms")
-    if not ci or record.median_ms <= 0 or ci[0] <= 0:
-        return None
-    return log_half_width(record.median_ms, ci) / z_score(record.protocol.get("confidence") or 0.95)
+@dataclass(frozen=True)
+class History:
+    """Stored records, oldest first, and the drift between runs of each device among them."""
+
+    records: list
+    between_runs: list[Drift]
+
+    def to_dict(self) -> dict:
+        return {"results": [r.to_dict() for r in self.records], "between_runs": [d.to_dict() for d in self.between_runs]}
 
 
 def between_runs(records, device: str) -> Drift | None:
     """The drift of `device` from every pair of quiet records of the same file; None below MIN_FILES files."""
     by_file: dict[tuple, list] = {}
     for r in records:
-        se = _se(r) if r.device == device and r.sha256 and not r.noise else None
+        se = r.measurement.median.se if r.device == device and r.sha256 and not r.noise else None
         if se is not None:
             by_file.setdefault((r.sha256, r.artifact, r.file, r.threads), []).append((r.time, r.median_ms, se))
     terms, files = [], 0
@@ -66,13 +69,3 @@ def between_runs(records, device: str) -> Drift | None:
     if files < MIN_FILES:
         return None
     return Drift(device, math.sqrt(max(0.0, sum(terms) / len(terms) / 2)), files, len(terms))
-
-
-def rerun_interval(estimate: float, ci: tuple[float, float], drift: Drift, confidence: float = 0.95
-                   ) -> tuple[float, float]:
-    """Where another run's estimate falls with `confidence`: this run's within-run error and the device's drift,
-    each twice (this run's and the other's), on the log scale around `estimate`."""
-    z = z_score(confidence)
-    se = log_half_width(estimate, ci) / z
-    half = z * math.sqrt(2 * (se * se + drift.sd * drift.sd))
-    return estimate * math.exp(-half), estimate * math.exp(half)

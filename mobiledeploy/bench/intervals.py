@@ -1,10 +1,11 @@
-"""Confidence intervals for latency quantiles, and the verdict a measurement earns: pure functions.
+"""Confidence intervals for latency quantiles: pure functions.
 
-The interval of a quantile is distribution-free: the order statistics X_(l) <= X_(u) that bracket the
-true q-quantile with probability >= confidence, from the binomial law of how many samples fall below it
-(no normality assumed: latencies are skewed and multi-modal). Samples of one runner process are not
-independent (a process stays in its fast or slow mode), so pooled intervals are widened to a bootstrap over
-whole processes. Coverage is checked on known distributions in tests/bench.
+The interval of a quantile over pooled samples is distribution-free: the order statistics X_(l) <= X_(u)
+that bracket the true q-quantile with probability >= confidence, from the binomial law of how many samples
+fall below it (no normality assumed: latencies are skewed and multi-modal). Samples of one runner process are
+not independent (a process stays in its fast or slow mode), so each interval is also at least as wide as a
+log-scale t interval over the processes' own quantiles (the process as the unit). Coverage is checked on known
+distributions in tests/bench.
 """
 from __future__ import annotations
 
@@ -12,8 +13,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-
-BUSY_DURING = 0.25   # other work's share of the measured cores that makes a result unstable
 
 
 def _binomial_cdf(n: int, p: float) -> np.ndarray:
@@ -76,12 +75,6 @@ class Pooled:
         return max(relative_half_width(self.median_ms, *self.median_ci_ms),
                    relative_half_width(self.p90_ms, *self.p90_ci_ms))
 
-    def to_dict(self) -> dict:
-        return {"median_ms": self.median_ms, "p90_ms": self.p90_ms, "p99_ms": self.p99_ms,
-                "median_ci_ms": list(self.median_ci_ms), "p90_ci_ms": list(self.p90_ci_ms), "samples": self.samples,
-                "processes": self.processes, "process_medians_ms": list(self.process_medians_ms),
-                "confidence": self.confidence}
-
 
 #: Student's t quantiles (two-sided 95%: 0.975) by degrees of freedom; past 30, the normal's.
 T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228,
@@ -130,7 +123,7 @@ def _interval(estimate: float, sampling: tuple[float, float], between: float | N
 
     Centred, because the order-statistic interval of thousands of pooled samples can be a hair wide on one
     side, and a second run's estimate falls there as often as on the other (measured on two quiet runs of
-    bench/decision_stability.py: a second run's median fell inside the first run's interval 72% of the time
+    benchmarks/decision_stability.py: a second run's median fell inside the first run's interval 72% of the time
     with a bootstrap over processes, 81% with the hull of the t and sampling intervals, 92% centred)."""
     half = max(log_half_width(estimate, sampling), between or 0.0)
     return estimate * math.exp(-half), estimate * math.exp(half)
@@ -154,52 +147,15 @@ def pool(per_process: list, confidence: float = 0.95) -> Pooled:
                   int(x.size), len(chunks), tuple(float(np.median(c)) for c in chunks), confidence)
 
 
-def verdict(pooled: Pooled, target: float, timed_out: bool, busy: float | None = None) -> tuple[str, str]:
-    """("stable" | "unstable", why): stable when both intervals are within +-target, the processes agree and
-    other work left the measured cores alone (`busy`: its largest share while a runner measured).
-
-    Processes "agree" when the spread of their medians is within the pooled median's interval widened by the
-    target: a runner that lands in a fast or a slow mode (placement, memory layout) shows up here.
-    """
-    med_w = relative_half_width(pooled.median_ms, *pooled.median_ci_ms)
-    p90_w = relative_half_width(pooled.p90_ms, *pooled.p90_ci_ms)
-    spread = (max(pooled.process_medians_ms) - min(pooled.process_medians_ms)) / pooled.median_ms
-    reasons = []
-    if med_w > target or p90_w > target:
-        reasons.append(f"interval +-{max(med_w, p90_w):.1%} wider than +-{target:.0%}"
-                       + (" when the time cap was reached" if timed_out else ""))
-    if pooled.processes > 1 and spread > 2 * target:
-        reasons.append(f"runner processes disagree (medians {min(pooled.process_medians_ms):.3g}-"
-                       f"{max(pooled.process_medians_ms):.3g} ms)")
-    if busy is not None and busy > BUSY_DURING:
-        reasons.append(f"other work used {busy:.0%} of the measured cores while measuring")
-    if reasons:
-        return "unstable", "; ".join(reasons)
-    return "stable", (f"median +-{med_w:.1%}, p90 +-{p90_w:.1%} at {pooled.confidence:.0%} over "
-                      f"{pooled.processes} processes, {pooled.samples} samples")
-
-
-Z90, Z95 = 1.2816, 1.6449   # standard normal quantiles
-
-
-def p90_from_summary(s: dict) -> float:
-    """benchmark_model reports a process's median and p95 but no p90: interpolated between them on the normal
-    scale (mean + 1.28 std when it gives no p95). An estimate, and the verdict says so."""
-    med, p95 = s["median_ms"], s.get("p95_ms")
-    if isinstance(p95, (int, float)) and p95 >= med:
-        return med + (p95 - med) * Z90 / Z95
-    return max(med, s.get("mean_ms", med) + Z90 * (s.get("std_ms") or 0.0))
-
-
 def pool_summaries(summaries: list, confidence: float = 0.95) -> Pooled:
-    """Pool processes that report only their own summary (benchmark_model on a phone): the process is the
-    unit, and each interval is the order-statistic interval of the per-process values (with few processes,
-    their whole range: honest, not narrow)."""
+    """Pool processes that report only their own summary (benchmark_model on a phone), each as (median, p90,
+    max or None, runs): the process is the unit, and each interval is the order-statistic interval of the
+    per-process values (with few processes, their whole range: honest, not narrow)."""
     if not summaries:
         raise ValueError("no summaries")
-    meds = [float(s["median_ms"]) for s in summaries]
-    p90s = [p90_from_summary(s) for s in summaries]
-    tops = [float(s.get("max_ms") or p) for s, p in zip(summaries, p90s)]
+    meds = [float(s[0]) for s in summaries]
+    p90s = [float(s[1]) for s in summaries]
+    tops = [float(s[2] or s[1]) for s in summaries]
     return Pooled(float(np.median(meds)), float(np.median(p90s)), float(np.median(tops)),
                   quantile_interval(meds, 0.5, confidence), quantile_interval(p90s, 0.5, confidence),
-                  int(sum(int(s.get("runs") or 0) for s in summaries)), len(summaries), tuple(meds), confidence)
+                  int(sum(int(s[3] or 0) for s in summaries)), len(summaries), tuple(meds), confidence)

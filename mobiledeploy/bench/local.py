@@ -9,11 +9,8 @@ from pathlib import Path
 
 from ..errors import MobiledeployError
 from ..fsutil import temporary_prefix
-from .runner_io import RUNNER, parse_runner_output, runner_args
+from .runner_io import PROBE_TIMEOUT, RUNNER, parse_runner_output, run_timeout, runner_args, timeout_fix
 from .settings import BenchSettings
-
-RUN_TIMEOUT = 3600.0
-
 
 class LocalTarget:
     """This machine: the same runner, in a subprocess, so local and remote measure alike."""
@@ -23,7 +20,7 @@ class LocalTarget:
     def __init__(self, python: str | None = None):
         self.python = python or sys.executable
 
-    def _run(self, args: list[str], timeout: float = RUN_TIMEOUT) -> dict:
+    def _run(self, args: list[str], timeout: float, fix: str = "") -> dict:
         """The runner in a private temporary folder (onnxruntime and LiteRT write files there), tied to this
         process by a pipe it watches: it ends when we do, however we end (--stop-on-eof)."""
         tether_read, tether_write = os.pipe()
@@ -43,7 +40,8 @@ class LocalTarget:
                 except subprocess.TimeoutExpired:
                     proc.kill()
                     proc.communicate()
-                    raise MobiledeployError(f"the local runner took longer than {timeout:g} s: stopped") from None
+                    raise MobiledeployError(f"the local runner took longer than {timeout:g} s: stopped"
+                                            + (f" ({fix})" if fix else "")) from None
                 except BaseException:  # Ctrl-C, SIGTERM: the runner goes too
                     proc.kill()
                     proc.wait()
@@ -56,11 +54,11 @@ class LocalTarget:
 
     def probe(self) -> dict:
         """What `devices check` reports for this machine."""
-        return self._run(["--probe"], 60)
+        return self._run(["--probe"], PROBE_TIMEOUT)
 
     def run(self, model: Path, settings: BenchSettings) -> dict:
         """Measure one model file here."""
-        return self._run(runner_args(str(model), settings))
+        return self._run(runner_args(str(model), settings), run_timeout(settings), timeout_fix(settings))
 
     def close(self):
         """Nothing to close."""

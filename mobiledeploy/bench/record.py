@@ -1,45 +1,31 @@
-"""One stored measurement as a typed `BenchRecord`, checked when it is read and when the runner answers.
+"""One stored measurement as a typed, versioned `BenchRecord`: what was measured (file, model, settings), the
+`Measurement` (bench/measurement.py) and the device's facts.
 
-The results store holds one JSON line per record. A line is untrusted (older versions, hand edits, a
-board's runner): `BenchRecord.from_dict` refuses non-finite or non-positive latencies, missing fields,
-wrong types, absurd sizes and file names that are not one plain name, with the reason in one line.
+The results store holds one JSON line per record. A line is untrusted (older versions, hand edits, another
+host): `BenchRecord.from_dict` refuses non-finite or non-positive latencies, missing fields, wrong types,
+absurd sizes, families this version does not know, lines written by a newer format and file names that are
+not one plain name, with the reason in one line. Every earlier format still reads:
+
+- format 0 (before the protocol): one runner process, flat summary keys, no interval;
+- format 1 (the protocol): the same flat keys plus median_ci_ms, p90_ci_ms, processes, verdict, confidence...;
+- format 2 (this one): `record_format`, a `measurement` object and a `device_facts` object.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
+from pathlib import PurePath
 
 from ..errors import MobiledeployError
+from ..model.architecture import MAX_ALPHA, MAX_RESOLUTION, MIN_ALPHA
+from ..model.families import DEFAULT, FAMILIES
+from .answers import finite, whole
+from .measurement import DEFAULT_CONFIDENCE, BadRecord, DeviceFacts, Estimate, Measurement, Verdict, check_confidence
+from .quietness import THERMAL_THROTTLING, Quietness
 from .settings import BenchSettings
 
-MAX_RESOLUTION = 16384
-SUMMARY = ("runs", "mean_ms", "median_ms", "p90_ms", "p95_ms", "p99_ms", "min_ms", "max_ms", "std_ms", "cv")
-DEVICE_FACTS = ("runtime", "runtime_version", "xnnpack", "cpu_model", "machine", "cores", "governor",
-                "temperature_before_c", "temperature_after_c", "init_ms", "first_ms", "memory_mb",
-                "first_inference_ms", "peak_rss_mb", "load_1m", "freq_khz", "max_freq_khz", "throttle_count",
-                "others_busy", "not_quiet", "thermal_status")
-#: What the measurement protocol adds (bench/protocol.py); absent from results stored before it.
-PROTOCOL = ("median_ci_ms", "p90_ci_ms", "samples", "processes", "process_medians_ms", "confidence", "verdict",
-            "verdict_reason")
-
-
-class BadRecord(ValueError):
-    """A stored line or a runner answer that is not a measurement; the message says which field."""
-
-
-def _number(d: dict, key: str, required: bool = True, positive: bool = False, minimum: float | None = None):
-    value = d.get(key)
-    if value is None:
-        if required:
-            raise BadRecord(f"{key} is missing")
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise BadRecord(f"{key} is {str(value)[:40]!r}, not a finite number")
-    if positive and value <= 0:
-        raise BadRecord(f"{key} is {value}, not a positive number")
-    if minimum is not None and value < minimum:
-        raise BadRecord(f"{key} is {value}, below {minimum}")
-    return value
+RECORD_FORMAT = 2
+MAX_LATENCIES = 1_000_000
+__all__ = ["RECORD_FORMAT", "BadRecord", "BenchRecord", "ModelFacts", "plain_name"]
 
 
 def _text(d: dict, key: str, required: bool = True, limit: int = 4096) -> str | None:
@@ -67,25 +53,32 @@ class ModelFacts:
     macs: int | None = None
     params: int | None = None
     weights_kind: str | None = None
-    architecture: str = "mobilenet_v1"
+    architecture: str = DEFAULT
     raw: dict = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def from_dict(cls, d) -> "ModelFacts":
         if not isinstance(d, dict):
             raise BadRecord("model is not an object")
-        alpha = _number(d, "alpha", positive=True)
-        res = d.get("resolution")
-        if type(res) is not int or not 1 <= res <= MAX_RESOLUTION:
-            raise BadRecord(f"model.resolution is {str(res)[:40]!r}, not a whole number of pixels (1 to "
-                            f"{MAX_RESOLUTION})")
-        macs, params = (_number(d, k, required=False, minimum=0) for k in ("macs", "params"))
+        alpha = finite(d.get("alpha"))
+        if alpha is None or not MIN_ALPHA <= alpha <= MAX_ALPHA:
+            raise BadRecord(f"model.alpha is {str(d.get('alpha'))[:40]!r}, not a width from {MIN_ALPHA} to "
+                            f"{MAX_ALPHA:g}")
+        res = whole(d.get("resolution"), 1, MAX_RESOLUTION)
+        if res is None:
+            raise BadRecord(f"model.resolution is {str(d.get('resolution'))[:40]!r}, not a whole number of pixels "
+                            f"(1 to {MAX_RESOLUTION})")
+        macs, params = (whole(d.get(k), 0, 1 << 50) for k in ("macs", "params"))
+        for key, value in (("macs", macs), ("params", params)):
+            if d.get(key) is not None and value is None:
+                raise BadRecord(f"model.{key} is {str(d.get(key))[:40]!r}, not a whole number")
         weights = d.get("weights")
         kind = weights.get("kind") if isinstance(weights, dict) and isinstance(weights.get("kind"), str) else None
-        arch = d.get("architecture", "mobilenet_v1")
-        if not isinstance(arch, str):
-            raise BadRecord("model.architecture is not a text")
-        return cls(float(alpha), res, macs, params, kind, arch, dict(d))
+        arch = d.get("architecture", DEFAULT)
+        if not isinstance(arch, str) or arch not in FAMILIES:
+            raise BadRecord(f"model.architecture {str(arch)[:40]!r} is not a family this version knows "
+                            f"({', '.join(FAMILIES)}): written by a newer mobiledeploy?")
+        return cls(alpha, res, macs, params, kind, arch, dict(d))
 
     def to_dict(self) -> dict:
         return dict(self.raw) or {"architecture": self.architecture, "alpha": self.alpha,
@@ -98,33 +91,36 @@ class BenchRecord:
     """One measurement of one model file on one device."""
 
     device: str
-    artifact: str          # the artifact folder, as measured
+    artifact: str          # the artifact folder, absolute
     artifact_name: str
     file: str
     format: str
     precision: str
     settings: BenchSettings
-    median_ms: float
-    std_ms: float
-    cv: float
     time: str
-    p90_ms: float | None = None
-    summary: dict = field(default_factory=dict)      # runs, mean, p99, min, max, unstable, throttled
-    facts: dict = field(default_factory=dict)        # runtime, cpu, governor, temperatures, init/first ms
+    measurement: Measurement
+    device_facts: DeviceFacts = DeviceFacts()
     model: ModelFacts | None = None
     sha256: str | None = None
     size: int | None = None
     latencies_ms: tuple = ()
     op_profile: object = None
-    version: str | None = None
-    protocol: dict = field(default_factory=dict)     # intervals, processes, verdict (empty: an older result)
+    version: str | None = None             # the mobiledeploy that measured it
+    record_format: int = RECORD_FORMAT     # the format the line was read from
 
     # ---- reading -----------------------------------------------------------------------------------------
     @classmethod
     def from_dict(cls, d) -> "BenchRecord":
-        """A checked record from a decoded store line; BadRecord names the first bad field."""
+        """A checked record from a decoded store line of any format; BadRecord names the first bad field."""
         if not isinstance(d, dict):
             raise BadRecord("the line is not a JSON object")
+        # lines before format 2 carry no number: the protocol's keys tell format 1 from format 0
+        fmt = d.get("record_format", 1 if "verdict" in d or "median_ci_ms" in d else 0)
+        if type(fmt) is not int or fmt < 0:
+            raise BadRecord(f"record_format is {str(fmt)[:40]!r}, not a format number")
+        if fmt > RECORD_FORMAT:
+            raise BadRecord(f"record_format {fmt} is newer than this version reads ({RECORD_FORMAT}): upgrade "
+                            "mobiledeploy to read it")
         texts = {k: _text(d, k) for k in ("device", "artifact", "artifact_name", "file", "format", "time")}
         plain_name(texts["file"], "file")
         if not isinstance(d.get("settings"), dict):
@@ -133,144 +129,140 @@ class BenchRecord:
             settings = BenchSettings.from_dict(d["settings"])
         except (MobiledeployError, TypeError) as exc:
             raise BadRecord(f"settings: {exc}") from None
-        median = _number(d, "median_ms", positive=True)
-        p90 = _number(d, "p90_ms", required=False, positive=True)
-        std, cv = _number(d, "std_ms", minimum=0), _number(d, "cv", minimum=0)
-        summary = {k: _number(d, k, required=False, minimum=0) for k in SUMMARY if k in d}
-        summary.update({k: bool(d[k]) for k in ("unstable", "throttled") if k in d})
         latencies = d.get("latencies_ms") or []
-        if not isinstance(latencies, list) or not all(
-                isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) and x > 0
-                for x in latencies):
+        if not isinstance(latencies, list) or len(latencies) > MAX_LATENCIES or \
+                any(finite(x, positive=True) is None for x in latencies):
             raise BadRecord("latencies_ms holds a value that is not a finite positive number")
         size = d.get("size")
-        if size is not None and (type(size) is not int or size < 0):
+        if size is not None and whole(size, 0) is None:
             raise BadRecord(f"size is {str(size)[:40]!r}, not a whole number of bytes")
         sha = d.get("sha256")
         if sha is not None and not isinstance(sha, str):
             raise BadRecord("sha256 is not a text")
         model = ModelFacts.from_dict(d["model"]) if d.get("model") is not None else None
-        protocol = _protocol(d)
-        return cls(**texts, precision=str(d.get("precision") or "fp32"), settings=settings, median_ms=float(median),
-                   std_ms=float(std), cv=float(cv), p90_ms=None if p90 is None else float(p90), summary=summary,
-                   facts={k: d.get(k) for k in DEVICE_FACTS if k in d}, model=model, sha256=sha, size=size,
-                   latencies_ms=tuple(latencies), op_profile=d.get("op_profile"), version=d.get("mobiledeploy"),
-                   protocol=protocol)
+        if fmt >= 2:
+            measurement, facts = Measurement.from_dict(d.get("measurement")), DeviceFacts.from_dict(d.get("device_facts"))
+        else:
+            measurement, facts = _legacy_measurement(d, len(latencies)), DeviceFacts.from_dict(d)
+        precision = d.get("precision") or "fp32"
+        if not isinstance(precision, str) or len(precision) > 16:
+            raise BadRecord("precision is not a short text")
+        version = d.get("mobiledeploy")
+        return cls(**texts, precision=precision, settings=settings, measurement=measurement, device_facts=facts,
+                   model=model, sha256=sha, size=size, latencies_ms=tuple(float(x) for x in latencies),
+                   op_profile=d.get("op_profile"), version=version if isinstance(version, str) else None,
+                   record_format=fmt)
 
     # ---- writing -----------------------------------------------------------------------------------------
     def to_dict(self) -> dict:
-        """The JSON line (the store's format, read back by `from_dict`)."""
-        return {"device": self.device, "artifact": self.artifact, "artifact_name": self.artifact_name,
+        """The JSON line in this version's format (read back by `from_dict`)."""
+        return {"record_format": RECORD_FORMAT, "mobiledeploy": self.version, "time": self.time,
+                "device": self.device, "artifact": self.artifact, "artifact_name": self.artifact_name,
                 "file": self.file, "format": self.format, "precision": self.precision, "sha256": self.sha256,
                 "size": self.size, "model": self.model.to_dict() if self.model else None,
-                "settings": self.settings.to_dict(), **self.summary, "median_ms": self.median_ms,
-                "p90_ms": self.p90_ms, "std_ms": self.std_ms, "cv": self.cv, **self.facts,
-                **self.protocol, "latencies_ms": list(self.latencies_ms), "op_profile": self.op_profile,
-                "time": self.time, "mobiledeploy": self.version}
+                "settings": self.settings.to_dict(), "measurement": self.measurement.to_dict(),
+                "device_facts": self.device_facts.to_dict(), "latencies_ms": list(self.latencies_ms),
+                "op_profile": self.op_profile}
 
     # ---- facts the readers use ------------------------------------------------------------------------------
+    @property
+    def median_ms(self) -> float:
+        return self.measurement.median.value
+
+    @property
+    def p90(self) -> Estimate:
+        """The p90 with its interval (a result without a p90, benchmark_model's before the protocol: the median)."""
+        return self.measurement.p90 or self.measurement.median
+
+    @property
+    def p90_ms(self) -> float | None:
+        return self.measurement.p90.value if self.measurement.p90 else None
+
     @property
     def threads(self) -> int:
         return self.settings.threads
 
     @property
     def unstable(self) -> bool:
-        if "verdict" in self.protocol:
-            return self.protocol["verdict"] != "stable"
-        return bool(self.summary.get("unstable"))
-
-    @property
-    def p90_interval(self) -> tuple[float, float] | None:
-        """The p90's confidence interval (None for results measured before the protocol, or by benchmark_model)."""
-        ci = self.protocol.get("p90_ci_ms")
-        return tuple(ci) if ci else None
+        return not self.measurement.verdict.stable
 
     @property
     def throttled(self) -> bool:
-        return bool(self.summary.get("throttled"))
+        return self.measurement.throttled
 
     @property
     def noise(self) -> str | None:
-        """Why this latency may not be the device's own (other work on the measured cores while measuring,
-        or a device found busy, hot or throttling before), or None for a result measured quietly."""
-        from .intervals import BUSY_DURING
-        from .quietness import headline
-
-        busy = self.facts.get("others_busy")
-        if isinstance(busy, (int, float)) and busy > BUSY_DURING:
-            return f"other work used {busy:.0%} of the measured cores"
-        status = self.facts.get("thermal_status")
-        if isinstance(status, int) and status >= 2:
-            return f"thermal status {status} (throttling)"
-        if busy is None and self.facts.get("not_quiet"):
-            return headline(str(self.facts["not_quiet"]))
-        return None
+        """Why this latency may not be the device's own (Quietness.noise), or None when measured quietly."""
+        return self.measurement.quietness.noise
 
 
-def _interval(d: dict, key: str):
+# ---- earlier formats ------------------------------------------------------------------------------------------
+def _interval(d: dict, key: str, value: float):
     ci = d.get(key)
     if ci is None:
         return None
-    if not isinstance(ci, list) or len(ci) != 2 or not all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0 for v in ci) \
+    if not isinstance(ci, list) or len(ci) != 2 or any(finite(v, positive=True) is None for v in ci) \
             or ci[0] > ci[1]:
         raise BadRecord(f"{key} is not an interval of two finite positive times")
+    if not ci[0] * (1 - 1e-9) <= value <= ci[1] * (1 + 1e-9):
+        raise BadRecord(f"{key} [{ci[0]:g}, {ci[1]:g}] does not hold its own estimate {value:g}")
     return [float(ci[0]), float(ci[1])]
 
 
-def _protocol(d: dict) -> dict:
-    out = {}
-    for key in ("median_ci_ms", "p90_ci_ms"):
-        ci = _interval(d, key)
-        if ci is not None:
-            out[key] = ci
-    for key in ("samples", "processes"):
-        if d.get(key) is not None:
-            if type(d[key]) is not int or d[key] < 1:
-                raise BadRecord(f"{key} is not a positive whole number")
-            out[key] = d[key]
-    if d.get("process_medians_ms") is not None:
-        meds = d["process_medians_ms"]
-        if not isinstance(meds, list) or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
-                                                 and math.isfinite(v) and v > 0 for v in meds):
-            raise BadRecord("process_medians_ms holds a value that is not a finite positive time")
-        out["process_medians_ms"] = meds
-    if d.get("confidence") is not None:
-        out["confidence"] = _number(d, "confidence", positive=True)
+def _legacy_before(text) -> tuple[str, ...]:
+    """Format 1 stored the probe's warning as one sentence ("X is not quiet (a; b): intervals will ...")."""
+    if not isinstance(text, str) or not text:
+        return ()
+    inner = text[:2000].partition(" is not quiet (")[2].rpartition("): intervals will")[0]
+    return tuple(inner.split("; ")) if inner else (text[:400],)
+
+
+def _legacy_measurement(d: dict, n_latencies: int) -> Measurement:
+    """A format 0 or 1 line's flat keys as a Measurement."""
+    median = finite(d.get("median_ms"), positive=True)
+    if median is None:
+        raise BadRecord(f"median_ms is {str(d.get('median_ms'))[:40]!r}, not a finite positive time")
+    p90 = d.get("p90_ms")
+    if p90 is not None and finite(p90, positive=True) is None:
+        raise BadRecord(f"p90_ms is {str(p90)[:40]!r}, not a finite positive time")
+    for key in ("std_ms", "cv"):
+        if finite(d.get(key), minimum=0) is None:
+            raise BadRecord(f"{key} is {str(d.get(key))[:40]!r}, not a finite number >= 0")
+    confidence = check_confidence(d["confidence"], "confidence") if d.get("confidence") is not None \
+        else DEFAULT_CONFIDENCE
+    med_ci = _interval(d, "median_ci_ms", median)
+    p90_ci = _interval(d, "p90_ci_ms", float(p90)) if p90 is not None else None
+    processes = d.get("processes", 1)
+    samples = d.get("samples") if d.get("samples") is not None else (d.get("runs") or n_latencies or 1)
+    for key, value in (("processes", processes), ("samples", samples)):
+        if whole(value, 1) is None:
+            raise BadRecord(f"{key} is not a positive whole number")
+    meds = d.get("process_medians_ms") or [median]
+    if not isinstance(meds, list) or any(finite(v, positive=True) is None for v in meds):
+        raise BadRecord("process_medians_ms holds a value that is not a finite positive time")
     if d.get("verdict") is not None:
         if d["verdict"] not in ("stable", "unstable"):
             raise BadRecord("verdict is neither stable nor unstable")
-        out["verdict"] = d["verdict"]
-        out["verdict_reason"] = str(d.get("verdict_reason") or "")[:400]
-    return out
+        verdict = Verdict(d["verdict"] == "stable", str(d.get("verdict_reason") or "")[:400])
+    else:
+        cv = float(d["cv"])
+        verdict = Verdict(not d.get("unstable"), f"one runner process, CV {cv:.1%} (measured before the protocol)")
+    thermal = whole(d.get("thermal_status"), 0, 99)
+    quiet = Quietness(_legacy_before(d.get("not_quiet")), finite(d.get("others_busy"), minimum=0), thermal)
+    opt = lambda key: finite(d.get(key), minimum=0)  # noqa: E731
+    return Measurement(
+        Estimate.legacy(median, med_ci, confidence),
+        Estimate.legacy(float(p90), p90_ci, confidence) if p90 is not None else None,
+        samples, processes, tuple(float(v) for v in meds), verdict, quiet,
+        "benchmark_model" if d.get("runtime") == "benchmark_model" else "runner", opt("p99_ms"), opt("mean_ms"),
+        float(d["std_ms"]), float(d["cv"]), opt("min_ms"), opt("max_ms"),
+        bool(d.get("throttled")) or (thermal is not None and thermal >= THERMAL_THROTTLING),
+        opt("first_inference_ms"), opt("peak_rss_mb"))
 
 
-def check_runner_answer(raw: dict, settings: BenchSettings, where: str) -> None:
-    """A runner's answer is a device's word: finite positive latencies, as many as asked for.
+def absolute(folder) -> str:
+    """An artifact folder as stored: absolute, so pick run from another folder still finds it."""
+    import os
 
-    What fails is a fault of that device (its runner or its Python), reported as one line, never stored.
-    """
-    fix = "(its runner printed something that is not a measurement: check the device's python and runtime)"
-    if not isinstance(raw, dict):
-        raise MobiledeployError(f"{where} answered no measurement {fix}")
-    if raw.get("summary") is not None:  # benchmark_model on a phone: its own summary, checked like a record
-        summary = raw["summary"]
-        try:
-            if not isinstance(summary, dict):
-                raise BadRecord("its summary is not an object")
-            for key in ("median_ms", "mean_ms"):
-                _number(summary, key, positive=True)
-            _number(summary, "p90_ms", required=False, positive=True)
-        except BadRecord as exc:
-            raise MobiledeployError(f"{where}: benchmark_model's {exc} {fix}") from None
-        return
-    latencies = raw.get("latencies_ms")
-    if not isinstance(latencies, list) or not latencies:
-        raise MobiledeployError(f"{where} answered without latencies {fix}")
-    bad = [x for x in latencies if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x)
-           or x <= 0]
-    if bad:
-        raise MobiledeployError(f"{where} reported a latency of {str(bad[0])[:20]} ms, not a finite positive time "
-                                f"{fix}")
-    if len(latencies) != settings.runs:
-        raise MobiledeployError(f"{where} reported {len(latencies)} latencies for {settings.runs} runs {fix}")
+    return os.path.abspath(os.fspath(folder)) if not PurePath(folder).is_absolute() else os.fspath(folder)
+

@@ -9,6 +9,24 @@ from ..errors import MobiledeployError
 from .settings import BenchSettings
 
 RUNNER = Path(__file__).with_name("runner.py")
+PROBE_TIMEOUT = 60.0  # starting Python and importing a runtime, on the slowest board
+RUN_FLOOR = 60.0      # the least any one measuring runner process is allowed (the same start-up, then the runs)
+
+
+def run_timeout(settings: BenchSettings) -> float:
+    """The longest one runner process may take before it counts as hung and is stopped (seconds).
+
+    Generous on purpose: the protocol stops measuring a file after max_seconds, so ten times that (plus
+    every cooldown the process sleeps, and never under a minute) is a runner that hangs, not a slow one.
+    """
+    sleeps = (settings.runs + settings.warmup) * settings.cooldown
+    return max(RUN_FLOOR, 10 * settings.max_seconds + sleeps)
+
+
+def timeout_fix(settings: BenchSettings) -> str:
+    """What to do when a runner process outlived run_timeout (for the one-line error)."""
+    return (f"a runner process may take 10 x --max-seconds ({settings.max_seconds:g}) plus its cooldowns, at least "
+            f"{RUN_FLOOR:g} s: raise --max-seconds for a slow device or model")
 
 
 def runner_args(model: str, settings: BenchSettings) -> list[str]:

@@ -1,9 +1,11 @@
 """Running the runner on a Linux board over SSH: copied to a per-run folder, run, removed.
 
 Faults this module turns into one line each (connecting is ssh_connect.py's): a board that stops
-answering mid-run; a full disk on the board; Ctrl-C or SIGTERM on the host (the runner's process group
-is killed and its folder removed). Folders a dropped connection left behind are removed on the next
-connection, unless their owner still runs. Every remote command is an argument list, each word quoted.
+answering mid-run; a runner that hangs (every command has a deadline, a run's from its bench settings);
+a runner that floods stdout or stderr (both are capped); a full disk on the board; Ctrl-C or SIGTERM on
+the host (the runner's process group is killed and its folder removed). Folders a dropped connection
+left behind are removed on the next connection, unless their owner still runs. Every remote command is
+an argument list, each word quoted.
 """
 from __future__ import annotations
 
@@ -15,16 +17,18 @@ from pathlib import Path
 
 from ..errors import MobiledeployError
 from ..signals import NoSafePoints, SafePoints
-from .runner_io import RUNNER, parse_runner_output, runner_args
+from .runner_io import PROBE_TIMEOUT, RUNNER, parse_runner_output, run_timeout, runner_args, timeout_fix
 from .settings import BenchSettings
 from .ssh_connect import Connection
 
 log = logging.getLogger("mobiledeploy")
 
-RUN_TIMEOUT = 3600.0     # a whole measurement; the dead-peer timeout catches a vanished board much sooner
+COMMAND_TIMEOUT = 60.0   # a helper command (df, clean-up of old folders); a run's own comes from its settings
 CLEANUP_TIMEOUT = 10.0   # removing the run's folder after Ctrl-C must not hang the user's terminal
 PREFIX = "mobiledeploy."
-MAX_OUTPUT = 64 << 20    # the runner prints one JSON line; a board printing more is not running it
+MAX_STDOUT = 16 << 20    # the runner prints one JSON line; a board printing more is not running it
+STDERR_TAIL = 64 << 10   # stderr only explains a failure, and its end does: a flood keeps this much, not all
+STDERR_CHUNKS = 16       # stderr read per turn at most, so a flood cannot starve stdout, the deadline, Ctrl-C
 
 # The per-run folder, created by a process that lives exactly as long as this connection: `cat` reads the
 # channel's stdin, which only ends when we close it or the connection drops. Its pid in `owner` is what
@@ -54,7 +58,10 @@ for d in "$1"/mobiledeploy.*; do
 done
 exit 0'''
 # Stop the runner's whole process group (it leads one: runner.py --pid-file), then remove the folder.
-STOP = 'p=$(cat "$1/pid" 2>/dev/null) && case "$p" in *[!0-9]*) ;; ?*) kill -TERM -- "-$p" 2>/dev/null ;; esac; rm -rf -- "$1"'
+# `kill -TERM -- -PGID` is an error in dash, /bin/sh on Debian and Raspberry Pi OS ("Illegal number: -"),
+# and `kill -s TERM -PGID` is one too: `-s TERM --` is POSIX and dash's; `-TERM -PGID` is for shells without `--`.
+STOP = ('p=$(cat "$1/pid" 2>/dev/null) && case "$p" in *[!0-9]*) ;; ?*) '
+        'kill -s TERM -- "-$p" 2>/dev/null || kill -TERM "-$p" 2>/dev/null ;; esac; rm -rf -- "$1"')
 
 
 _NO_SAFE_POINTS = NoSafePoints()
@@ -86,24 +93,30 @@ class SSHTarget(Connection):
         chan.settimeout(0.2)  # short reads, so Ctrl-C, the deadline and the watchdog are noticed promptly
         return chan
 
-    def _collect(self, chan, timeout: float, during: str, until_line: bool = False) -> tuple[int, str, str]:
-        """(status, stdout, stderr) of a channel; with until_line, return after stdout's first line."""
+    def _collect(self, chan, timeout: float, during: str, until_line: bool = False,
+                 fix: str = "") -> tuple[int, str, str]:
+        """(status, stdout, stderr) of a channel; with until_line, return after stdout's first line.
+
+        Bounded however the command behaves: `timeout` seconds in all (a command that trickles output is
+        stopped too), stdout up to MAX_STDOUT, only the last STDERR_TAIL bytes of stderr kept. `fix` says what
+        to do when the deadline passes.
+        """
         out, err = bytearray(), bytearray()
         deadline = time.monotonic() + timeout
         while True:
             self.signals.check()
+            self._within(deadline, timeout, during, fix)
             try:
                 chunk = chan.recv(65536)
             except (socket.timeout, TimeoutError):
                 chunk = None
             except (EOFError, OSError):
                 chunk = b""
-            while chan.recv_stderr_ready():
-                err += chan.recv_stderr(65536)
+            _read_stderr(chan, err, STDERR_CHUNKS)
             if chunk:
                 out += chunk
-                if len(out) + len(err) > MAX_OUTPUT:
-                    raise MobiledeployError(f"{during} on {self.where} printed more than {MAX_OUTPUT >> 20} MiB: "
+                if len(out) > MAX_STDOUT:
+                    raise MobiledeployError(f"{during} on {self.where} printed more than {MAX_STDOUT >> 20} MiB: "
                                             "stopped (the board's python is not running mobiledeploy's runner?)")
                 if until_line and b"\n" in out:
                     return 0, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
@@ -112,12 +125,13 @@ class SSHTarget(Connection):
                 break
             if self.watchdog.dead or not self.transport.is_active():
                 raise self.lost(during)
-            if time.monotonic() > deadline:
-                raise MobiledeployError(f"{during} on {self.where} took longer than {timeout:g} s: stopped")
-        while not chan.exit_status_ready() and self.transport.is_active() and time.monotonic() < deadline:
+        # stdout has ended; the command may still be writing to stderr or not exiting: the same deadline
+        while not chan.exit_status_ready() and self.transport.is_active():
+            self.signals.check()
+            self._within(deadline, timeout, during, fix)
+            _read_stderr(chan, err, STDERR_CHUNKS)
             chan.status_event.wait(0.2)
-        while chan.recv_stderr_ready():
-            err += chan.recv_stderr(65536)
+        _read_stderr(chan, err)
         if not chan.exit_status_ready():
             raise self.lost(during)
         status = chan.recv_exit_status()
@@ -128,17 +142,23 @@ class SSHTarget(Connection):
                                     "memory, or stopped by someone on the board): nothing was stored")
         return status, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
 
-    def _exec(self, argv: list[str], timeout: float = RUN_TIMEOUT, during: str = "the run") -> tuple[int, str, str]:
+    def _within(self, deadline: float, timeout: float, during: str, fix: str) -> None:
+        if time.monotonic() > deadline:
+            raise MobiledeployError(f"{during} on {self.where} took longer than {timeout:g} s: stopped"
+                                    + (f" ({fix})" if fix else ""))
+
+    def _exec(self, argv: list[str], timeout: float = COMMAND_TIMEOUT, during: str = "the run",
+              fix: str = "") -> tuple[int, str, str]:
         chan = self._open(argv, during)
         try:
-            return self._collect(chan, timeout, during)
+            return self._collect(chan, timeout, during, fix=fix)
         finally:
             chan.close()
 
     # -- the per-run folder -------------------------------------------------------------------------------
 
     def _remove_stale(self) -> None:
-        code, out, _ = self._exec(["sh", "-c", STALE, "sh", self.workdir], 60, "cleaning up")
+        code, out, _ = self._exec(["sh", "-c", STALE, "sh", self.workdir], COMMAND_TIMEOUT, "cleaning up")
         gone = [line for line in out.splitlines() if line.strip()]
         if gone:
             log.info("removed %d stale run folder%s on %s (left by a dropped connection)", len(gone),
@@ -203,14 +223,14 @@ class SSHTarget(Connection):
             detail = " ".join(str(exc).split())[:120] or type(exc).__name__
             raise MobiledeployError(f"copying {local.name} to {self.where}:{remote} failed: {detail}") from None
 
-    def _with_runner(self, uploads: list[Path], argv_for) -> dict:
+    def _with_runner(self, uploads: list[Path], argv_for, timeout: float, fix: str) -> dict:
         with SafePoints() as self.signals:
             try:
-                return self._run_in_folder(uploads, argv_for)
+                return self._run_in_folder(uploads, argv_for, timeout, fix)
             finally:
                 self.signals = _NO_SAFE_POINTS
 
-    def _run_in_folder(self, uploads: list[Path], argv_for) -> dict:
+    def _run_in_folder(self, uploads: list[Path], argv_for, timeout: float, fix: str) -> dict:
         need = sum(p.stat().st_size for p in uploads) + RUNNER.stat().st_size
         free = self._free_kb(self.workdir)
         if free is not None and free * 1024 < need + 64 * 1024:  # margin: the owner/pid files, block rounding
@@ -227,7 +247,7 @@ class SSHTarget(Connection):
                 self._put(p, f"{tmp}/{p.name}")
             running = True
             argv = [self.python, f"{tmp}/runner.py", "--pid-file", f"{tmp}/pid", "--stop-on-eof", *argv_for(tmp)]
-            code, out, err = self._exec(argv)
+            code, out, err = self._exec(argv, timeout, fix=fix)  # past the deadline: stopped by _cleanup
             if code == 127 or (code != 0 and not out.strip()):
                 raise MobiledeployError(f"{self.where}: cannot run {self.python}: "
                                         f"{(err.strip().splitlines() or ['exit ' + str(code)])[-1]} (set the "
@@ -256,8 +276,19 @@ class SSHTarget(Connection):
 
     def probe(self) -> dict:
         """What `devices check` reports, from the runner on the board."""
-        return self._with_runner([], lambda tmp: ["--probe"])
+        return self._with_runner([], lambda tmp: ["--probe"], PROBE_TIMEOUT,
+                                 "the board's python or its runtime does not start: run the runner there by hand")
 
     def run(self, model: Path, settings: BenchSettings) -> dict:
         """Measure one model file on the board."""
-        return self._with_runner([model], lambda tmp: runner_args(f"{tmp}/{model.name}", settings))
+        return self._with_runner([model], lambda tmp: runner_args(f"{tmp}/{model.name}", settings),
+                                 run_timeout(settings), timeout_fix(settings))
+
+
+def _read_stderr(chan, err: bytearray, chunks: int | None = None) -> None:
+    """Read what the channel's stderr holds (at most `chunks` reads) into `err`, keeping only its last
+    STDERR_TAIL bytes: a runner writing to stderr forever must not grow this process without end."""
+    while (chunks is None or chunks > 0) and chan.recv_stderr_ready():
+        err += chan.recv_stderr(65536)
+        del err[:-STDERR_TAIL]
+        chunks = None if chunks is None else chunks - 1

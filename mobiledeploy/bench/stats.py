@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import numpy as np
 
-UNSTABLE_CV = 0.05       # coefficient of variation above which a run is flagged unstable
 THROTTLE_SLOWDOWN = 1.05  # last quarter this much slower than the first: throttled
 THROTTLE_HEAT_C = 5.0    # or the temperature rose this much
 
 
 def summarize(latencies_ms, temperature_before=None, temperature_after=None) -> dict:
-    """Mean, median, p90, p99, min, max, std, CV and the unstable / throttled flags."""
+    """Mean, median, p90, p99, min, max, std, CV and the throttled flag (whether a measurement is stable is the
+    protocol's verdict: bench/measurement.py)."""
     x = np.asarray(latencies_ms, dtype=np.float64)
     if x.size == 0:
         raise ValueError("no latencies to summarize")
@@ -25,5 +25,5 @@ def summarize(latencies_ms, temperature_before=None, temperature_after=None) -> 
         "runs": int(x.size), "mean_ms": mean, "median_ms": float(np.median(x)),
         "p90_ms": float(np.percentile(x, 90)), "p99_ms": float(np.percentile(x, 99)),
         "min_ms": float(x.min()), "max_ms": float(x.max()), "std_ms": std, "cv": cv,
-        "unstable": bool(cv > UNSTABLE_CV), "throttled": bool(heated or slowed),
+        "throttled": bool(heated or slowed),
     }

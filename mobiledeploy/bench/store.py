@@ -38,6 +38,8 @@ def append(record: BenchRecord) -> None:
                                 "its permissions)") from None
     try:
         size = os.fstat(fd).st_size
+        if size + len(line) > MAX_STORE_BYTES:
+            raise MobiledeployError(_full(p, size) + "; the result was not stored")
         if size:
             with open(p, "rb") as f:
                 f.seek(size - 1)
@@ -74,6 +76,14 @@ def check_writable() -> None:
                                 f"({fix})") from None
     if not os.access(folder, os.W_OK | os.X_OK) or (p.exists() and not os.access(p, os.W_OK)):
         raise MobiledeployError(f"the results store {p} is not writable: {fix}")
+    if p.exists() and p.stat().st_size > MAX_STORE_BYTES - (1 << 20):
+        raise MobiledeployError(_full(p, p.stat().st_size))
+
+
+def _full(p: Path, size: int) -> str:
+    """Why a store past the size every reader takes cannot take more (a reader would refuse all of it)."""
+    return (f"the results store {p} is full ({size / 2**20:.0f} MiB; readers take at most "
+            f"{MAX_STORE_BYTES / 2**20:.0f} MiB): move it away (a new one is started) or set MOBILEDEPLOY_HOME")
 
 
 def history() -> list[BenchRecord]:
@@ -94,6 +104,9 @@ def history() -> list[BenchRecord]:
             skipped.append((number, "not UTF-8 JSON" if isinstance(exc, UnicodeDecodeError) else "not JSON"))
         except BadRecord as exc:
             skipped.append((number, str(exc)))
+        except (ValueError, TypeError, OverflowError, RecursionError, KeyError, AttributeError) as exc:
+            # whatever else is wrong with a line (it is untrusted input) costs that line, never the store
+            skipped.append((number, f"{type(exc).__name__}: {str(exc)[:80]}"))
     if skipped:
         where = ", ".join(str(n) for n, _ in skipped[:5]) + (", ..." if len(skipped) > 5 else "")
         log.warning("skipped %d line%s of %s that %s not bench records (line %s: %s; kept the other %d)",

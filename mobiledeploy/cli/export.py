@@ -4,6 +4,7 @@ from __future__ import annotations
 import click
 
 from ..export.formats import CALIB_METHODS, FORMATS, IO_TYPES, PRECISIONS, help_table
+from ..export.options import EXPORT_DEFAULTS as XD
 from .. import api
 from .common import emit_json
 from .options import calib_count_option, json_option, model_options
@@ -18,10 +19,10 @@ from .options import calib_count_option, json_option, model_options
 @click.option("--calib", type=click.Path(), default=None,
               help="Folder of calibration images (recursive; jpg/png/bmp). Without it: data-free calibration.")
 @calib_count_option
-@click.option("--calib-method", type=click.Choice(CALIB_METHODS), default="minmax",
+@click.option("--calib-method", type=click.Choice(CALIB_METHODS), default=XD.calib_method,
               show_default=True, help="Int8 activation ranges: min/max, percentile, entropy, or imported from a "
                                       "quantized --weights FILE.tflite (QAT; TFLite only, ONNX then uses min/max).")
-@click.option("--fallback-float", type=click.IntRange(min=0), default=0, show_default=True, metavar="N",
+@click.option("--fallback-float", type=click.IntRange(min=0), default=XD.fallback_float, show_default=True, metavar="N",
               help="Keep N layers in float (TFLite): the N whose float run removes the most output noise, "
                    "measured. With --io float the input and output tensors can stay float too.")
 @click.option("--bias-correction", is_flag=True,
@@ -29,14 +30,14 @@ from .options import calib_count_option, json_option, model_options
                    "the calibration images (TFLite; same ops and latency, ~10 s more).")
 @click.option("--verify", "verify_dir", type=click.Path(), default=None,
               help="Folder of verification images (default: held back from --calib, else synthetic).")
-@click.option("--verify-count", type=click.IntRange(min=1), default=50, show_default=True,
+@click.option("--verify-count", type=click.IntRange(min=1), default=XD.verify_count, show_default=True,
               help="Verification images at most.")
-@click.option("--io", type=click.Choice(IO_TYPES), default="int8", show_default=True,
+@click.option("--io", type=click.Choice(IO_TYPES), default=XD.io, show_default=True,
               help="Input/output type of the TFLite int8 file.")
 @click.option("--labels", type=click.Path(), default=None, help="Class names, one per line.")
 @click.option("--keep-background", is_flag=True,
               help="Keep a background class at output 0 (Google's 1001-class TFLite models).")
-@click.option("--out", default="models", show_default=True, type=click.Path(), help="Folder for artifacts.")
+@click.option("--out", default=XD.out, show_default=True, type=click.Path(), help="Folder for artifacts.")
 @click.option("--force", is_flag=True, help="Replace an existing artifact.")
 @json_option('keys "artifact", "files", "manifest", "weights", "calibration", "seconds", "timings"')
 def export(family, alpha, resolution, weights, int8, formats, precisions, calib, calib_count, calib_method, verify_dir,

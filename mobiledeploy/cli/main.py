@@ -7,11 +7,14 @@ from .. import outcome
 from ..version import __version__
 from ..outcome import EXIT_CODES_HELP
 from .common import setup_logging
-from .bench import bench, devices
+from .bench import bench
+from .devices import devices
 from .export import export
 from .info import info
 from .quant import quant_report
-from .run import evaluate, predict, testvectors
+from .evaluate import evaluate
+from .predict import predict
+from .testvectors import testvectors
 from .sweep import pick, sweep
 
 
@@ -31,7 +34,8 @@ Settings: option defaults per command from ./mobiledeploy.toml (or [tool.mobiled
 @click.option("-v", "--verbose", is_flag=True, help="Show TensorFlow's own log lines and full tracebacks.")
 @click.pass_context
 def cli(ctx, verbose):
-    """MobileNet v1 from Keras definition to verified TFLite/ONNX artifacts and measured latency.
+    """MobileNet v1 and V2 from Keras definition to verified TFLite/ONNX artifacts, measured latency, and the
+    variant that fits a device's budget.
 
     \b
     Typical flow:

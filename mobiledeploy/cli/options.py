@@ -58,15 +58,19 @@ def arch_option(fn):
 def shape_options(fn):
     """--arch, --alpha and --res: which MobileNet, shared by every command that names one."""
     fn = arch_option(fn)
-    fn = click.option("--res", "resolution", type=RESOLUTION, default=224, show_default=True,
+    from ..export.options import EXPORT_DEFAULTS as XD
+
+    fn = click.option("--res", "resolution", type=RESOLUTION, default=XD.resolution, show_default=True,
                       help="Input side in pixels (the paper's rho x 224).")(fn)
-    return click.option("--alpha", type=ALPHA, default=1.0, show_default=True,
+    return click.option("--alpha", type=ALPHA, default=XD.alpha, show_default=True,
                         help="Width multiplier: channels x alpha, cost ~ alpha^2.")(fn)
 
 
 def model_options(fn):
     """--alpha, --res and --weights, shared by every command that builds a model."""
-    fn = click.option("--weights", default="auto", show_default=True, metavar="SPEC",
+    from ..export.options import EXPORT_DEFAULTS as XD
+
+    fn = click.option("--weights", default=XD.weights, show_default=True, metavar="SPEC",
                       help="auto (official ImageNet file if cached or downloadable, else random), "
                            "imagenet, none, a Keras .h5 file, or a MobileNet v1/V2 .tflite to import.")(fn)
     return shape_options(fn)

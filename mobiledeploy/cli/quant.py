@@ -1,15 +1,11 @@
 """`mobiledeploy quant-report`: where the int8 files lose accuracy, layer by layer."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import click
 
 from .common import emit_json
 from .options import json_option
-
-NOISE_SEED = 0
-
 
 @click.command(name="quant-report")
 @click.argument("artifact", type=click.Path())
@@ -29,49 +25,9 @@ def quant_report(artifact, data, count, as_json, plot_path):
     tensor's rounding causes, measured; see the manifest's calibration.tflite_int8.noise_shares.)
     Example: mobiledeploy quant-report models/mobilenet_v1_0.25_128 --data images/ --plot err.png
     """
-    import numpy as np
+    from .. import api
 
-    from ..artifact.bundle import Artifact
-    from ..errors import MobiledeployError
-    from ..export import quant_debug
-
-    art = Artifact.load(artifact)
-    pairs = {}
-    for fmt in ("tflite", "onnx"):
-        if any(e.format == fmt and e.precision == "int8" for e in art.manifest.files):
-            pairs[fmt] = (art.path(art.manifest.file(fmt, "fp32")), art.path(art.manifest.file(fmt, "int8")))
-    if not pairs:
-        raise MobiledeployError(f"{art.folder} has no int8 file: export it with --int8")
-    if plot_path and not Path(plot_path).resolve().parent.is_dir():
-        raise MobiledeployError(f"cannot write the plot {plot_path}: its folder does not exist")
-    spec = art.manifest.input
-    if data:
-        from ..export.calibration import read_images
-        from ..runtime.images import find_images
-
-        paths = find_images(Path(data))[:count]
-        if not paths:
-            raise MobiledeployError(f"no images (jpg, png, bmp) in {data}")
-        inputs = read_images(paths, spec).inputs
-        if not len(inputs):
-            raise MobiledeployError(f"no readable image in {data}")
-        source = {"data": str(data), "count": int(len(inputs))}
-    else:
-        inputs = np.random.default_rng(NOISE_SEED).uniform(-1, 1, (count, *spec.shape[1:])).astype(np.float32)
-        source = {"data": "uniform noise", "count": count}
-        click.echo("warning: no --data: running uniform noise; real images give the errors that matter", err=True)
-    from ..runtime.session import Session
-
-    for files in pairs.values():  # the loader predict, eval and bench use: a file it refuses is one line here too
-        for path in files:
-            Session(path)
-    result = quant_debug.report(pairs.get("tflite"), pairs.get("onnx"), inputs)
-    result = {"artifact": str(art.folder), "inputs": source, **result,
-              "calibration": art.manifest.calibration.get("method")}
-    if plot_path:
-        quant_debug.plot(result, Path(plot_path), f"{art.folder.name}: int8 activations against float "
-                                                  f"({source['count']} inputs from {source['data']})")
-        result["plot"] = str(plot_path)
+    result = api.quant_report(artifact, data, count, plot_path)
     if as_json:
         emit_json(result)
         return

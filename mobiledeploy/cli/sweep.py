@@ -3,7 +3,10 @@ from __future__ import annotations
 
 import click
 
+from ..bench.measurement import confidences_text
 from ..export.formats import SWEEP_PRECISIONS
+from ..model.families import FAMILIES
+from ..sweep.options import SWEEP_DEFAULTS as SD
 from .. import api
 from .common import emit_json
 from .options import (bench_options, calib_count_option, insecure_option, json_option, sweep_precisions_option,
@@ -11,12 +14,14 @@ from .options import (bench_options, calib_count_option, insecure_option, json_o
 
 
 @click.command()
-@click.option("--arch", "archs", default="mobilenet_v1", show_default=True, metavar="LIST",
-              help="Comma list of families (mobilenet_v1, mobilenet_v2): one front across them.")
-@click.option("--alphas", default="0.25,0.5,0.75,1.0", show_default=True, help="Comma list of width multipliers.")
-@click.option("--res", "res", default="128,160,192,224", show_default=True, help="Comma list of input sides (>= 32).")
+@click.option("--arch", "archs", default=",".join(SD.archs), show_default=True, metavar="LIST",
+              help=f"Comma list of families ({', '.join(FAMILIES)}): one front across them.")
+@click.option("--alphas", default=",".join(f"{a:g}" for a in SD.alphas), show_default=True,
+              help="Comma list of width multipliers.")
+@click.option("--res", "res", default=",".join(str(r) for r in SD.resolutions), show_default=True,
+              help="Comma list of input sides (>= 32).")
 @sweep_precisions_option
-@click.option("--device", "device_list", default="local", show_default=True,
+@click.option("--device", "device_list", default=",".join(SD.devices), show_default=True,
               help="Comma list of devices; each runs its variants strictly one at a time, devices concurrently.")
 @click.option("--weights-dir", type=click.Path(), default=None,
               help="Folder of Google's mobilenet_v1|v2_<alpha>_<res>[_quant].tflite, tf2_mobilenet_v2_*_ptq.tflite "
@@ -27,12 +32,12 @@ from .options import (bench_options, calib_count_option, insecure_option, json_o
 @click.option("--calib", type=click.Path(), default=None, help="Calibration images for int8 (default: data-free).")
 @calib_count_option
 @bench_options
-@click.option("--jobs", type=click.IntRange(min=0), default=0, help="Export processes (default: one per core).")
+@click.option("--jobs", type=click.IntRange(min=0), default=SD.jobs, help="Export processes (default: one per core).")
 @click.option("--measure", "measure", type=click.IntRange(min=2), default=None, metavar="K",
               help="Measure K variants spanning the grid and predict the rest (with --budget-ms: then measure "
                    "the predicted best near the budget to confirm).")
 @click.option("--budget-ms", type=float, default=None, help="With --measure: the latency budget to confirm near.")
-@click.option("--out", default="models/sweep", show_default=True, type=click.Path(),
+@click.option("--out", default=str(SD.out), show_default=True, type=click.Path(),
               help="Folder for the sweep's artifacts (its own: an artifact there built from other inputs is replaced).")
 @click.option("--plot", type=click.Path(), default=None, help="PNG of top-1 against p90 (default OUT/sweep.png).")
 @click.option("--report", "report_only", is_flag=True, help="Only report stored results for this grid; measure nothing.")
@@ -97,7 +102,8 @@ def sweep(archs, alphas, res, precisions, device_list, weights_dir, data, wnids,
 def pick(device, budget_ms, min_top1, precision, threads, refine, as_json):
     """The most accurate measured variant whose p90 latency on DEVICE fits the budget, and how to deploy it.
 
-    "Fits" is judged on the upper bound of the p90's 95% interval. Variants that cannot be told apart are
+    "Fits" is judged on the upper bound of the p90's interval (at the confidence it was measured with, 95% by
+    default: bench/sweep --confidence). Variants that cannot be told apart are
     named as tied, and the fixed rule that broke the tie is stated, so two runs give the same answer; a
     variant that might fit and would change the answer makes it "undecided" (named; --refine measures more), and
     so does a result it rests on that was measured while other work used the device's cores. When the store
@@ -121,24 +127,20 @@ def pick(device, budget_ms, min_top1, precision, threads, refine, as_json):
         emit_json(result.to_dict())
         return
     chosen = result.chosen
-    ci = f" [95% CI {chosen.p90_ci_ms[0]:.2f}, {chosen.p90_ci_ms[1]:.2f}]" if chosen.p90_ci_ms else ""
     from ..model.families import family
 
-    click.echo(f"pick: {chosen.label} ({family(chosen.arch).title}) on {device} ({chosen.threads} thr): p90 {chosen.p90_ms:.2f} ms{ci} "
-               f"<= {budget_ms:g} ms, top-1 {_acc(chosen)}")
+    click.echo(f"pick: {chosen.label} ({family(chosen.arch).title}) on {device} ({chosen.threads} thr): "
+               f"{chosen.p90.text('p90')} <= {budget_ms:g} ms, top-1 {_acc(chosen)}")
     click.echo(f"why: {result.reason}" + (" (not on the front: the front's points are listed)" if chosen.on_front is False else ""))
     for r in result.contenders:
-        click.echo(f"  undecided against {r.label}: p90 {r.p90_ms:.2f} ms [95% CI {r.p90_low:.2f}, {r.p90_high:.2f}] "
-                   f"holds the budget, top-1 {_acc(r)}")
+        click.echo(f"  undecided against {r.label}: {r.p90.text('p90')} holds the budget, top-1 {_acc(r)}")
     if result.between_runs:
-        b = result.between_runs
-        click.echo(f"  {b['text']}: another run's p90 of {chosen.label} may be {b['p90_rerun_ms'][0]:.2f}-"
-                   f"{b['p90_rerun_ms'][1]:.2f} ms" + ("" if b["fits_rerun"] else
-                                                     f", over the {budget_ms:g} ms budget at its top"))
+        click.echo(f"  {result.between_runs.text(chosen.label)}")
     for name, n in (("faster on the front", result.faster), ("more accurate on the front", result.more_accurate)):
         if n:
             over = (" (over budget)" if n.p90_ms > budget_ms else
-                    f" (its 95% bound {n.p90_high:.2f} ms is over budget)" if n.p90_high > budget_ms else "")
+                    f" (its {confidences_text([n.p90])} bound {n.p90_high:.2f} ms is over budget)"
+                    if n.p90_high > budget_ms else "")
             click.echo(f"  {name}: {n.label} p90 {n.p90_ms:.2f} ms{over}, top-1 {_acc(n)}")
     click.echo(f"artifact: {chosen.artifact} ({chosen.file})")
     click.echo(f"deploy: {result.deploy}")

@@ -1,7 +1,7 @@
 """The one table of file kinds an artifact can hold (format x precision).
 
 It drives the export's argument checking and --help, file names, the manifest schema's enums (checked
-by tests/test_formats.py), the dispatch to a writer (export/pipeline.py) and how many files a bench runs.
+by tests/export/test_formats.py), the dispatch to a writer (export/pipeline.py) and how many files a bench runs.
 """
 from __future__ import annotations
 

@@ -23,50 +23,12 @@ from ..runtime.session import Session
 from ..quiet import native_output_captured
 from . import calibration, datafree, memory, verify
 from .formats import FileKind
+from .options import ExportOptions  # noqa: F401 - the options' owner; imported here for the pipeline's callers
 from .formats import kind as kind_of
 
 log = logging.getLogger("mobiledeploy")
 FLOAT_COSINE_MIN = 0.9999     # a float export that disagrees more than this with Keras fails
 INT8_AGREEMENT_WARN = 0.90    # an int8 export below this top-1 agreement warns
-
-
-@dataclass
-class ExportOptions:
-    alpha: float
-    resolution: int
-    kinds: list[FileKind]
-    arch: str = "mobilenet_v1"   # the family's name (model.families); --arch
-    weights: str = "auto"
-    calib: str | None = None
-    calib_count: int = calibration.CALIB_COUNT
-    calib_method: str = "minmax"
-    verify_dir: str | None = None
-    verify_count: int = 50
-    io: str = "int8"
-    out: str = "models"
-    force: bool = False
-    labels: str | None = None
-    background: bool = False
-    quiet: bool = False
-    fallback_float: int = 0
-    bias_correction: bool = False
-    # data-free calibration: images and optimisation steps (0: the 1/f prior as is, for latency-only
-    # exports of random weights, where calibration quality cannot matter and synthesis is most of the time)
-    datafree_count: int = calibration.DATAFREE_COUNT
-    datafree_steps: int = datafree.STEPS
-
-    @property
-    def family(self):
-        """The model family (model.families.Family) this export builds."""
-        from ..model.families import family
-
-        return family(self.arch)
-
-    def int8_options(self):
-        """The TFLite int8 choices (tflite_ranges.Int8Options): ranges, imported QAT file, float fallback."""
-        from .tflite_ranges import Int8Options
-
-        return Int8Options(self.calib_method, str(self.weights), self.fallback_float, self.bias_correction)
 
 
 @dataclass(frozen=True)
@@ -141,14 +103,15 @@ def export(opts: ExportOptions) -> ExportResult:
             calib_info["tflite_int8"] = job.converter.int8_record
 
         with steps.step("manifest written"):
-            (pub.tmp / "labels.txt").write_text("\n".join(names) + "\n", encoding="utf-8")
+            labels_bytes, labels_sha256 = labels_mod.digest(names)
+            (pub.tmp / "labels.txt").write_bytes(labels_bytes)
             cost = summary(opts.alpha, opts.resolution, outputs, opts.family)
             manifest = Manifest(
                 name=target_dir.name,
                 model=ModelInfo(opts.alpha, opts.resolution, outputs - int(opts.background), opts.background,
                                 outputs, cost["macs"], cost["params"], loaded.origin, opts.arch),
                 input=spec,
-                labels=LabelsInfo("labels.txt", len(names), labels_source),
+                labels=LabelsInfo("labels.txt", len(names), labels_source, labels_sha256),
                 files=tuple(entries), calibration=calib_info, provenance=_provenance(steps))
             manifest_path = manifest.write(pub.tmp)
     return ExportResult(str(target_dir), tuple(entries), str(target_dir / manifest_path.name), loaded.origin["kind"],

@@ -2,7 +2,7 @@
 
 The model is traced once into a frozen graph (fixed batch of 1: a dynamic batch adds shape ops and slows
 LiteRT) and every precision converts from it. Freezing the traced function in memory gives the same
-TFLite graph as writing and re-reading a SavedModel, in a fraction of the time (bench/export_time.py:
+TFLite graph as writing and re-reading a SavedModel, in a fraction of the time (benchmarks/export_time.py:
 Keras's SavedModel export took 5-14 s per model here, the frozen trace 1-2 s).
 """
 from __future__ import annotations

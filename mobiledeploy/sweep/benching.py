@@ -1,36 +1,34 @@
-"""The sweep's bench stage: every file on every device, one thread per device, each device strictly serial.
+"""The sweep's bench stage: its queues and threads only; measuring is the bench session's (bench/session.py).
 
-Files are fed to a device as they become ready. A remote device (an SSH board, an adb phone) gets each
-artifact as soon as its export finishes, so it measures while the host still exports; the host itself
-(`--device local`) gets its files only after the last export, because exports on its own cores would be
-measured as its latency. The files a device has at a time are measured in interleaved rounds (protocol.py);
-a file that arrives later joins the next round. A result is stored as soon as it is settled; one already
-stored with the same settings is skipped (measured again with --again: a second run).
+Every file goes to every device, one thread per device, each device strictly serial. Files are fed to a device
+as they become ready. A remote device (an SSH board, an adb phone) gets each artifact as soon as its export
+finishes, so it measures while the host still exports; the host itself (`--device local`) gets its files only
+after the last export, because exports on its own cores would be measured as its latency. The files a device
+has at a time are measured in interleaved rounds; a file that arrives later joins the next round. A result is
+stored as soon as it is settled; one already stored with the same settings is skipped (measured again with
+--again: a second run).
 """
 from __future__ import annotations
 
 import queue
 import threading
-import time
 
-from ..bench import measure, store
-from ..bench.protocol import Job, measure as protocol_measure
-from ..bench.record import check_runner_answer
+from ..bench import store
+from ..bench.session import Item, Session
 from . import cache
 
 
 class Benching:
     """Per-device bench threads fed with artifacts; `wait()` returns (results stored, error lines)."""
 
-    def __init__(self, opts, targets: dict, log, planned: int):
-        self.opts, self.targets, self.log = opts, targets, log
+    def __init__(self, opts, sessions: dict[str, Session], log, planned: int):
+        self.opts, self.sessions, self.log = opts, sessions, log
         self.have = set() if opts.again else {(r.device, r.sha256) for r in store.history()
                                               if r.settings.key() == opts.settings.key()}
         self.stop, self.lock = threading.Event(), threading.Lock()
         self.stored, self.errors, self.planned = 0, [], planned
-        self.first_run: dict[str, float] = {}   # device -> epoch its first runner started
-        self.queues = {d: queue.Queue() for d in targets}
-        self.threads = [threading.Thread(target=self._loop, args=(d,), daemon=True) for d in targets]
+        self.queues = {d: queue.Queue() for d in sessions}
+        self.threads = [threading.Thread(target=self._loop, args=(d,), daemon=True) for d in sessions]
         for t in self.threads:
             t.start()
 
@@ -42,7 +40,12 @@ class Benching:
                 if (device, entry.sha256) in self.have:
                     self.unplan(1)
                     continue
-                self.queues[device].put(Job((cell, artifact, entry), artifact.path(entry)))
+                self.queues[device].put(Session.job(Item(artifact, entry, cell)))
+
+    @property
+    def first_run(self) -> dict[str, float]:
+        """Device -> the epoch its first runner started (the sweep's timings)."""
+        return {d: s.first_run for d, s in self.sessions.items() if s.first_run is not None}
 
     def unplan(self, n: int) -> None:
         """n planned files will not be benched (stored already, or their export failed)."""
@@ -72,45 +75,23 @@ class Benching:
 
     def _loop(self, name: str) -> None:
         try:
-            self._device(name)
+            self.sessions[name].measure([], lambda item, rec, error: self._finished(name, item, rec, error), self.stop,
+                            incoming=self.queues[name])
         except Exception as exc:  # noqa: BLE001 - a bug in one device's loop is reported, not a thread traceback
             with self.lock:
                 self.errors.append(f"{name}: unexpected {type(exc).__name__}: {exc} (report it)")
 
-    def _device(self, name: str) -> None:
-        opts, target = self.opts, self.targets[name]
-
-        def run_one(path):
-            self.first_run.setdefault(name, time.time())
-            raw = target.run(path, opts.settings)
-            check_runner_answer(raw, opts.settings, name)
-            return raw
-
-        protocol_measure(run_one, [], opts.settings, lambda job: self._finished(name, job), self.stop,
-                         incoming=self.queues[name])
-
-    def _finished(self, name: str, job: Job) -> None:
-        opts = self.opts
-        cell, artifact, e = job.key
-        label = cell.variant(e.precision)
-        if job.error is not None:
+    def _finished(self, name: str, item: Item, rec, error: str | None) -> None:
+        label = item.tag.variant(item.entry.precision)
+        if rec is None:
             # Ctrl-C reaches the runner too and makes it fail: give the main thread time to say so
             if self.stop.wait(0.5):
                 return
             with self.lock:
-                self.errors.append(f"{name} {label}: {job.error}")
+                self.errors.append(f"{name} {label}: {error}")
             return
-        rec = measure.record(artifact, name, e, opts.settings, job.raws, job,
-                             before=opts.stats.get("not_quiet", {}).get(name))
+        m = rec.measurement
         with self.lock:
-            if opts.settings.strict and rec.unstable:
-                self.errors.append(f"{name} {label}: unstable ({rec.protocol.get('verdict_reason')}): not stored "
-                                   "(--strict)")
-                return
-            store.append(rec)
             self.stored += 1
-            ci = rec.p90_interval
-            p90 = f"p90 {rec.p90_ms:.2f} ms" + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "")
             self.log(f"[bench {self.stored}/{max(self.planned, self.stored)}] {name} {label}: median "
-                     f"{rec.median_ms:.2f} ms, {p90}, {rec.protocol.get('processes', 1)} processes, "
-                     f"{rec.protocol.get('verdict', 'one run')}")
+                     f"{m.median.value:.2f} ms, {rec.p90.text('p90')}, {m.processes} processes, {m.verdict.word}")

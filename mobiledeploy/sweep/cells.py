@@ -1,8 +1,9 @@
 """A sweep's cell and its table row as typed records; every label is written here, from the lossless alpha text."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
+from ..bench.measurement import Estimate
 from ..model.architecture import alpha_text
 from ..model.families import DEFAULT
 
@@ -28,17 +29,16 @@ class Cell:
 
 @dataclass
 class Row:
-    """One line of the sweep's table: a measured or predicted latency, and the accuracy known for it."""
+    """One line of the sweep's table: a measured or predicted latency of one cell's file, and its accuracy."""
 
     device: str
-    alpha: float
-    resolution: int
+    cell: Cell
     precision: str
     threads: int
     macs: int | None
     params: int | None
-    median_ms: float
-    p90_ms: float
+    median: Estimate                 # measured: with its interval and confidence; predicted: a bare value
+    p90: Estimate
     latency: str                     # "measured" or "predicted"
     top1: float | None = None
     top1_source: str | None = None   # "measured", "published" or None
@@ -51,31 +51,44 @@ class Row:
     time: str | None = None
     unstable: bool | None = None
     on_front: bool | None = None
-    p90_ci_ms: tuple[float, float] | None = None   # measured with the protocol: the p90's confidence interval
-    median_ci_ms: tuple[float, float] | None = None
-    arch: str = DEFAULT              # the family (the result's model.architecture)
     noise: str | None = None         # why the measured latency may not be the device's own (BenchRecord.noise)
-    median_rerun_ms: tuple[float, float] | None = None   # where another run's median may land (bench/drift.py)
-    p90_rerun_ms: tuple[float, float] | None = None
+    median_rerun: Estimate | None = None   # where another run's estimate may land (Estimate.widened by the drift)
+    p90_rerun: Estimate | None = None
 
     @property
-    def cell(self) -> Cell:
-        return Cell(self.alpha, self.resolution, self.arch)
+    def alpha(self) -> float:
+        return self.cell.alpha
+
+    @property
+    def resolution(self) -> int:
+        return self.cell.resolution
+
+    @property
+    def arch(self) -> str:
+        return self.cell.arch
 
     @property
     def label(self) -> str:
         return self.cell.variant(self.precision)
 
     @property
+    def median_ms(self) -> float:
+        return self.median.value
+
+    @property
+    def p90_ms(self) -> float:
+        return self.p90.value
+
+    @property
     def p90_high(self) -> float:
         """What "fits the budget" is judged on: the p90's upper confidence bound (the p90 itself for results
         without an interval, and for predictions)."""
-        return self.p90_ci_ms[1] if self.p90_ci_ms else self.p90_ms
+        return self.p90.upper
 
     @property
     def p90_low(self) -> float:
         """The p90's lower confidence bound (the p90 itself without an interval)."""
-        return self.p90_ci_ms[0] if self.p90_ci_ms else self.p90_ms
+        return self.p90.lower
 
     def top1_interval(self) -> tuple[float, float] | None:
         """The top-1's 95% interval when measured on n images (Wilson); a published number has none."""
@@ -91,5 +104,14 @@ class Row:
         return self.latency == "measured"
 
     def to_dict(self) -> dict:
-        """The JSON form (`sweep --json`, `pick --json`)."""
-        return {**asdict(self), "label": self.label}
+        """The JSON form (`sweep --json`, `pick --json`): flat, one key per fact."""
+        interval = lambda e: list(e.interval) if e is not None and e.interval else None  # noqa: E731
+        return {"device": self.device, "alpha": self.alpha, "resolution": self.resolution, "arch": self.arch,
+                "precision": self.precision, "threads": self.threads, "label": self.label, "macs": self.macs,
+                "params": self.params, "latency": self.latency, "median_ms": self.median_ms,
+                "median_ci_ms": interval(self.median), "p90_ms": self.p90_ms, "p90_ci_ms": interval(self.p90),
+                "confidence": self.p90.confidence, "median_rerun_ms": interval(self.median_rerun),
+                "p90_rerun_ms": interval(self.p90_rerun), "top1": self.top1, "top1_source": self.top1_source,
+                "top1_n": self.top1_n, "size": self.size, "weights": self.weights, "artifact": self.artifact,
+                "file": self.file, "sha256": self.sha256, "time": self.time, "unstable": self.unstable,
+                "on_front": self.on_front, "noise": self.noise}

@@ -5,6 +5,8 @@ import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..bench.drift import Drift
+from ..bench.measurement import Estimate, confidences_text
 from ..errors import MobiledeployError
 from ..model.architecture import alpha_text
 from ..outcome import NothingFits
@@ -25,7 +27,7 @@ class PickResult:
     contenders: list = field(default_factory=list)
     refined: list = field(default_factory=list)   # pick --refine: what each round measured again
     noisy: list = field(default_factory=list)     # results it rests on that were not measured quietly
-    between_runs: dict | None = None              # the device's drift between runs, and the chosen p90's rerun interval
+    between_runs: "BetweenRuns | None" = None     # the device's drift between runs, and the chosen p90's rerun interval
 
     @property
     def decided(self) -> bool:
@@ -38,7 +40,30 @@ class PickResult:
                 "refined": self.refined,
                 "neighbours": {"faster": plain(self.faster), "more_accurate": plain(self.more_accurate)},
                 "artifact": self.chosen.artifact, "deploy": self.deploy, "note": self.note,
-                "between_runs": self.between_runs}
+                "between_runs": self.between_runs.to_dict() if self.between_runs else None}
+
+
+@dataclass(frozen=True)
+class BetweenRuns:
+    """What another run may measure for the chosen p90: the device's drift (bench/drift.py) and the p90 widened
+    by it at its own confidence; whether the budget still holds at the top of that."""
+
+    drift: Drift
+    p90_rerun: Estimate
+    budget_ms: float
+
+    @property
+    def fits(self) -> bool:
+        return self.p90_rerun.upper <= self.budget_ms
+
+    def text(self, label: str) -> str:
+        return (f"{self.drift.text()}: another run's p90 of {label} may be {self.p90_rerun.low:.2f}-"
+                f"{self.p90_rerun.high:.2f} ms" + ("" if self.fits else
+                                                  f", over the {self.budget_ms:g} ms budget at its top"))
+
+    def to_dict(self) -> dict:
+        return {**self.drift.to_dict(), "text": self.drift.text(), "p90_rerun_ms": list(self.p90_rerun.interval),
+                "confidence": self.p90_rerun.confidence, "fits_rerun": self.fits}
 
 
 def undecided(contenders: list, noisy: list) -> dict:
@@ -49,8 +74,8 @@ def undecided(contenders: list, noisy: list) -> dict:
 
 def check_budget(budget_ms: float, option: str = "--budget-ms") -> float:
     """A latency budget: a positive finite number of milliseconds."""
-    if not isinstance(budget_ms, (int, float)) or not 0 < budget_ms < float("inf"):
-        raise MobiledeployError(f"{option} must be a positive number of milliseconds, got {budget_ms:g}")
+    if isinstance(budget_ms, bool) or not isinstance(budget_ms, (int, float)) or not 0 < budget_ms < float("inf"):
+        raise MobiledeployError(f"{option} must be a positive number of milliseconds, got {str(budget_ms)[:40]!r}")
     return float(budget_ms)
 
 
@@ -147,12 +172,13 @@ def choose(rows: list[Row], budget_ms: float, min_top1: float | None = None) -> 
                             f"({fastest.threads} thr) at p90 {fastest.p90_ms:.2f} ms" + undecided, [], contenders,
                       noisy)
     if proxy:
-        why = (f"no top-1 is known for the {len(fits)} measured variants with p90 <= {budget_ms:g} ms, so "
+        why = (f"no top-1 is known for the {len(fits)} measured variants with p90 <= {budget_ms:g} ms (upper "
+               f"{confidences_text(r.p90 for r in fits)} bound where measured), so "
                "they cannot be ranked by accuracy: this is the one with the most multiply-adds (a proxy; "
                "measure top-1 with sweep --weights-dir and --data)")
     else:
         why = (f"most accurate of {len(fits)} measured variants with p90 <= {budget_ms:g} ms "
-               "(upper 95% bound where measured)")
+               f"(upper {confidences_text(r.p90 for r in fits)} bound where measured)")
     if tied:
         others = ", ".join(f"{r.label}" + (f" ({r.top1:.1%})" if r.top1 is not None else "") for r in tied[:3])
         why += (f"; tied with {others} ({'equal multiply-adds' if proxy else 'top-1 intervals overlap or equal published numbers'}):"
@@ -210,8 +236,7 @@ def measure_again(device: str, rows_: list[Row], records: list, log=None) -> dic
     was measured. A file no longer deployable is an error naming it (artifact_problem)."""
     import time
 
-    from ..artifact.bundle import Artifact
-    from ..bench import measure
+    from ..bench.session import bench_files
     from ..bench.settings import BenchSettings
 
     by_file = {(r.device, r.sha256, r.threads): r for r in records}
@@ -222,14 +247,13 @@ def measure_again(device: str, rows_: list[Row], records: list, log=None) -> dic
             raise MobiledeployError(f"cannot refine {row.label}: {row.artifact} ({row.file}) {gone}")
         rec = by_file.get((device, row.sha256, row.threads))
         settings = refine_settings(rec.settings if rec else BenchSettings(threads=row.threads))
-        art = Artifact.load(row.artifact)
-        groups.setdefault(settings, []).append((art, art.entry(row.file)))
+        groups.setdefault(settings, []).append((row.artifact, row.file))
     start, errors = time.perf_counter(), []
     for settings, pairs in groups.items():
         if log:
             log(f"refine: measuring {', '.join(r.label for r in rows_)} again on {device} "
                 f"({settings.processes}+ processes, up to {settings.max_seconds:g} s each, +-{settings.ci_width:.0%})")
-        errors += measure.run_files(device, pairs, settings).errors
+        errors += bench_files(device, pairs, settings).errors
     if errors:
         raise MobiledeployError(f"refine: {errors[0]}")
     return {"labels": [r.label for r in rows_], "seconds": round(time.perf_counter() - start, 1)}
@@ -292,12 +316,11 @@ def decide(device: str, budget_ms: float, min_top1: float | None = None, precisi
                       choice.contenders, refined, choice.noisy, rerun(report, chosen, budget_ms))
 
 
-def rerun(report, chosen: Row, budget_ms: float) -> dict | None:
+def rerun(report, chosen: Row, budget_ms: float) -> BetweenRuns | None:
     """What another run may measure for the chosen p90, when the store shows how far the device moves between
     runs (bench/drift.py, through the rows); None without that history. Informs, does not change, the choice:
     the choice rests on one run's intervals, whose ratios hold between runs better than their absolute values."""
     drift = report.drift.get(chosen.device)
-    if drift is None or chosen.p90_rerun_ms is None:
+    if drift is None or chosen.p90_rerun is None:
         return None
-    low, high = chosen.p90_rerun_ms
-    return {**drift.to_dict(), "text": drift.text(), "p90_rerun_ms": [low, high], "fits_rerun": high <= budget_ms}
+    return BetweenRuns(drift, chosen.p90_rerun, budget_ms)

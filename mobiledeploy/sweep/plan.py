@@ -58,29 +58,30 @@ def measure_grid(opts: SweepOptions, measure: int | None = None, budget_ms: floa
     try:
         if measure and measure < len(opts.grid):
             # K cells per family: each family's predictor is fitted on its own measurements
-            opts.cells = [Cell(a, r, f) for f in opts.archs
-                          for a, r in grid.spanning([(c.alpha, c.resolution) for c in opts.grid if c.arch == f], measure)]
-            done.append(run(opts, log))
+            spanning = [Cell(a, r, f) for f in opts.archs
+                        for a, r in grid.spanning([(c.alpha, c.resolution) for c in opts.grid if c.arch == f], measure)]
+            done.append(run(opts.only(spanning), log))
             if budget_ms:
                 confirm = near_budget(report_for(opts), budget_ms)
                 if confirm:
-                    opts.cells = confirm
-                    done.append(run(opts, log))
+                    done.append(run(opts.only(confirm), log))
         else:
             done.append(run(opts, log))
     except KeyboardInterrupt:
         raise Interrupted(f"every result finished so far is kept in {store.path()}; run the same command again "
                           "to resume") from None
-    finally:
-        opts.cells = None
     return done
 
 
 def sweep(opts: SweepOptions, measure: int | None = None, budget_ms: float | None = None, plot: Path | None = None,
           report_only: bool = False, log=None) -> SweepResult:
     """Measure what the stores lack (unless report_only), then report the grid and draw its plot."""
+    from ..plotting import check_target
     from . import report as report_mod
 
+    plot_path = Path(plot) if plot else Path(opts.out) / "sweep.png"
+    if plot_path.parent.is_dir():
+        check_target(plot_path)   # before measuring: a plot path that cannot be written wastes no sweep
     runs = [] if report_only else measure_grid(opts, measure, budget_ms, log)
     doc = report_for(opts)
     failures = [line for rd in runs for line in rd["errors"]]
@@ -89,7 +90,6 @@ def sweep(opts: SweepOptions, measure: int | None = None, budget_ms: float | Non
     if not doc.rows:
         raise MobiledeployError("no stored results for this grid on " + ", ".join(opts.devices) +
                                 ": run the sweep without --report first")
-    plot_path = Path(plot) if plot else Path(opts.out) / "sweep.png"
     plot_path.parent.mkdir(parents=True, exist_ok=True)
     report_mod.plot(doc, plot_path)
     return SweepResult(doc, runs, str(plot_path), failures)

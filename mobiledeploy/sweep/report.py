@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..bench.measurement import confidences_text
 from ..errors import MobiledeployError
 from . import front as front_mod
 from .cells import Row
@@ -41,14 +42,15 @@ def table(doc: Report, title: str) -> None:
     from ..progress import out
 
     t = Table(title=title)
-    for col in ("device", "thr", "variant", "MMACs", "Mparams", "MB", "median ms", "p90 ms [95% CI]", "top-1", "front"):
+    p90_col = f"p90 ms [{confidences_text(r.p90 for r in doc.rows if r.measured)} CI]"
+    for col in ("device", "thr", "variant", "MMACs", "Mparams", "MB", "median ms", p90_col, "top-1", "front"):
         t.add_column(col, justify="right" if col not in ("device", "variant", "top-1") else "left", no_wrap=True)
     for r in doc.rows:
         ms = (lambda v: f"~{v:.2f} pred") if not r.measured else (lambda v: f"{v:.2f}")
         weights = " (random w.)" if r.weights == "random" else ""
         t.add_row(r.device, str(r.threads), r.label + weights, f"{r.macs / 1e6:.0f}" if r.macs else "-",
                   f"{r.params / 1e6:.2f}" if r.params else "-", f"{r.size / 1e6:.2f}" if r.size else "-",
-                  ms(r.median_ms), ms(r.p90_ms) + (f" [{r.p90_ci_ms[0]:.2f}, {r.p90_ci_ms[1]:.2f}]" if r.p90_ci_ms else "")
+                  ms(r.median_ms), ms(r.p90_ms) + (f" [{r.p90.low:.2f}, {r.p90.high:.2f}]" if r.p90.interval else "")
                   + (" busy" if r.noise else ""),
                   _top1_cell(r), {True: "yes", False: "no", None: "-"}[r.on_front])
     out.print(t)
@@ -98,8 +100,8 @@ def plot(doc: Report, path: Path) -> Path:
             ax.scatter(r.p90_ms, 100 * r.top1, marker=marker, s=36, color=colour,
                        facecolors=colour if filled else "none", alpha=1 if r.measured else 0.5)
             ci = r.top1_interval()
-            if r.p90_ci_ms or ci:  # the intervals: p90 (measured here) and top-1 (measured on n images)
-                xerr = [[r.p90_ms - r.p90_ci_ms[0]], [r.p90_ci_ms[1] - r.p90_ms]] if r.p90_ci_ms else None
+            if r.p90.interval or ci:  # the intervals: p90 (measured here) and top-1 (measured on n images)
+                xerr = [[r.p90_ms - r.p90.low], [r.p90.high - r.p90_ms]] if r.p90.interval else None
                 yerr = [[100 * (r.top1 - ci[0])], [100 * (ci[1] - r.top1)]] if ci else None
                 ax.errorbar(r.p90_ms, 100 * r.top1, xerr=xerr, yerr=yerr, fmt="none", ecolor=colour, alpha=0.6,
                             capsize=2, linewidth=1)
@@ -114,7 +116,8 @@ def plot(doc: Report, path: Path) -> Path:
     ax.xaxis.set_major_formatter(FormatStrFormatter("%g"))
     ax.xaxis.set_minor_formatter(FormatStrFormatter("%g"))
     ax.tick_params(axis="x", which="minor", labelsize=7)
-    ax.set_xlabel("measured p90 latency (ms, log scale)")
+    ax.set_xlabel(f"measured p90 latency (ms, log scale; bars: "
+                  f"{confidences_text(r.p90 for r in rows if r.measured)} CI)")
     ax.set_ylabel("ImageNet top-1 (%)")
     ax.set_title(f"{_families(rows)}: accuracy against measured latency\n"
                  f"{_marker_key(rows)}; filled = top-1 measured here, hollow = published (Google's checkpoint)",

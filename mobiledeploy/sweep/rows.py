@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..bench.measurement import Estimate
 from ..bench.record import BenchRecord
 from . import front, predictor, published
 from .cells import Cell, Row
@@ -52,13 +53,10 @@ def measured_row(r: BenchRecord, acc: dict) -> Row:
     """A table row for one stored result."""
     cell = Cell(r.model.alpha, r.model.resolution, r.model.architecture)
     top1, source, n = _top1(cell, r.precision, r.sha256, acc)
-    return Row(device=r.device, alpha=cell.alpha, resolution=cell.resolution, precision=r.precision,
-               threads=r.threads, macs=r.model.macs, params=r.model.params, median_ms=r.median_ms,
-               p90_ms=r.p90_ms if r.p90_ms is not None else r.median_ms, latency="measured", top1=top1,
+    return Row(device=r.device, cell=cell, precision=r.precision, threads=r.threads, macs=r.model.macs,
+               params=r.model.params, median=r.measurement.median, p90=r.p90, latency="measured", top1=top1,
                top1_source=source, top1_n=n, size=r.size, weights=r.model.weights_kind, artifact=r.artifact,
-               file=r.file, sha256=r.sha256, time=r.time, unstable=r.unstable, p90_ci_ms=r.p90_interval,
-               median_ci_ms=tuple(r.protocol["median_ci_ms"]) if r.protocol.get("median_ci_ms") else None,
-               arch=cell.arch, noise=r.noise)
+               file=r.file, sha256=r.sha256, time=r.time, unstable=r.unstable, noise=r.noise)
 
 
 def build(records: list[BenchRecord], acc: dict, devices=None, threads=None, precisions=None, cells=None) -> Report:
@@ -85,7 +83,7 @@ def build(records: list[BenchRecord], acc: dict, devices=None, threads=None, pre
                        "loo_max_abs_pct": p90.loo_max_pct if p90 else None,
                        "loo_within_10pct": p90.loo_within_10 if p90 else None,
                        "noise_floor_pct": predictor.noise_floor([r.p90_ms for r in members],
-                                                                [r.p90_ci_ms for r in members])})
+                                                                [r.p90.interval for r in members])})
         if not cells or not all(fits.values()):
             continue
         have = {r.cell for r in members}
@@ -93,10 +91,10 @@ def build(records: list[BenchRecord], acc: dict, devices=None, threads=None, pre
             f = predictor.features(cell.alpha, cell.resolution, prec, fam)
             cost = summary(cell.alpha, cell.resolution, family=fam)
             top1, source, _ = _top1(cell, prec, None, acc)
-            rows.append(Row(device=device, alpha=cell.alpha, resolution=cell.resolution, precision=prec, threads=thr,
-                            macs=cost["macs"], params=cost["params"], median_ms=fits["median_ms"].predict(f),
-                            p90_ms=fits["p90_ms"].predict(f), latency="predicted", top1=top1, top1_source=source,
-                            arch=arch))
+            rows.append(Row(device=device, cell=cell, precision=prec, threads=thr, macs=cost["macs"],
+                            params=cost["params"], median=Estimate(fits["median_ms"].predict(f)),
+                            p90=Estimate(fits["p90_ms"].predict(f)), latency="predicted", top1=top1,
+                            top1_source=source))
     for row in rows:
         row.on_front = None if not row.measured or row.top1 is None else False
     for key in sorted({(r.device, r.threads) for r in rows}):  # one front per device and thread count
@@ -107,14 +105,14 @@ def build(records: list[BenchRecord], acc: dict, devices=None, threads=None, pre
 
 
 def _rerun(records: list[BenchRecord], rows: list[Row]) -> dict:
-    """Each device's drift between runs from the whole store, and each measured row's rerun intervals."""
-    from ..bench.drift import between_runs, rerun_interval
+    """Each device's drift between runs from the whole store, and each measured row's rerun estimates (at the
+    confidence each was measured with)."""
+    from ..bench.drift import between_runs
 
     drift = {d: between_runs(records, d) for d in sorted({r.device for r in rows if r.measured})}
     drift = {d: v for d, v in drift.items() if v is not None}
     for r in rows:
         d = drift.get(r.device)
         if d is not None and r.measured:
-            r.median_rerun_ms = rerun_interval(r.median_ms, r.median_ci_ms, d) if r.median_ci_ms else None
-            r.p90_rerun_ms = rerun_interval(r.p90_ms, r.p90_ci_ms, d) if r.p90_ci_ms else None
+            r.median_rerun, r.p90_rerun = r.median.widened(d.sd), r.p90.widened(d.sd)
     return drift

@@ -8,11 +8,9 @@ from __future__ import annotations
 import contextlib
 import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..artifact.bundle import Artifact
-from ..bench.settings import DEFAULTS, BenchSettings
 from ..errors import MobiledeployError
 from ..export import calibration
 from ..fsutil import sha256_file
@@ -20,38 +18,11 @@ from ..progress import console
 from . import accuracy, cache, sources
 from .benching import Benching
 from .cells import Cell
+from .options import SweepOptions
 
 #: Data-free calibration of random weights (latency only): a few unoptimised prior images suffice,
 #: because the quantization ranges of random weights change no kernel and no accuracy is claimed.
 LATENCY_ONLY_CALIB = 8
-
-
-@dataclass
-class SweepOptions:
-    """Everything a sweep needs, already checked by the CLI."""
-
-    alphas: list[float]
-    resolutions: list[int]
-    precisions: list[str]
-    devices: list[str]
-    out: Path = Path("models")
-    weights_dir: str | None = None
-    data: str | None = None
-    wnids: str | None = None
-    calib: str | None = None
-    calib_count: int = calibration.CALIB_COUNT
-    settings: BenchSettings = DEFAULTS
-    jobs: int = 0
-    insecure: bool = False
-    cells: list[Cell] | None = None   # measure only these (sweep --measure K)
-    stats: dict = field(default_factory=dict)
-    archs: list[str] = field(default_factory=lambda: ["mobilenet_v1"])   # the families (--arch)
-    again: bool = False               # measure files that have a result stored at these settings too (--again)
-
-    @property
-    def grid(self) -> list[Cell]:
-        """Every cell of the grid, in order: family x alpha x resolution."""
-        return [Cell(a, r, f) for f in self.archs for a in self.alphas for r in self.resolutions]
 
 
 def recipes(opts: SweepOptions) -> list[cache.Recipe]:
@@ -168,32 +139,20 @@ def evaluate_cached(opts: SweepOptions, artifacts: dict, recs: dict, log) -> Non
 
 
 def open_devices(opts: SweepOptions) -> dict:
-    """Connect to every device and check it runs TFLite and is quiet (quietness.py: a warning line, or with
-    --strict a refusal), before any export: fail fast, one line."""
-    import logging
-
-    from ..bench import devices, quietness
-    from ..bench.measure import runnable
+    """A bench session on every device (connected, probed, judged quiet: a warning line, or with --strict a
+    refusal), each checked to run TFLite, before any export: fail fast, one line."""
+    from ..bench.session import Session
     from ..export.formats import kind
-    from ..bench.targets import open_target
 
     opened = {}
     try:
         for name in opts.devices:
-            entry = devices.get(name)
-            target = open_target(name, entry, opts.insecure)
-            opened[name] = target
-            opts.stats.setdefault("kinds", {})[name] = entry["kind"]
-            probe = target.probe()
-            if not runnable([kind("tflite", "fp32")], entry["kind"], probe):
+            session = opened[name] = Session(name, opts.settings, opts.insecure).open()
+            if not session.can_run([kind("tflite", "fp32")]):
                 raise MobiledeployError(f"{name} has no TFLite runtime: pip install ai-edge-litert on the device")
-            warning = quietness.check(name, probe, opts.settings.cpu_mask, opts.settings.strict)
-            opts.stats.setdefault("not_quiet", {})[name] = warning
-            if warning:
-                logging.getLogger("mobiledeploy").warning(warning)
     except BaseException:
-        for t in opened.values():
-            t.close()
+        for s in opened.values():
+            s.close()
         raise
     return opened
 
@@ -242,7 +201,7 @@ def _run(opts: SweepOptions, recs: dict, log, start: float) -> dict:
     gone = remove_stale_temporaries(opts.out)
     if gone:
         log(f"sweep: removed {len(gone)} temporary folder(s) a killed run left in {opts.out}")
-    targets = open_devices(opts)
+    sessions = open_devices(opts)
     benching = None
     try:
         artifacts, todo = {}, []
@@ -256,18 +215,18 @@ def _run(opts: SweepOptions, recs: dict, log, start: float) -> dict:
             f"{len(artifacts)} cached, {len(todo)} to export")
         evaluate_cached(opts, artifacts, recs, log)
         # remote devices measure from the first ready artifact on; the host only after its own exports
-        remote = [d for d in targets if opts.stats["kinds"][d] != "local"]
-        benching = Benching(opts, targets, log, planned=len(targets) * len(recs) * len(opts.precisions))
+        remote = [d for d, s in sessions.items() if s.kind != "local"]
+        benching = Benching(opts, sessions, log, planned=len(sessions) * len(recs) * len(opts.precisions))
         for d in remote:
             benching.feed(d, artifacts)
         t_export = time.perf_counter()
         made, errors = export_all(
             opts, todo, log, on_ready=lambda cell, art: [benching.feed(d, {cell: art}) for d in remote],
-            on_failed=lambda cell: benching.unplan(len(targets) * len(opts.precisions)))
+            on_failed=lambda cell: benching.unplan(len(sessions) * len(opts.precisions)))
         artifacts.update(made)
         t_bench = time.perf_counter()
-        opts.stats["exports_done_epoch"] = time.time()
-        for d in targets:
+        exports_done = time.time()
+        for d in sessions:
             if d not in remote:
                 benching.feed(d, artifacts)
             benching.close(d)
@@ -277,18 +236,16 @@ def _run(opts: SweepOptions, recs: dict, log, start: float) -> dict:
             benching.abort()
         raise
     finally:
-        for t in targets.values():
-            t.close()
-    first = min(benching.first_run.values(), default=None)
-    opts.stats["first_bench_epoch"] = first if first is not None else time.time()
-    opts.stats["first_run_epoch"] = dict(benching.first_run)  # per device
-    opts.stats["seconds_before_first_bench"] = round(opts.stats["first_bench_epoch"] - wall_start, 2)
+        for session in sessions.values():
+            session.close()
+    first_run = benching.first_run   # per device
+    first = min(first_run.values(), default=None)
+    first = first if first is not None else time.time()
     errors += bench_errors
     return {"cells": len(recs), "cached": len(recs) - len(todo), "exported": len(made), "benched": stored,
             "errors": errors, "export_seconds": round(t_bench - t_export, 2),
             "bench_seconds": round(time.perf_counter() - t_bench, 2),
-            "seconds_before_first_bench": opts.stats["seconds_before_first_bench"],
-            "first_bench_epoch": opts.stats["first_bench_epoch"],
-            "first_run_epoch": opts.stats["first_run_epoch"], "exports_done_epoch": opts.stats["exports_done_epoch"],
+            "seconds_before_first_bench": round(first - wall_start, 2), "first_bench_epoch": first,
+            "first_run_epoch": first_run, "exports_done_epoch": exports_done,
             "seconds": round(time.perf_counter() - start, 2), "artifacts": {
                 cell.label: str(art.folder) for cell, art in sorted(artifacts.items())}}

@@ -8,6 +8,9 @@ import threading
 import time
 from dataclasses import dataclass
 
+from mobiledeploy.artifact.labels import printable
+from mobiledeploy.errors import MobiledeployError
+
 _END = object()
 
 
@@ -44,18 +47,19 @@ class _Producer(threading.Thread):
                 rgb = next(it, None)
                 if rgb is None:
                     break
+                where = self.source.where  # of the frame just yielded: the producer runs ahead of the main thread
                 t1 = time.perf_counter()
                 tensor = self.classifier.tensor(rgb)
                 t2 = time.perf_counter()
-                self.ready.put((rgb, tensor, (t1 - t0) * 1e3, (t2 - t1) * 1e3))
+                self.ready.put((rgb, tensor, (t1 - t0) * 1e3, (t2 - t1) * 1e3, where))
                 n += 1
         except Exception as exc:  # handed to the main thread, which reports it
-            self.errors.append(exc)
+            self.errors.append(out_of_memory(exc, n, self.source.name) or exc)
         finally:
             self.ready.put(_END)
 
     def next(self):
-        """The next (rgb, tensor, capture ms, preprocess ms), or None at the end (re-raising the producer's error)."""
+        """The next (rgb, tensor, capture ms, preprocess ms, source), or None at the end (re-raising the producer's error)."""
         item = self.ready.get()
         if item is _END:
             if self.errors:
@@ -73,12 +77,25 @@ class _Producer(threading.Thread):
                 self.join(0.05)
 
 
-def _frame_record(index: int, preds, timings: dict, fps: float, model_name: str) -> dict:
+def out_of_memory(exc: BaseException, frame: int, source: str) -> MobiledeployError | None:
+    """A frame too large for the memory left is the user's to fix (a smaller source), not a bug to report.
+
+    numpy raises MemoryError; OpenCV raises cv2.error with code -4 (StsNoMem, "Insufficient memory").
+    """
+    if not isinstance(exc, MemoryError) and not (type(exc).__module__.startswith("cv2")
+                                                 and getattr(exc, "code", None) == -4):
+        return None
+    return MobiledeployError(f"out of memory on frame {frame} of {source}: close other programs, or use a source "
+                             "with smaller frames (--width/--height for a camera)")
+
+
+def _frame_record(index: int, preds, timings: dict, fps: float, model_name: str, source: str) -> dict:
     best = preds[0] if preds else None
-    return {"frame": index, "label": best.label if best else None, "index": best.index if best else None,
-            "score": best.score if best else None, "inference_ms": timings["inference"],
-            "capture_ms": timings["capture"], "preprocess_ms": timings["preprocess"],
-            "top": [p.__dict__ for p in preds], "fps": fps, "model": model_name}
+    return {"frame": index, "source": source, "label": best.label if best else None,
+            "index": best.index if best else None, "score": best.score if best else None,
+            "inference_ms": timings["inference"], "capture_ms": timings["capture"],
+            "preprocess_ms": timings["preprocess"], "top": [p.__dict__ for p in preds], "fps": fps,
+            "model": model_name}
 
 
 def _show(outputs: Outputs, frame, record: dict) -> bool:
@@ -100,7 +117,8 @@ def _say(outputs: Outputs, record: dict, count: int) -> None:
     if outputs.json_lines:
         print(json.dumps(record), flush=True)
     elif not outputs.quiet and count % 30 == 1:
-        label = f"{record['label'].split(',')[0]} {record['score']:.2f}" if record["label"] else "-"
+        # printable: a label is data from labels.txt, and an ESC in it would be a terminal escape sequence
+        label = f"{printable(record['label'].split(',')[0])} {record['score']:.2f}" if record["label"] else "-"
         print(f"frame {count - 1}: {label}  ({record['fps']:.1f} FPS, inference {record['inference_ms']:.1f} ms)",
               file=sys.stderr, flush=True)
 
@@ -122,7 +140,7 @@ def run(classifier, source, outputs: Outputs, frames: int | None = None, top_k: 
     producer.start()
     try:
         while (item := producer.next()) is not None:
-            rgb, tensor, capture_ms, preprocess_ms = item
+            rgb, tensor, capture_ms, preprocess_ms, where = item
             t2 = time.perf_counter()
             scores = session.dequantize(session.invoke(tensor))[0]
             t3 = time.perf_counter()
@@ -130,10 +148,17 @@ def run(classifier, source, outputs: Outputs, frames: int | None = None, top_k: 
             timings = {"capture": capture_ms, "preprocess": preprocess_ms, "inference": (t3 - t2) * 1e3, "draw": 0.0}
             count += 1
             elapsed = time.perf_counter() - start
-            record = _frame_record(count - 1, preds, timings, count / elapsed if elapsed > 0 else 0.0, model_name)
+            record = _frame_record(count - 1, preds, timings, count / elapsed if elapsed > 0 else 0.0, model_name,
+                                   where)
             if draw_needed:
                 t4 = time.perf_counter()
-                frame = annotate(rgb, preds, record["fps"], {**timings, "draw": last_draw})  # this draw is unknown yet
+                try:
+                    frame = annotate(rgb, preds, record["fps"], {**timings, "draw": last_draw})  # this draw: unknown yet
+                except Exception as exc:
+                    error = out_of_memory(exc, count - 1, source.name)
+                    if error is None:
+                        raise
+                    raise error from None
                 timings["draw"] = last_draw = (time.perf_counter() - t4) * 1e3
                 if not _show(outputs, frame, record):
                     break

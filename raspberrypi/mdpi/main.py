@@ -82,11 +82,12 @@ def parser() -> argparse.ArgumentParser:
     o.add_argument("--json-lines", action="store_true", help="one JSON object per frame on stdout, then a summary")
     o.add_argument("--web", action="store_true", help="serve the annotated stream and predictions on --port")
     o.add_argument("--host", default="127.0.0.1",
-                   help="address the web view listens on (default 127.0.0.1: this machine only; "
-                        "0.0.0.0 shares it with the network, without authentication)")
+                   help="address the web view listens on, IPv4 or IPv6 (default 127.0.0.1: this machine only; "
+                        "0.0.0.0 or :: shares it with the network, without authentication)")
     o.add_argument("--port", type=_ranged(int, 1, 65535, "a TCP port from 1 to 65535"), default=8080)
     o.add_argument("--window", action="store_true", help="show a desktop window (needs a display)")
-    o.add_argument("--record", help="save the annotated video (.avi, MJPG)")
+    o.add_argument("--record", help="save the annotated video (.avi, MJPG); an existing file is refused")
+    o.add_argument("--force", action="store_true", help="let --record replace an existing file")
     o.add_argument("--quiet", action="store_true")
     o.add_argument("--verbose", action="store_true", help="full tracebacks for unexpected errors")
     return p
@@ -117,6 +118,11 @@ def main(argv=None) -> int:
         # OpenCV's own per-frame warnings ("Failed to write frame") would drown the one line
         os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
         os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # FFmpeg's own lines ("[mjpeg @ 0x...] ...") too
+    # a second guard behind the header checks of mdpi.imagesize: OpenCV's own decoders refuse above the
+    # project's limit too (its default, 2^30 pixels, lets a 20000x20000 JPEG take 2.4 GB); read at first use
+    from mobiledeploy.runtime.images import MAX_PIXELS
+
+    os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(MAX_PIXELS))
     signals.install()
     opened: list = []  # source, web view, recorder: closed in reverse order
 
@@ -160,23 +166,23 @@ def _classify(args, opened: list) -> int:
     from .sources import open_source
 
     artifact, file = pick_artifact(args)
-    recorder = Recorder(args.record) if args.record else None  # checked before the model loads
+    recorder = Recorder(args.record, args.force) if args.record else None  # checked before the model loads
     classifier = Classifier(artifact, file, args.threads)
     model = classifier.artifact.manifest.model
     name = f"{classifier.artifact.manifest.name} ({family(model.architecture).title}) / {classifier.entry.name}"
     view = None
     if args.web:
-        from .web import LiveView
+        from .web import LiveView, is_loopback, url
 
         view = LiveView(args.port, args.host)
         opened.append(view)
-        if args.host not in ("127.0.0.1", "::1", "localhost"):
-            print(f"warning: the web view on {args.host} has no authentication: anyone who can reach this machine "
-                  "sees the camera (use the default --host 127.0.0.1 and an SSH tunnel to keep it private)",
-                  file=sys.stderr)
+        if not is_loopback(args.host):
+            print(f"warning: the web view on {url(args.host, view.port)} has no authentication: anyone who can "
+                  "reach this machine sees the camera (use the default --host 127.0.0.1 and an SSH tunnel to keep "
+                  "it private)", file=sys.stderr)
         if not args.quiet:
             shown = os.uname().nodename if args.host in ("0.0.0.0", "::") else args.host
-            print(f"web view on http://{shown}:{view.port}/", file=sys.stderr)
+            print(f"web view on {url(shown, view.port)}", file=sys.stderr)
     source = open_source(args.source, args.loop, args.width, args.height, args.source_timeout)
     opened.append(source)
     if recorder is not None:

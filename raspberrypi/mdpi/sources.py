@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import glob
 import http.client
+import os
 import stat
 import time
 import urllib.error
@@ -15,14 +16,22 @@ from pathlib import Path
 
 import numpy as np
 
+from mobiledeploy.artifact.labels import printable
 from mobiledeploy.errors import MobiledeployError
 
+from . import names
+from .imagesize import PNG_SIGNATURE, check_pixels, jpeg_size
 
 
 class Source:
-    """Iterate to get RGB frames; `close()` releases the device."""
+    """Iterate to get RGB frames; `close()` releases the device.
+
+    `where` names what the frame just yielded came from (the image file of a folder, the video, the URL): the
+    --json-lines records carry it, so a line can be traced back to its input.
+    """
 
     name = "source"
+    where = ""
 
     def __iter__(self):
         raise NotImplementedError
@@ -47,13 +56,26 @@ class OpenCVSource(Source):
         cv2 = _cv2()
         self.cv2, self.target, self.loop = cv2, target, loop
         self.live = isinstance(target, int) or str(target).startswith("/dev/")  # a camera, not a file
-        self.name = f"camera {target}" if self.live else f"video {target}"
+        self.where = str(target)
+        self.name = f"camera {printable(self.where)}" if self.live else f"video {printable(self.where)}"
         if not self.live and not Path(target).is_file():
-            raise MobiledeployError(f"video file not found: {target}")
-        self.cap = cv2.VideoCapture(target, cv2.CAP_V4L2) if self.live else cv2.VideoCapture(target)
+            raise MobiledeployError(f"video file not found: {printable(self.where)}")
+        opened, fd = (target, None) if isinstance(target, int) else names.for_reading(target)
+        try:
+            self.cap = cv2.VideoCapture(opened, cv2.CAP_V4L2) if self.live else cv2.VideoCapture(opened)
+        finally:
+            if fd is not None:  # OpenCV opened its own descriptor from /proc/self/fd/N
+                os.close(fd)
         if width and height and self.live:
             self.cap.set(cv2.CAP_PROP_FRAME_WIDTH, width)
             self.cap.set(cv2.CAP_PROP_FRAME_HEIGHT, height)
+        # the container's frame size, known before the first frame is decoded: refuse a bomb before reading it
+        size = (int(self.cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(self.cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+        try:
+            check_pixels(size, self.name)
+        except MobiledeployError:
+            self.cap.release()
+            raise
         ok, first = self.cap.read() if self.cap.isOpened() else (False, None)
         if not ok:
             self.cap.release()
@@ -81,22 +103,29 @@ class OpenCVSource(Source):
 
 
 class FolderSource(Source):
-    """Every image of a folder, in name order (a slideshow; handy on a desk without a camera)."""
+    """Every image of a folder, in name order (a slideshow; handy on a desk without a camera), or one image file.
+
+    Images are read by mobiledeploy's one image reader, which checks the pixel limit from the header.
+    """
 
     def __init__(self, folder, loop: bool = False):
         from mobiledeploy.runtime.images import find_images
 
-        self.paths = find_images(folder)
+        folder = Path(folder)
+        self.paths = find_images(folder) if folder.is_dir() else [folder]
         if not self.paths:
-            raise MobiledeployError(f"no images (jpg, png, bmp) in {folder}")
-        self.name, self.loop = f"folder {folder}", loop
+            raise MobiledeployError(f"no images (jpg, png, bmp) in {printable(str(folder))}")
+        self.name = f"{'folder' if folder.is_dir() else 'image'} {printable(str(folder))}"
+        self.loop = loop
 
     def __iter__(self):
         from mobiledeploy.runtime.images import load_rgb
 
         while True:
             for path in self.paths:
-                yield load_rgb(path)  # an oversized or broken image is a MobiledeployError, one line in main
+                rgb = load_rgb(path)  # an oversized or broken image is a MobiledeployError, one line in main
+                self.where = str(path)
+                yield rgb
             if not self.loop:
                 return
 
@@ -113,7 +142,8 @@ class MJPEGSource(Source):
     MAX_FRAME_BYTES = 8 << 20  # a 4K JPEG at high quality is 2-4 MB
 
     def __init__(self, url: str, timeout: float = 10.0):
-        self.name, self.url, self.timeout = f"stream {url}", url, timeout
+        self.name, self.url, self.timeout = f"stream {printable(url)}", url, timeout
+        self.where = url
         try:
             self.response = urllib.request.urlopen(url, timeout=timeout)
         except urllib.error.HTTPError as exc:  # a redirect loop ends here too ("... would lead to an infinite loop")
@@ -168,6 +198,10 @@ class MJPEGSource(Source):
                 jpeg = bytes(buf[:end + 2])
                 del buf[:end + 2]
                 scanned = 0
+                size = jpeg_size(jpeg)
+                if size is None:  # no frame header: the decoder would find none either (and must not guess)
+                    continue
+                check_pixels(size, f"a frame of {self.name}", "make the camera send smaller frames")
                 frame = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
                 if frame is not None:
                     last_frame = time.monotonic()
@@ -197,7 +231,7 @@ class Picamera2Source(Source):
             self.cam.start()
         except (RuntimeError, IndexError) as exc:
             raise MobiledeployError(f"cannot start the Pi camera: {exc}") from None
-        self.name, self.live = "picamera2", True
+        self.name, self.live, self.where = "picamera2", True, "picamera2"
 
     def __iter__(self):
         while True:
@@ -241,16 +275,30 @@ def open_source(spec: str, loop: bool = False, width: int = 640, height: int = 4
         found = available()
         raise MobiledeployError("no camera found (no picamera2 camera, no readable /dev/video*); sources here: "
                                 f"{', '.join(found) if found else 'none'}; or use --source VIDEO, FOLDER or URL")
-    if spec.isdigit() or spec.startswith("/dev/video"):
-        return OpenCVSource(int(spec) if spec.isdigit() else spec, width=width, height=height)
+    # isascii: "²" and "٣" are digits to str.isdigit() but not to int()
+    if spec.isascii() and spec.isdigit():
+        return OpenCVSource(int(spec), width=width, height=height)
+    if spec.startswith("/dev/video"):
+        return OpenCVSource(spec, width=width, height=height)
     path = Path(spec)
     if path.is_dir():
         return FolderSource(path, loop)
     if path.is_file():
-        return OpenCVSource(str(path), loop)
+        # a still image goes to the image reader (pixel limit from the header), not to a video decoder
+        return FolderSource(path, loop) if _is_image(path) else OpenCVSource(str(path), loop)
     if path.exists():  # a FIFO, a socket, a device that is not a camera
         kind = "a FIFO" if stat.S_ISFIFO(path.stat().st_mode) else "not a regular file"
-        raise MobiledeployError(f"source {spec} is {kind}: give a video file, a folder of images, a camera "
+        raise MobiledeployError(f"source {printable(spec)} is {kind}: give a video file, a folder of images, a camera "
                                 "(/dev/videoN) or an http:// MJPEG URL")
-    raise MobiledeployError(f"source not found: {spec} (camera, picamera2, /dev/videoN, a video file, a folder of "
-                            "images, or an http:// MJPEG URL)")
+    raise MobiledeployError(f"source not found: {printable(spec)} (camera, picamera2, /dev/videoN, a video file, a "
+                            "folder of images, or an http:// MJPEG URL)")
+
+
+def _is_image(path: Path) -> bool:
+    """A JPEG, PNG or BMP by its first bytes (a name can lie either way)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+    except OSError:
+        return False  # the video reader says what is wrong with it
+    return head.startswith((b"\xff\xd8\xff", PNG_SIGNATURE, b"BM"))

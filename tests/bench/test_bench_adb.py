@@ -26,10 +26,11 @@ def test_bench_over_adb(adb, main_job, benchmark_binary):
     proc = mobiledeploy("bench", main_job[0]["artifact"], "--device", "pixel", "--file", "model_int8.tflite",
                         "--runs", "20", "--threads", "2", "--cpu-mask", "1", "--json", check=True)
     doc = json.loads(proc.stdout)["results"][0]
-    for key in ("device", "file", "runs", "median_ms", "mean_ms", "p90_ms", "std_ms"):
-        assert key in doc
-    assert doc["device"] == "pixel" and doc["runtime"] == "benchmark_model" and doc["runs"] == 20 * doc["processes"]
-    assert doc["median_ms"] > 0 and doc["xnnpack"] is True and doc["memory_mb"]["overall"] >= 0
+    m, facts = doc["measurement"], doc["device_facts"]
+    for key in ("samples", "median", "mean_ms", "p90", "std_ms"):
+        assert key in m
+    assert doc["device"] == "pixel" and facts["runtime"] == "benchmark_model" and m["samples"] == 20 * m["processes"]
+    assert m["median"]["ms"] > 0 and facts["xnnpack"] is True and facts["memory_mb"]["overall"] >= 0
     ran = [c for c in phone.commands if "benchmark_model --graph=" in c]
     assert ran and "taskset 1 " in ran[0] and "--num_threads=2" in ran[0] and "--num_runs=20" in ran[0]
     assert not (phone.root / "data/local/tmp/mobiledeploy/model_int8.tflite").exists()  # cleaned up

@@ -24,13 +24,14 @@ def test_bench_over_ssh_with_real_runner(sshd, main_job):
     out = json.loads(proc.stdout)
     assert out["device"] == "board" and len(out["results"]) == 1
     doc = out["results"][0]
-    for key in ("device", "file", "runs", "median_ms", "mean_ms", "p90_ms", "std_ms", "model"):
-        assert key in doc
+    m = doc["measurement"]
+    for key in ("samples", "median", "mean_ms", "p90", "std_ms"):
+        assert key in m
     assert doc["model"]["alpha"] == 0.5 and doc["model"]["resolution"] == 128
     # 20 runs in each runner process, pooled over the protocol's processes (at least 3)
-    assert doc["device"] == "board" and doc["processes"] >= 3
-    assert doc["runs"] == 20 * doc["processes"] == len(doc["latencies_ms"])
-    assert doc["runtime"] == "ai-edge-litert" and doc["median_ms"] > 0
+    assert doc["device"] == "board" and m["processes"] >= 3
+    assert m["samples"] == 20 * m["processes"] == len(doc["latencies_ms"])
+    assert doc["device_facts"]["runtime"] == "ai-edge-litert" and m["median"]["ms"] > 0
     assert not leftovers(sshd)  # the per-run folder was removed
     history = json.loads(mobiledeploy("bench", "--history", "--device", "board", "--json", check=True).stdout)
     assert history["results"] and history["results"][-1]["sha256"] == doc["sha256"]

@@ -18,11 +18,7 @@ def test_summary_numbers():
 
 def test_stable_run_not_flagged():
     s = summarize(np.full(100, 10.0) + np.random.default_rng(0).normal(0, 0.05, 100))
-    assert not s["unstable"] and not s["throttled"]
-
-
-def test_noisy_run_flagged_unstable():
-    assert summarize(np.random.default_rng(0).uniform(5, 15, 100))["unstable"]
+    assert not s["throttled"] and "unstable" not in s   # stable or not is the protocol's verdict
 
 
 def test_slowing_run_flagged_throttled():

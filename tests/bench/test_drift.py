@@ -3,7 +3,7 @@ import math
 
 import numpy as np
 
-from mobiledeploy.bench.drift import MIN_FILES, between_runs, rerun_interval
+from mobiledeploy.bench.drift import MIN_FILES, between_runs
 from mobiledeploy.bench.record import BenchRecord
 
 Z95 = 1.959963984540054
@@ -11,10 +11,15 @@ Z95 = 1.959963984540054
 
 def rec(sha, median, half, run, device="local", busy=None, threads=1):
     """A stored result: `half` is its median interval's half-width on the log scale (95%)."""
-    return BenchRecord.from_dict({
+    return BenchRecord.from_dict(line(sha, median, half, run, device, busy, threads))
+
+
+def line(sha, median, half, run, device="local", busy=None, threads=1, confidence=0.95):
+    """A store line of format 1 (the protocol's flat keys)."""
+    return ({
         "device": device, "artifact": "/m/a", "artifact_name": "a", "file": "model_fp32.tflite", "format": "tflite",
         "precision": "fp32", "settings": {"threads": threads}, "median_ms": median, "std_ms": 0.01, "cv": 0.01,
-        "time": f"2026-01-0{run + 1}T00:00:00+00:00", "sha256": sha, "confidence": 0.95,
+        "time": f"2026-01-0{run + 1}T00:00:00+00:00", "sha256": sha, "confidence": confidence,
         "median_ci_ms": [median * math.exp(-half), median * math.exp(half)], "others_busy": busy})
 
 
@@ -60,8 +65,8 @@ def test_rerun_interval_holds_another_runs_median_at_its_confidence():
         first, second, third = runs_of(rng, 20, 3, 0.04, 0.02)
         d = between_runs(first + second, "local")
         for r, nxt in zip(second, third):
-            ci = r.protocol["median_ci_ms"]
-            low, high = rerun_interval(r.median_ms, ci, d)
+            ci = r.measurement.median.interval
+            low, high = r.measurement.median.widened(d.sd).interval
             inside += low <= nxt.median_ms <= high
             inside_within += ci[0] <= nxt.median_ms <= ci[1]
             total += 1
@@ -79,7 +84,21 @@ def test_what_drift_leaves_out():
     busy = [rec(r.sha256, r.median_ms * 1.5, 0.01, 2, busy=0.6) for r in second]
     d = between_runs(first + second + busy, "local")
     assert d.pairs == MIN_FILES   # the busy third run is not a run of the quiet device
-    old = [BenchRecord.from_dict({**rec("f0", 1.0, 0.01, 3).to_dict(), "median_ci_ms": None})]
+    old = [BenchRecord.from_dict({**line("f0", 1.0, 0.01, 3), "median_ci_ms": None})]
     assert between_runs(first + second + old, "local").pairs == MIN_FILES
     other_threads = [rec(r.sha256, r.median_ms * 2, 0.01, 3, threads=2) for r in second]
     assert between_runs(first + second + other_threads, "local").pairs == MIN_FILES
+
+
+def test_rerun_interval_is_built_at_the_records_own_confidence():
+    """A 90% record: its standard error is its half-width over z(0.90), and its rerun interval is a 90% one
+    (before, the sweep's rows built it with z(0.95) from a 90% half-width: a misread standard error)."""
+    from mobiledeploy.bench.intervals import z_score
+
+    r = BenchRecord.from_dict(line("f0", 2.0, 0.05, 0, confidence=0.9))
+    e = r.measurement.median
+    assert e.confidence == 0.9 and math.isclose(e.se, 0.05 / z_score(0.9))
+    wide = e.widened(0.04)
+    half = z_score(0.9) * math.sqrt(2 * ((0.05 / z_score(0.9)) ** 2 + 0.04 ** 2))
+    assert wide.confidence == 0.9 and math.isclose(math.log(wide.high / 2.0), half)
+    assert wide.text("median") == f"median 2.00 ms [90% CI {wide.low:.2f}, {wide.high:.2f}]"

@@ -5,11 +5,14 @@ import numpy as np
 import pytest
 
 from conftest import assert_one_line_error, mobiledeploy
-from mobiledeploy.bench.intervals import pool, quantile_interval, verdict
+from mobiledeploy.bench.answers import ProcessFacts, Samples
+from mobiledeploy.bench.intervals import pool, quantile_interval
+from mobiledeploy.bench.measurement import Estimate, judge
 from mobiledeploy.bench.protocol import Job, measure
+from mobiledeploy.bench.quietness import Quietness
 from mobiledeploy.bench.settings import BenchSettings
 from mobiledeploy.errors import MobiledeployError
-from mobiledeploy.sweep.cells import Row
+from mobiledeploy.sweep.cells import Cell, Row
 from mobiledeploy.sweep.pick import choose
 
 SIGMA = 0.3 ** 0.5
@@ -50,7 +53,7 @@ class Synthetic:
     def run_one(self, path):
         self.calls.append(path)
         median = self.modes(len([c for c in self.calls if c == path]) - 1)
-        return {"latencies_ms": list(median * self.rng.lognormal(0, self.spread, self.runs))}
+        return Samples(tuple(median * self.rng.lognormal(0, self.spread, self.runs)), ProcessFacts())
 
 
 def test_rounds_are_interleaved_and_stop_once_the_intervals_are_narrow():
@@ -59,39 +62,43 @@ def test_rounds_are_interleaved_and_stop_once_the_intervals_are_narrow():
     done = []
     jobs = measure(device.run_one, [Job(k, k) for k in "ABC"], settings, done.append)
     assert device.calls[:6] == list("ABCABC")                     # A B C A B C, not A A A B B B
-    assert [len(j.raws) for j in jobs] == [3, 3, 3]                # narrow after the minimum: stopped there
-    assert all(j.verdict[0] == "stable" and not j.timed_out for j in jobs) and len(done) == 3
+    assert [len(j.answers) for j in jobs] == [3, 3, 3]                # narrow after the minimum: stopped there
+    assert all(j.measurement.verdict.stable and not j.timed_out for j in jobs) and len(done) == 3
 
 
 def test_noisy_file_measures_longer_then_stops_at_its_time_cap():
     device = Synthetic(lambda i: 1.0, spread=1.5, runs=10)        # heavy tails: +-5% needs thousands of samples
     settings = BenchSettings(runs=10, processes=3, ci_width=0.05, max_seconds=0.05)
     jobs = measure(device.run_one, [Job("noisy", "noisy")], settings)
-    assert len(jobs[0].raws) >= 3 and jobs[0].timed_out
-    assert jobs[0].verdict[0] == "unstable" and "time cap" in jobs[0].verdict[1]
+    assert len(jobs[0].answers) >= 3 and jobs[0].timed_out
+    verdict = jobs[0].measurement.verdict
+    assert not verdict.stable and "time cap" in verdict.reason
 
 
 def test_a_process_in_a_slow_mode_is_named():
     """One runner process landing 40% slower (placement, memory layout): the verdict says the processes disagree."""
     pooled = pool([list(np.full(200, 1.0) + np.linspace(0, 0.01, 200)), list(np.full(200, 1.4)),
                    list(np.full(200, 1.0))])
-    state, why = verdict(pooled, 0.05, timed_out=False)
-    assert state == "unstable" and "disagree" in why
+    verdict = judge(Estimate(pooled.median_ms, *pooled.median_ci_ms, 0.95), Estimate(pooled.p90_ms, *pooled.p90_ci_ms, 0.95),
+                    pooled.process_medians_ms, 0.05, False, Quietness(), False)
+    assert not verdict.stable and "disagree" in verdict.reason
 
 
 def test_a_failing_runner_ends_only_its_own_file():
     def run_one(path):
         if path == "bad":
             raise MobiledeployError("the board went away")
-        return {"latencies_ms": [1.0] * 50}
+        return Samples((1.0,) * 50, ProcessFacts())
 
     jobs = measure(run_one, [Job("bad", "bad"), Job("good", "good")], BenchSettings(processes=3))
-    assert jobs[0].error == "the board went away" and jobs[1].verdict[0] == "stable"
+    assert jobs[0].error == "the board went away" and jobs[1].measurement.verdict.stable
 
 
-def _row(label_alpha, p90, top1, ci=None, source="published", n=None, size=1000):
-    return Row("d", label_alpha, 128, "int8", 1, 10, 1, p90 * 0.9, p90, "measured", top1, source, n, size,
-               p90_ci_ms=ci)
+def _row(label_alpha, p90, top1, ci=None, source="published", n=None, size=1000, precision="int8", macs=10,
+         confidence=0.95):
+    est = Estimate(p90, *ci, confidence) if ci else Estimate(p90)
+    return Row("d", Cell(label_alpha, 128), precision, 1, macs, 1, Estimate(p90 * 0.9), est, "measured", top1, source,
+               n, size)
 
 
 def test_pick_judges_the_budget_on_the_upper_bound_and_names_what_would_change_it():
@@ -129,8 +136,8 @@ def test_pick_names_a_tie_and_breaks_it_without_measured_margin():
 
 def test_pick_with_no_accuracy_ties_equal_multiply_adds_by_file_size():
     """Random weights without published numbers: the proxy is multiply-adds; fp32 and int8 of one cell tie."""
-    fp32 = Row("d", 0.5, 128, "fp32", 1, 49, 1, 1.0, 1.2, "measured", None, None, None, 4000, p90_ci_ms=(1.1, 1.3))
-    int8 = Row("d", 0.5, 128, "int8", 1, 49, 1, 1.0, 1.25, "measured", None, None, None, 1000, p90_ci_ms=(1.1, 1.4))
+    fp32 = _row(0.5, 1.2, None, ci=(1.1, 1.3), source=None, size=4000, precision="fp32", macs=49)
+    int8 = _row(0.5, 1.25, None, ci=(1.1, 1.4), source=None, size=1000, macs=49)
     c = choose([fp32, int8], 2.0)
     assert c.chosen is int8 and c.tied == [fp32] and "equal multiply-adds" in c.why
 
@@ -142,7 +149,7 @@ def test_nothing_surely_fits_names_the_contenders():
 
 
 def test_pick_is_undecided_when_what_it_rests_on_was_measured_with_other_work():
-    """The loaded runs of bench/decision_stability.py: a more accurate variant rejected for a p90 that other work
+    """The loaded runs of benchmarks/decision_stability.py: a more accurate variant rejected for a p90 that other work
     inflated, or a chosen one measured so, makes the answer undecided and says why; a noisy row the answer does
     not rest on (less accurate) leaves it decided."""
     quiet, loaded = _row(0.25, 2.0, 0.40, ci=(1.9, 2.1)), _row(0.5, 6.0, 0.55, ci=(5.8, 6.2))
@@ -212,11 +219,13 @@ def test_strict_refuses_to_store_an_unstable_result(tiny_artifact, tmp_path):
     assert not (home / "results.jsonl").exists() or not (home / "results.jsonl").read_text().strip()
     doc = json.loads(mobiledeploy("bench", tiny_artifact, "--file", "model_int8.tflite", "--runs", "5", "--json",
                                   env=env, check=True).stdout)
-    rec = doc["results"][0]
-    assert rec["processes"] >= 3 and rec["samples"] == 5 * rec["processes"]
-    lo, hi = rec["p90_ci_ms"]
-    assert lo <= rec["p90_ms"] <= hi and rec["verdict"] in ("stable", "unstable") and rec["peak_rss_mb"] > 0
-    assert rec["first_inference_ms"] > 0
+    m = doc["results"][0]["measurement"]
+    assert doc["results"][0]["record_format"] == 2
+    assert m["processes"] >= 3 and m["samples"] == 5 * m["processes"]
+    p90 = m["p90"]
+    assert p90["low"] <= p90["ms"] <= p90["high"] and p90["confidence"] == 0.95
+    assert isinstance(m["verdict"]["stable"], bool) and m["peak_rss_mb"] > 0
+    assert m["first_inference_ms"] > 0
 
 
 def test_processes_in_different_modes_widen_the_interval():
@@ -242,8 +251,8 @@ def test_pick_refine_measures_the_contenders_again(tiny_artifact, tmp_path, monk
     lines = [json.loads(x) for x in (home / "results.jsonl").read_text().splitlines()]
     fp32 = next(x for x in lines if x["precision"] == "fp32")
     int8 = next(x for x in lines if x["precision"] == "int8")
-    budget = 1.5 * fp32["p90_ci_ms"][1]
-    int8["p90_ci_ms"] = [0.001, 100 * budget]
+    budget = 1.5 * fp32["measurement"]["p90"]["high"]
+    int8["measurement"]["p90"]["low"], int8["measurement"]["p90"]["high"] = 0.001, 100 * budget
     (home / "results.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
 
     doc = json.loads(mobiledeploy("pick", "--device", "local", "--budget-ms", f"{budget:.5f}", "--json",
@@ -260,7 +269,24 @@ def test_pick_refine_measures_the_contenders_again(tiny_artifact, tmp_path, monk
     stored = [json.loads(x) for x in (home / "results.jsonl").read_text().splitlines()]
     assert len(stored) == 4                                   # both measured again, appended
     again = stored[-1] if stored[-1]["precision"] == "int8" else stored[-2]
-    assert again["processes"] >= 6 and again["settings"]["max_seconds"] == 3 * 1.0   # 3 x the bench's cap
-    assert again["p90_ci_ms"][0] > 0.001                      # the new result replaced the noisy one
+    assert again["measurement"]["processes"] >= 6 and again["settings"]["max_seconds"] == 3 * 1.0   # 3 x the cap
+    assert again["measurement"]["p90"]["low"] > 0.001         # the new result replaced the noisy one
     if doc["decided"]:                                        # both fit now: tied, broken by the smaller file
         assert doc["chosen"]["label"] == "a0.25-32-int8" and doc["tied"][0]["label"] == "a0.25-32-fp32"
+
+
+@pytest.mark.slow
+def test_the_confidence_asked_for_is_the_one_measured_stored_and_printed(tiny_artifact, tmp_path):
+    """--confidence 0.9: the stored intervals are 90% ones, and bench, the sweep's table and pick say 90%."""
+    env = {"MOBILEDEPLOY_HOME": str(tmp_path / "home"), "COLUMNS": "200"}
+    proc = mobiledeploy("bench", tiny_artifact, "--runs", "10", "--max-seconds", "1", "--confidence", "0.9",
+                        env=env, check=True)
+    assert "90% CI" in proc.stdout and "95%" not in proc.stdout
+    stored = [json.loads(x) for x in (tmp_path / "home" / "results.jsonl").read_text().splitlines()]
+    assert stored and all(x["measurement"]["p90"]["confidence"] == 0.9 for x in stored)
+    report = mobiledeploy("sweep", "--report", "--alphas", "0.25", "--res", "32", "--device", "local",
+                          "--out", tmp_path / "sweep", env=env, check=True).stdout
+    assert "90% CI" in report and "95% CI" not in report
+    budget = 10 * max(x["measurement"]["p90"]["high"] for x in stored)
+    text = mobiledeploy("pick", "--device", "local", "--budget-ms", f"{budget:.4f}", env=env, check=True).stdout
+    assert "[90% CI " in text and "upper 90% bound" in text and "95%" not in text

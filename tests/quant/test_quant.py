@@ -148,7 +148,7 @@ def test_fallback_float_runs_remove_rounding_and_raise_agreement(tmp_path, impor
     assert entry["verification"]["n"] > 0
     fallback, plain = _int8_agreement(art), _int8_agreement(imported)
     print("strict agreement: fallback 12", fallback["agreement_with_float"], "imported", plain["agreement_with_float"])
-    # measured 97.0% vs 90.7% strict (19 of 300 images, two-fold held out, bench/quant_latency.py); 3 points
+    # measured 97.0% vs 90.7% strict (19 of 300 images, two-fold held out, benchmarks/quant_latency.py); 3 points
     # (9 images) leaves room for int8 kernels that round differently on other x86 CPUs
     assert fallback["agreement_with_float"] >= plain["agreement_with_float"] + 0.03
 

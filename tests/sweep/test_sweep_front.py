@@ -4,7 +4,8 @@ import json
 from conftest import assert_one_line_error, mobiledeploy
 from mobiledeploy.sweep import front, grid, predictor, rows
 from mobiledeploy.bench.record import BenchRecord
-from mobiledeploy.sweep.cells import Row
+from mobiledeploy.bench.measurement import Estimate
+from mobiledeploy.sweep.cells import Cell, Row
 from mobiledeploy.sweep.pick import choose
 
 # (alpha, res, precision, p90 ms): a device where int8 is faster; the published top-1 decides accuracy
@@ -40,7 +41,7 @@ def test_front_on_hand_built_results():
 
 
 def _point(p90, top1):
-    return Row("d", 0.5, 128, "int8", 1, None, None, p90, p90, "measured", top1)
+    return Row("d", Cell(0.5, 128), "int8", 1, None, None, Estimate(p90), Estimate(p90), "measured", top1)
 
 
 def test_front_ties_and_missing_accuracy():
@@ -203,7 +204,7 @@ def test_pick_states_the_drift_between_runs_when_the_store_has_seen_two(tmp_path
     assert b["fits_rerun"] is True and doc["chosen"]["p90_rerun_ms"] == b["p90_rerun_ms"]
     others = [r for r in rows.build([BenchRecord.from_dict(json.loads(line)) for line in
                                      (home / "results.jsonl").read_text().splitlines()], {}, ["local"]).rows]
-    assert all(r.median_rerun_ms[0] < r.median_ms < r.median_rerun_ms[1] for r in others)
+    assert all(r.median_rerun.low < r.median_ms < r.median_rerun.high for r in others)
     text = mobiledeploy("pick", "--device", "local", "--budget-ms", "4.5", env=env, check=True).stdout
     assert "pick: a0.5-128-fp32" in text   # its p90 bound 4.32 ms fits; another run's may reach 4.77 ms
     assert "between runs, medians on local moved" in text and "over the 4.5 ms budget at its top" in text

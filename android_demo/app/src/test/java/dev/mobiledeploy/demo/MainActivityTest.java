@@ -44,7 +44,7 @@ import org.robolectric.shadows.ShadowCameraCharacteristics;
 
 /**
  * The Activity on Robolectric's Android 15 (android-all-instrumented, resolved by Maven), with the resources and
- * assets of the APK given as robolectric.apk: build.sh's, or the one tests/test_android_apk.py makes from it with
+ * assets of the APK given as robolectric.apk: build.sh's, or the one tests/android/test_android_apk.py makes from it with
  * two real exported artifacts plus a corrupt-manifest and a missing-model one.
  *
  * What Robolectric cannot show here: TensorFlow Lite's libtensorflowlite_jni.so is built for Android's ABIs

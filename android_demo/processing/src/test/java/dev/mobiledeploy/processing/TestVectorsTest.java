@@ -35,7 +35,7 @@ class TestVectorsTest {
     List<DynamicTest> vectors() throws IOException {
         Path root = root();
         assumeTrue(Files.isDirectory(root), "no test vectors at " + root.toAbsolutePath()
-                + ": make them with mobiledeploy testvectors (pytest tests/test_android.py does)");
+                + ": make them with mobiledeploy testvectors (pytest tests/android/test_android.py does)");
         List<Path> folders;
         try (Stream<Path> s = Files.list(root)) {
             folders = s.filter(p -> Files.exists(p.resolve("vectors.json"))).sorted().collect(Collectors.toList());

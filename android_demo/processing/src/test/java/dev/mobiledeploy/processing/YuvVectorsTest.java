@@ -25,7 +25,7 @@ class YuvVectorsTest {
     List<DynamicTest> frames() throws IOException {
         Path folder = TestVectorsTest.root().resolve("yuv");
         assumeTrue(Files.exists(folder.resolve("frames.json")), "no YUV vectors at " + folder.toAbsolutePath()
-                + ": make them with mobiledeploy testvectors (pytest tests/test_android.py does)");
+                + ": make them with mobiledeploy testvectors (pytest tests/android/test_android.py does)");
         JSONArray cases = new JSONObject(Files.readString(folder.resolve("frames.json"), StandardCharsets.UTF_8))
                 .getJSONArray("cases");
         List<DynamicTest> tests = new ArrayList<>();

@@ -13,7 +13,7 @@ one quiet run lies inside its interval from another (goal >= 90%; all pairs repo
 interval and for the rerun interval (bench/drift.py: the within-run interval widened by the drift between runs that
 a third quiet run's store shows, so the drift is never estimated from the pair it is tested on; needs R >= 6, three
 quiet runs); the sweep's time per run.
-Usage: python bench/decision_stability.py [--runs R] [--reuse]   (default R = 6; --reuse: pick again on the
+Usage: python benchmarks/decision_stability.py [--runs R] [--reuse]   (default R = 6; --reuse: pick again on the
 stores the last run left, measuring nothing: for a changed pick, not for new figures)
 """
 import functools
@@ -31,7 +31,8 @@ from pathlib import Path
 from _common import CLI, ROOT, report
 
 sys.path.insert(0, str(ROOT))
-from mobiledeploy.bench.drift import between_runs, rerun_interval  # noqa: E402
+from mobiledeploy.bench.drift import between_runs  # noqa: E402
+from mobiledeploy.bench.measurement import Estimate  # noqa: E402
 from mobiledeploy.bench.record import BenchRecord  # noqa: E402
 
 WORK = Path(tempfile.gettempdir()) / "mobiledeploy-decision-bench"
@@ -163,7 +164,7 @@ def main():
                 for r in docs[a]["rows"]:
                     other = rows_b.get(r["label"])
                     if other and r.get("median_ci_ms"):
-                        low, high = rerun_interval(r["median_ms"], r["median_ci_ms"], d)
+                        low, high = Estimate(r["median_ms"], *r["median_ci_ms"], r["confidence"]).widened(d.sd).interval
                         total += 1
                         inside += low <= other["median_ms"] <= high
         return (inside / total if total else None), drifts

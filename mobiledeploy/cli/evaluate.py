@@ -1,38 +1,12 @@
-"""`mobiledeploy predict` and `mobiledeploy eval`: use an artifact."""
+"""`mobiledeploy eval`: an artifact's files' top-1/top-5 on labelled images."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import click
 
 from .. import api
 from .common import emit_json
-from .options import json_option, threads_option, top_k_option
-
-
-@click.command()
-@click.argument("artifact", type=click.Path())
-@click.argument("images", nargs=-1, required=True, type=click.Path())
-@click.option("--file", "file_name", default=None,
-              help="Model file of the artifact (default: the manifest's default, int8 TFLite first).")
-@top_k_option
-@threads_option()
-@json_option('keys "artifact", "file", "images": [{"image", "top": [{"index", "label", "score"}]}]')
-def predict(artifact, images, file_name, top_k, threads, as_json):
-    """Classify IMAGES with one file of ARTIFACT, preprocessed exactly as its manifest says.
-
-    Example: mobiledeploy predict models/mobilenet_v1_0.5_128 photo.jpg
-    """
-
-    clf, answers = api.predict(artifact, images, file_name, top_k, threads)
-    out = [{"image": image, "top": [p.__dict__ for p in preds]} for image, preds in answers]
-    if as_json:
-        emit_json({"artifact": str(clf.artifact.folder), "file": clf.entry.name, "images": out})
-        return
-    for item in out:
-        click.echo(f"{item['image']}  ({clf.entry.name})")
-        for p in item["top"]:
-            click.echo(f"  {p['score']:7.4f}  {p['index']:4d}  {p['label']}")
+from .options import json_option
 
 
 @click.command(name="eval")
@@ -83,25 +57,3 @@ def evaluate(artifact, data, wnids, files, no_keras, as_json):
                       *(f"{r[k]:.1%}" if k in r else "" for k in ("agreement_with_float",
                                                                    "agreement_with_float_tie_aware")))
     console.print(table)
-
-
-@click.command()
-@click.argument("artifact", type=click.Path())
-@click.option("--data", type=click.Path(), required=True, help="Folder of real images (jpg, png, bmp).")
-@click.option("--out", required=True, type=click.Path(), help="Folder for the vectors (one subfolder per file).")
-@json_option('key "folders": the folders written')
-def testvectors(artifact, data, out, as_json):
-    """Write test vectors for other implementations of ARTIFACT's preprocessing (the Android app).
-
-    For each TFLite file: raw RGB images, the exact input tensors the Python runtime makes, LiteRT's raw
-    outputs and top-5, and a copy of the manifest. Example:
-    mobiledeploy testvectors models/mobilenet_v1_0.5_128 --data photos/ --out android_demo/testvectors
-    """
-    from ..runtime.testvectors import images_from, write
-
-    folders = [str(f) for f in write(artifact, images_from(data), Path(out))]
-    if as_json:
-        emit_json({"folders": folders})
-        return
-    for folder in folders:
-        click.echo(folder)

@@ -3,8 +3,8 @@
 
 Goals (issue 9): whole sweep <= 300 s on a 2-core machine; cached re-run <= 10 s before the first bench.
 The machine's load (other jobs) is reported with the numbers: on a shared machine they are pessimistic.
-Results stay in $TMPDIR/mobiledeploy-sweep-bench/ for bench/predictor_error.py.
-Usage: python bench/sweep_time.py [--keep]   (--keep: reuse artifacts from a previous run)
+Results stay in $TMPDIR/mobiledeploy-sweep-bench/ for benchmarks/predictor_error.py.
+Usage: python benchmarks/sweep_time.py [--keep]   (--keep: reuse artifacts from a previous run)
 """
 import json
 import os

@@ -12,7 +12,7 @@ alternating order so drift hits every file alike. A file's ratio to plain min/ma
 rounds of (its round median / min/max's round median in the same round): on a shared machine round
 medians range over +-30% with the other load, and each runner process lands in a fast or a slow mode,
 so unpaired medians or minima mislead. A byte copy of the min/max file is measured as a control: its
-ratio and the ratios' interquartile range show the resolution of the measurement. Usage: python bench/quant_latency.py [VARIANT ...] (default: all).
+ratio and the ratios' interquartile range show the resolution of the measurement. Usage: python benchmarks/quant_latency.py [VARIANT ...] (default: all).
 """
 import sys
 import tempfile

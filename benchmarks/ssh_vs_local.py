@@ -34,7 +34,7 @@ def main():
             for _ in range(REPEATS):
                 for (device, file) in medians:
                     out, _ = cli("bench", art, "--device", device, "--file", file, "--runs", RUNS, "--json", env=env)
-                    medians[(device, file)].append(json.loads(out.stdout)["results"][0]["median_ms"])
+                    medians[(device, file)].append(json.loads(out.stdout)["results"][0]["measurement"]["median"]["ms"])
         finally:
             server.stop()
     rows = []

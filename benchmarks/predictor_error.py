@@ -2,15 +2,15 @@
 the grid, as `sweep --measure 6` chooses), scored on the other 10, for fp32 and int8 at 1 thread.
 
 Goal (issue 9): median absolute error <= 10% on the 10 held-out variants, for fp32 and for int8.
-It reads the results bench/sweep_time.py stored (or runs that sweep first), so it measures nothing twice.
+It reads the results benchmarks/sweep_time.py stored (or runs that sweep first), so it measures nothing twice.
 Scored on median latency (the goal) and on p90 (what `pick` uses; noisier on a shared machine).
 Also scored on per-inference thread CPU time (1 thread: XNNPACK runs in the calling thread), which other
 jobs' preemption does not inflate: on a shared machine it separates the model's error from the load's.
 Next to each error: the measurement noise floor of the same results (median half-width of their 95%
 intervals, in percent), below which no predictor's error can be told from the measurement's.
-Usage: python bench/predictor_error.py [--remeasure]
+Usage: python benchmarks/predictor_error.py [--remeasure]
   --remeasure: bench the 32 cached files again into a fresh store (about a minute; no export), e.g. when
-  the machine is quieter than it was during bench/sweep_time.py.
+  the machine is quieter than it was during benchmarks/sweep_time.py.
 """
 import os
 import subprocess
@@ -70,7 +70,7 @@ def main():
             env={"MOBILEDEPLOY_HOME": str(HOME), "MOBILEDEPLOY_WEIGHTS_URL": "http://127.0.0.1:9/"})
     found = stored_rows()
     if len(found) < 2 * len(CELLS):
-        subprocess.run([sys.executable, str(ROOT / "bench" / "sweep_time.py"), "--keep"], check=True,
+        subprocess.run([sys.executable, str(ROOT / "benchmarks" / "sweep_time.py"), "--keep"], check=True,
                        stdout=subprocess.DEVNULL)
         found = stored_rows()
     from mobiledeploy.sweep import grid, predictor

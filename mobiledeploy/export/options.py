@@ -1,0 +1,53 @@
+"""An export's options as one typed record that owns their defaults (as BenchSettings does for bench)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..model.families import DEFAULT
+from . import calibration, datafree
+from .formats import FileKind
+
+
+@dataclass
+class ExportOptions:
+    """One export's inputs, already checked; each default is written here once (the CLI's options, the API
+    and the sweep read them from EXPORT_DEFAULTS)."""
+
+    alpha: float = 1.0
+    resolution: int = 224
+    kinds: list[FileKind] = field(default_factory=list)
+    arch: str = DEFAULT          # the family's name (model.families); --arch
+    weights: str = "auto"
+    calib: str | None = None
+    calib_count: int = calibration.CALIB_COUNT
+    calib_method: str = "minmax"
+    verify_dir: str | None = None
+    verify_count: int = 50
+    io: str = "int8"
+    out: str = "models"
+    force: bool = False
+    labels: str | None = None
+    background: bool = False
+    quiet: bool = False
+    fallback_float: int = 0
+    bias_correction: bool = False
+    # data-free calibration: images and optimisation steps (0: the 1/f prior as is, for latency-only
+    # exports of random weights, where calibration quality cannot matter and synthesis is most of the time)
+    datafree_count: int = calibration.DATAFREE_COUNT
+    datafree_steps: int = datafree.STEPS
+
+    @property
+    def family(self):
+        """The model family (model.families.Family) this export builds."""
+        from ..model.families import family
+
+        return family(self.arch)
+
+    def int8_options(self):
+        """The TFLite int8 choices (tflite_ranges.Int8Options): ranges, imported QAT file, float fallback."""
+        from .tflite_ranges import Int8Options
+
+        return Int8Options(self.calib_method, str(self.weights), self.fallback_float, self.bias_correction)
+
+
+EXPORT_DEFAULTS = ExportOptions()
