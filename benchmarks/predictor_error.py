@@ -35,8 +35,9 @@ def stored_rows():
     from mobiledeploy.sweep import rows
     from mobiledeploy.sweep.cells import Cell
 
-    return [r.to_dict() for r in rows.latest(store.history(), ["local"], 1, ["fp32", "int8"],
-                                             [Cell(*c) for c in CELLS])]
+    # the sweep's flat rows (median_ms, p90_ms and their *_ci_ms), with the record's model block beside them
+    return [{**rows.measured_row(r, {}).to_dict(), "model": r.model.to_dict()}
+            for r in rows.latest(store.history(), ["local"], 1, ["fp32", "int8"], [Cell(*c) for c in CELLS])]
 
 
 def cpu_times(runs: int = 30, warmup: int = 5) -> dict:

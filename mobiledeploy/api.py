@@ -43,6 +43,24 @@ def _resolution_list(values) -> list[int]:
                                                                             for v in _sequence(values)})
 
 
+def _thread_list(values) -> list[int]:
+    from .choices import checked_list
+    from .runtime.session import MAX_THREADS
+
+    def check(v):
+        try:
+            n = int(v) if not isinstance(v, bool) and float(v) == int(float(v)) else None
+        except (TypeError, ValueError, OverflowError):
+            n = None
+        if n is None or not 1 <= n <= MAX_THREADS:
+            raise MobiledeployError(f"threads must be whole numbers from 1 to {MAX_THREADS}, got {str(v)[:20]!r}")
+        return n
+
+    if isinstance(values, str):
+        return checked_list(values, "--threads", "1,2,4", check)
+    return sorted({check(v) for v in _sequence(values)})
+
+
 def _sequence(values) -> list:
     """A list from a list, tuple or set (a bare number is one item), else one error line naming the type."""
     if isinstance(values, (int, float)) and not isinstance(values, bool):
@@ -71,6 +89,8 @@ def export(alpha: float = XD.alpha, resolution: int = XD.resolution, *, int8: bo
     from .model.architecture import check_alpha, check_resolution
     from .model.families import family
 
+    if out is None or not str(out).strip():
+        raise MobiledeployError("out must name a folder for the artifact, e.g. out=\"models\"")
     kinds = select(_text_list(formats), _text_list(precisions) if precisions else None, int8)
     return run_export(ExportOptions(
         alpha=check_alpha(alpha), resolution=check_resolution(resolution), kinds=kinds, weights=str(weights),
@@ -94,6 +114,8 @@ def predict(artifact, images: Iterable, file: str | None = None, top_k: int = TO
     """(classifier, [(image, [Prediction])]): the top-k classes of each image file."""
     from .runtime.images import load_rgb
 
+    if isinstance(images, (str, Path)):   # one image, not the characters of its name
+        images = [images]
     clf = load(artifact, file, threads)
     return clf, [(image, clf.classify(load_rgb(image), top_k)) for image in images]
 
@@ -101,8 +123,8 @@ def predict(artifact, images: Iterable, file: str | None = None, top_k: int = TO
 def bench(artifact=None, device: str = "local", files: Iterable[str] = (), *, threads: int = DEFAULTS.threads,
           runs: int = DEFAULTS.runs, warmup: int = DEFAULTS.warmup, processes: int = DEFAULTS.processes,
           ci_width: float = DEFAULTS.ci_width, max_seconds: float = DEFAULTS.max_seconds,
-          confidence: float = DEFAULTS.confidence, strict: bool = False, cpu_mask: str | None = None,
-          cooldown: float = 0.0, delegate: str | None = None, op_profiling: bool = False,
+          confidence: float = DEFAULTS.confidence, strict: bool = DEFAULTS.strict, cpu_mask: str | None = None,
+          cooldown: float = DEFAULTS.cooldown, delegate: str | None = None, op_profiling: bool = False,
           benchmark_binary=None, insecure: bool = False, progress=None):
     """Measure an artifact's files on a device (default: the newest artifact in models/); an Outcome of records.
 
@@ -118,6 +140,8 @@ def bench(artifact=None, device: str = "local", files: Iterable[str] = (), *, th
                              benchmark_binary=str(Path(benchmark_binary).resolve()) if benchmark_binary else None)
     if isinstance(files, str):
         files = [files]
+    if isinstance(cooldown, bool) or not isinstance(cooldown, (int, float)):
+        raise MobiledeployError(f"cooldown must be a number of seconds, got {cooldown!r}")
     path = Path(artifact) if artifact else latest_artifact()
     names = list(dict.fromkeys(files))
     outcome = bench_files(device, [(path, n) for n in names] or [(path, None)], settings, insecure, progress)
@@ -140,15 +164,18 @@ def history(artifact=None, device: str | None = None):
 
 
 def sweep(alphas=tuple(SD.alphas), resolutions=tuple(SD.resolutions), precisions=tuple(SD.precisions),
-          devices=tuple(SD.devices), *, weights_dir=None, data=None, wnids=None, calib=None, calib_count: int = XD.calib_count,
-          threads: int = DEFAULTS.threads, runs: int = DEFAULTS.runs, warmup: int = DEFAULTS.warmup,
+          devices=tuple(SD.devices), *, weights_dir=None, data=None, wnids=None, calib=None, calib_count: int = SD.calib_count,
+          threads=tuple(SD.threads), runs: int = DEFAULTS.runs, warmup: int = DEFAULTS.warmup,
           processes: int = DEFAULTS.processes, ci_width: float = DEFAULTS.ci_width,
-          max_seconds: float = DEFAULTS.max_seconds, confidence: float = DEFAULTS.confidence, strict: bool = False,
-          jobs: int = SD.jobs,
+          max_seconds: float = DEFAULTS.max_seconds, confidence: float = DEFAULTS.confidence,
+          strict: bool = DEFAULTS.strict, jobs: int = SD.jobs,
           measure: int | None = None, budget_ms: float | None = None, out=SD.out, plot=None,
-          report_only: bool = False, insecure: bool = False, log=None, archs=DEFAULT_ARCH, again: bool = False):
+          report_only: bool = False, insecure: bool = False, log=None, archs=DEFAULT_ARCH, again: bool = False,
+          holdout: float | None = None):
     """Export, bench and evaluate every family x alpha x resolution x precision; a SweepResult (rows, fronts,
-    plot). archs: "mobilenet_v1", "mobilenet_v2" or a comma list / sequence of both."""
+    plot). archs: "mobilenet_v1", "mobilenet_v2" or a comma list / sequence of both; threads: a thread count, or
+    several (a comma list or a sequence: every file is measured at each, and pick chooses among them);
+    holdout: split `data` itself, this fraction evaluates and the rest calibrates (sweep/split.py)."""
     from .bench import devices as device_config
     from .bench.settings import BenchSettings
     from .sweep import grid
@@ -166,31 +193,127 @@ def sweep(alphas=tuple(SD.alphas), resolutions=tuple(SD.resolutions), precisions
         raise MobiledeployError("--wnids needs --data (the labelled images it names)")
     if budget_ms is not None:
         check_budget(budget_ms)
+    counts = _thread_list(threads)
+    for name, value, low in (("jobs", jobs, 0), ("measure", measure, 2)):
+        if value is not None and (type(value) is not int or value < low):
+            raise MobiledeployError(f"{name} must be a whole number of at least {low}, got {value!r}")
+    if holdout is not None:
+        from .sweep import split
+
+        if not data or calib:
+            raise MobiledeployError("--holdout splits one --data folder into calibration and evaluation images: "
+                                    "give --data and no --calib")
+        calib, data, n_calib, n_eval = split.holdout(Path(data), holdout, Path(out).resolve() / ".holdout")
+        import logging
+
+        logging.getLogger("mobiledeploy").info("--holdout %g: calibrating on %d images, evaluating on %d others",
+                                               holdout, n_calib, n_eval)
+    elif calib and data and not report_only:
+        from .sweep import split
+
+        split.warn_overlap(calib, data)
     if again and report_only:
         raise MobiledeployError("--again measures every file and --report measures none: give one of them")
     # absolute: results name their artifact, and pick prints a path that works from any folder
-    opts = SweepOptions(_alpha_list(alphas), _resolution_list(resolutions), grid.parse_precisions(_text_list(precisions)),
-                        names, Path(out).resolve(), str(weights_dir) if weights_dir else None,
-                        str(data) if data else None, str(wnids) if wnids else None, str(calib) if calib else None,
-                        int(calib_count), BenchSettings(threads=threads, runs=runs, warmup=warmup, processes=processes,
-                                                        ci_width=ci_width, max_seconds=max_seconds,
-                                                        confidence=confidence, strict=strict), int(jobs), insecure,
-                        archs=families, again=bool(again))
+    opts = SweepOptions(alphas=_alpha_list(alphas), resolutions=_resolution_list(resolutions),
+                        precisions=grid.parse_precisions(_text_list(precisions)), devices=names, out=Path(out).resolve(),
+                        weights_dir=str(weights_dir) if weights_dir else None, data=str(data) if data else None,
+                        wnids=str(wnids) if wnids else None, calib=str(calib) if calib else None,
+                        calib_count=int(calib_count),
+                        settings=BenchSettings(threads=counts[0], runs=runs, warmup=warmup, processes=processes,
+                                               ci_width=ci_width, max_seconds=max_seconds, confidence=confidence,
+                                               strict=strict),
+                        threads=counts, jobs=int(jobs), insecure=insecure, archs=families, again=bool(again))
     return run_sweep(opts, measure, budget_ms, Path(plot) if plot else Path(out) / "sweep.png", report_only, log)
 
 
 def pick(device: str, budget_ms: float, min_top1: float | None = None, precision: str | None = None,
-         threads: int | None = None, refine: int = 0, log=None):
+         threads: int | None = None, refine: int = 0, log=None, *, accuracy: str = "auto",
+         max_int8_drop: float | None = None, within=None, real_only: bool = False):
     """The most accurate measured variant whose p90 on `device` fits the budget: a PickResult.
 
     `refine`: up to this many rounds of measuring the chosen variant and its contenders again while the answer
-    is undecided (`result.decided`). Raises mobiledeploy.outcome.NothingFits when nothing fits (exit code 3).
+    is undecided (`result.decided`). `accuracy`: "auto", "measured" or "published", the one top-1 it ranks by;
+    `max_int8_drop`: top-1 points an int8 file may lose against its own fp32 file on the same images (the paired
+    drop's upper bound); `within`: only artifacts under this folder (a sweep's out); `real_only`: only artifacts
+    with real weights. Raises mobiledeploy.outcome.NothingFits when nothing fits (exit code 3).
     """
     from .choices import choose
     from .sweep.pick import decide
 
     prec = choose(precision, SWEEP_PRECISIONS, "precision", "--precision") if precision else None
-    return decide(device, budget_ms, min_top1, prec, threads, refine, log)
+    drop = None
+    if max_int8_drop is not None:
+        if isinstance(max_int8_drop, bool) or not isinstance(max_int8_drop, (int, float)) \
+                or not 0 <= max_int8_drop <= 100:
+            raise MobiledeployError(f"--max-int8-drop must be a number of top-1 points from 0 to 100, got "
+                                    f"{str(max_int8_drop)[:40]!r}")
+        drop = max_int8_drop / 100
+    return decide(device, budget_ms, min_top1, prec, threads, refine, log, accuracy, drop,
+                  str(within) if within is not None else None, bool(real_only))
+
+
+def add_device(name: str, *, ssh: str | None = None, adb: str | None = None, key=None, known_hosts=None,
+               python: str | None = None, workdir: str | None = None, insecure: bool = False, benchmark_binary=None,
+               connect_timeout: float | None = None, keepalive: float | None = None, dead_timeout: float | None = None,
+               timeout: float | None = None) -> Path:
+    """Add or replace device `name` in devices.toml: a board (`ssh="user@host[:port]"`) or a phone (`adb=SERIAL`);
+    returns the file's path. Every field is checked as the file's reader checks it."""
+    from .bench import devices as dev
+
+    ssh_spec, serial, adb_timeout = ssh, adb, timeout
+    if bool(ssh_spec) == bool(serial):
+        raise MobiledeployError("give exactly one of --ssh USER@HOST[:PORT] or --adb SERIAL")
+    ssh_only = {"--key": key, "--known-hosts": known_hosts, "--python": python, "--workdir": workdir,
+                "--insecure": insecure, "--connect-timeout": connect_timeout, "--keepalive": keepalive,
+                "--dead-timeout": dead_timeout}
+    adb_only = {"--benchmark-binary": benchmark_binary, "--timeout": adb_timeout}
+    wrong = [k for k, v in (adb_only if ssh_spec else ssh_only).items() if v]
+    if wrong:
+        raise MobiledeployError(f"{', '.join(wrong)} {'is' if len(wrong) == 1 else 'are'} for "
+                                f"{'adb' if ssh_spec else 'ssh'} devices: drop {'it' if len(wrong) == 1 else 'them'}")
+    if ssh_spec:
+        entry = {"kind": "ssh", **dev.parse_ssh(ssh_spec)}
+        for k, v in (("key", key), ("known_hosts", known_hosts), ("python", python), ("workdir", workdir),
+                     ("connect_timeout", connect_timeout), ("keepalive", keepalive), ("dead_timeout", dead_timeout)):
+            if v:
+                entry[k] = str(Path(v).expanduser().resolve()) if k in ("key", "known_hosts") else v
+        if insecure:
+            entry["insecure"] = True
+    else:
+        entry = {"kind": "adb", "serial": serial}
+        if benchmark_binary:
+            entry["benchmark_binary"] = str(Path(benchmark_binary).resolve())
+        if adb_timeout:
+            entry["timeout"] = adb_timeout
+    dev.add(name, entry)
+    return dev.config_path()
+
+
+def list_devices() -> dict:
+    """The configured devices: name -> entry (local is always there)."""
+    from .bench import devices as dev
+
+    return dev.load()
+
+
+def remove_device(name: str) -> None:
+    """Remove device `name` from devices.toml."""
+    from .bench import devices as dev
+
+    dev.remove(name)
+
+
+def check_device(name: str, insecure: bool = False) -> dict:
+    """Reach device `name` and describe it: architecture, CPU, runtime, free space, temperature, governor."""
+    from .bench import devices as dev
+    from .bench.targets import open_target
+
+    target = open_target(name, dev.get(name), insecure)
+    try:
+        return {"device": name, "reachable": True, **target.probe()}
+    finally:
+        target.close()
 
 
 def quant_report(artifact, data=None, count: int = 50, plot_path=None) -> dict:
@@ -259,4 +382,5 @@ def evaluate(artifact, data, wnids=None, files: Iterable[str] = (), keras: bool 
     return run_eval(art, Path(data), wnid_list, list(files), keras, progress)
 
 
-__all__ = ["export", "load", "predict", "bench", "history", "sweep", "pick", "evaluate", "quant_report", "FORMATS"]
+__all__ = ["export", "load", "predict", "bench", "history", "sweep", "pick", "evaluate", "quant_report", "add_device", "list_devices", "remove_device",
+           "check_device", "FORMATS"]

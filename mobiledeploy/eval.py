@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import re
 from pathlib import Path
 from types import SimpleNamespace
@@ -130,6 +131,22 @@ def _read_inputs(pairs: list, spec: dict, root: Path):
     return np.concatenate(inputs), np.array(truth)
 
 
+def pack(correct) -> str:
+    """Per-image right/wrong as hex (4 images a character), the order of the evaluated images."""
+    bits = np.packbits(np.asarray(correct, dtype=bool))
+    return bits.tobytes().hex()
+
+
+def unpack(text: str, n: int) -> np.ndarray | None:
+    """The per-image right/wrong of `pack`, or None when `text` is not n images' worth of hex."""
+    if not isinstance(text, str) or type(n) is not int or n < 1 or len(text) != 2 * math.ceil(n / 8):
+        return None
+    try:
+        return np.unpackbits(np.frombuffer(bytes.fromhex(text), dtype=np.uint8))[:n].astype(bool)
+    except ValueError:
+        return None
+
+
 def accuracy(scores: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
     """(top-1, top-5) fractions."""
     top5 = np.argsort(-scores, axis=1, kind="stable")[:, :5]
@@ -178,7 +195,7 @@ def evaluate(artifact: Artifact, data: Path, wnids: list[str] | None = None, fil
     for name, (e, scores) in outputs.items():
         top1, top5 = accuracy(scores, truth)
         row = {"file": e.name, "format": e.format, "precision": e.precision, "n": len(truth),
-               "top1": top1, "top5": top5}
+               "top1": top1, "top5": top5, "correct": pack(scores.argmax(1) == truth)}
         if reference is not None:
             agree = agreement(reference, scores)
             row["agreement_with_float"] = agree["strict"]

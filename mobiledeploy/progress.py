@@ -8,9 +8,22 @@ from contextlib import contextmanager
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-# progress and steps on stderr; result tables on stdout (130 columns when piped, rather than rich's 80)
-console = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 130)
-out = Console(highlight=False, width=None if sys.stdout.isatty() else 130)
+PIPED_WIDTH = 250   # a table piped to a file, `| tee` or a CI log is not cut at 80 columns: whole rows, not "…"
+
+
+def _width(stream) -> int | None:
+    """The terminal's own width on a terminal (rich reads it, and COLUMNS); piped: COLUMNS when set, else wide."""
+    import os
+
+    if stream.isatty():
+        return None
+    columns = os.environ.get("COLUMNS", "")
+    return int(columns) if columns.isdigit() and 20 <= int(columns) <= 10000 else PIPED_WIDTH
+
+
+# progress and steps on stderr; result tables on stdout
+console = Console(stderr=True, highlight=False, width=_width(sys.stderr))
+out = Console(highlight=False, width=_width(sys.stdout))
 
 
 class Steps:

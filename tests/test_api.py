@@ -60,6 +60,13 @@ def test_api_checks_arguments_like_the_cli():
         md.sweep(budget_ms="5")
     with pytest.raises(MobiledeployError, match="expected a list"):
         md.sweep(alphas={"a": 1}.keys())
+    for kwargs, fragment in (({"jobs": -1}, "jobs must be"), ({"measure": 1}, "measure must be")):
+        with pytest.raises(MobiledeployError, match=fragment):
+            md.sweep(**kwargs)
+    with pytest.raises(MobiledeployError, match="cooldown must be"):
+        md.bench(device="local", cooldown=True)
+    with pytest.raises(MobiledeployError, match="out must name a folder"):
+        md.export(alpha=0.25, resolution=32, out=None)
 
 
 def test_the_package_is_the_api():

@@ -9,11 +9,12 @@ from pathlib import Path
 
 from .. import fsutil, signals
 from ..errors import MobiledeployError
+from ..model.families import DEFAULT
 from .labels import read_lines
 from .manifest import FileEntry, Manifest
 
 
-def artifact_name(alpha: float, resolution: int, family: str = "mobilenet_v1") -> str:
+def artifact_name(alpha: float, resolution: int, family: str = DEFAULT) -> str:
     """Folder name for an artifact: <family>_<alpha>_<res> (mobilenet_v1_0.5_128, mobilenet_v2_1.0_224), alpha
     written losslessly (Google's style: 0.25, 0.5, 1.0; 0.254 stays 0.254), so two models never share a folder."""
     from ..model.architecture import alpha_text

@@ -16,6 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from ..errors import MobiledeployError
+from ..model.families import DEFAULT
 from ..fsutil import replace_file
 from ..readers import parse_json, read_text
 
@@ -117,7 +118,7 @@ class ModelInfo:
     macs: int
     params: int
     weights: dict
-    architecture: str = "mobilenet_v1"
+    architecture: str = DEFAULT
 
     def to_dict(self) -> dict:
         return {"architecture": self.architecture, "alpha": self.alpha, "resolution": self.resolution,

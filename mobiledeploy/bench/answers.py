@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields
+from statistics import NormalDist
+from typing import Union
 
 from ..errors import MobiledeployError
 
@@ -114,7 +116,7 @@ class PhoneSummary:
     source = "benchmark_model"
 
     #: standard normal quantiles: benchmark_model gives a median and a p95, no p90
-    Z90, Z95 = 1.2816, 1.6449
+    Z90, Z95 = NormalDist().inv_cdf(0.90), NormalDist().inv_cdf(0.95)
 
     @property
     def p90_ms(self) -> float:
@@ -125,7 +127,7 @@ class PhoneSummary:
         return max(self.median_ms, self.mean_ms + self.Z90 * self.std_ms)
 
 
-Answer = Samples | PhoneSummary
+Answer = Union[Samples, PhoneSummary]   # typing.Union: a Pi's Python 3.9 has no `|` between classes
 
 
 def parse(raw, runs: int, where: str) -> Answer:

@@ -217,6 +217,8 @@ def add(name: str, entry: dict) -> None:
         raise MobiledeployError(f"device name {name!r}: use letters, digits, '.', '_' or '-'")
     if name == "local":
         raise MobiledeployError("'local' is built in and cannot be redefined")
+    if name == "all":
+        raise MobiledeployError("'all' means every device (bench --history --device all): give the device another name")
     check_entry(name, entry)
     _check_local_files(entry)
     with editing(config_path()):  # another add or remove at the same time must not lose this one, or its own

@@ -14,7 +14,7 @@ from .answers import PhoneSummary, ProcessFacts, finite, whole
 from .intervals import Pooled, log_half_width, pool, pool_summaries, relative_half_width, z_score
 from .quietness import Quietness
 
-DEFAULT_CONFIDENCE = 0.95   # what results stored before the protocol recorded no confidence for
+LEGACY_CONFIDENCE = 0.95   # the confidence format 1 lines without a "confidence" key were measured at
 
 
 class BadRecord(ValueError):
@@ -134,10 +134,11 @@ def confidence_text(confidence: float) -> str:
     return f"{100 * confidence:.4g}%"
 
 
-def confidences_text(estimates) -> str:
-    """The confidence of a set of estimates, for a table's header: "95%", or "90%/95%" when they differ."""
+def confidences_text(estimates) -> str | None:
+    """The confidence of a set of estimates, for a table's header: "95%", or "90%/95%" when they differ; None
+    when none has an interval (a confidence that was never measured is not printed)."""
     found = sorted({e.confidence for e in estimates if e is not None and e.confidence is not None})
-    return "/".join(confidence_text(c) for c in found) or confidence_text(DEFAULT_CONFIDENCE)
+    return "/".join(confidence_text(c) for c in found) or None
 
 
 @dataclass(frozen=True)
@@ -150,6 +151,15 @@ class Verdict:
     @property
     def word(self) -> str:
         return "stable" if self.stable else "unstable"
+
+    def to_dict(self) -> dict:
+        return {"stable": self.stable, "reason": self.reason}
+
+    @classmethod
+    def from_dict(cls, d) -> "Verdict":
+        if not isinstance(d, dict) or not isinstance(d.get("stable"), bool):
+            raise BadRecord("measurement.verdict is not {stable, reason}")
+        return cls(d["stable"], str(d.get("reason") or "")[:400])
 
 
 def judge(median: Estimate, p90: Estimate, process_medians: tuple, target: float, timed_out: bool,
@@ -252,7 +262,7 @@ class Measurement:
         return {"median": self.median.to_dict(), "p90": self.p90.to_dict() if self.p90 else None,
                 "samples": self.samples, "processes": self.processes,
                 "process_medians_ms": list(self.process_medians_ms),
-                "verdict": {"stable": self.verdict.stable, "reason": self.verdict.reason},
+                "verdict": self.verdict.to_dict(),
                 "quietness": self.quietness.to_dict(), "source": self.source, "p99_ms": self.p99_ms,
                 "mean_ms": self.mean_ms, "std_ms": self.std_ms, "cv": self.cv, "min_ms": self.min_ms,
                 "max_ms": self.max_ms, "throttled": self.throttled, "first_inference_ms": self.first_inference_ms,
@@ -271,17 +281,11 @@ class Measurement:
         if not isinstance(meds, list) or not meds or len(meds) > processes or \
                 any(finite(v, positive=True) is None for v in meds):
             raise BadRecord("measurement.process_medians_ms is not a list of finite positive times, one per process")
-        verdict = d.get("verdict")
-        if not isinstance(verdict, dict) or not isinstance(verdict.get("stable"), bool):
-            raise BadRecord("measurement.verdict is not {stable, reason}")
-        q = d.get("quietness") if isinstance(d.get("quietness"), dict) else {}
-        before = q.get("before") if isinstance(q.get("before"), list) else []
-        quiet = Quietness(tuple(str(x)[:400] for x in before[:16]), finite(q.get("others_busy"), minimum=0),
-                          whole(q.get("thermal_status"), 0, 99))
+        verdict, quiet = Verdict.from_dict(d.get("verdict")), Quietness.from_dict(d.get("quietness"))
         source = d.get("source") if d.get("source") in ("runner", "benchmark_model") else "runner"
         opt = lambda key: finite(d.get(key), minimum=0)  # noqa: E731
         return cls(median, p90, samples, processes, tuple(float(v) for v in meds),
-                   Verdict(verdict["stable"], str(verdict.get("reason") or "")[:400]), quiet, source, opt("p99_ms"),
+                   verdict, quiet, source, opt("p99_ms"),
                    opt("mean_ms"), opt("std_ms") or 0.0, opt("cv") or 0.0, opt("min_ms"), opt("max_ms"),
                    bool(d.get("throttled")), opt("first_inference_ms"), opt("peak_rss_mb"))
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ..artifact.bundle import Artifact
 from ..errors import MobiledeployError
-from ..model.architecture import alpha_text
+from ..model.families import family
 from ..plotting import check_target, pyplot, save
 from .record import BenchRecord, ModelFacts
 
@@ -37,6 +37,7 @@ def latency_plot(rows: list[BenchRecord], path: Path) -> Path:
     if not latest:
         raise MobiledeployError("no bench results to plot: run mobiledeploy bench first")
     series: dict[str, list] = {}
+    titles: set[str] = set()
     unknown = 0
     for (device, name, file, threads), r in sorted(latest.items()):
         model = result_model(r)
@@ -47,7 +48,8 @@ def latency_plot(rows: list[BenchRecord], path: Path) -> Path:
             unknown += 1
             continue
         series.setdefault(f"{device}: {file} ({threads} thr)", []).append(
-            (model.macs / 1e6, r.median_ms, r.p90_ms, f"a{alpha_text(model.alpha)}-{model.resolution}"))
+            (model.macs / 1e6, r.median_ms, r.p90_ms, family(model.architecture).label(model.alpha, model.resolution)))
+        titles.add(family(model.architecture).title)
     if unknown:
         log.warning("%d results left out of the plot: their artifact is gone and they predate stored model facts",
                     unknown)
@@ -63,7 +65,7 @@ def latency_plot(rows: list[BenchRecord], path: Path) -> Path:
             ax.annotate(name, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
     ax.set_xlabel("multiply-adds (millions)")
     ax.set_ylabel("median latency (ms); whisker to p90")
-    ax.set_title("MobileNet v1: latency against cost")
+    ax.set_title(f"{' and '.join(sorted(titles))}: latency against cost")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=7)
     fig.tight_layout()

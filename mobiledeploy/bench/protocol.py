@@ -3,7 +3,7 @@
 Each file is measured by several independent runner processes (a fresh process each: placement and memory
 layout are part of the noise), in interleaved rounds over the files of one device (A B C A B C ..., so drift
 and other jobs hit every file alike), until the intervals of its median and p90 are within +-width or its
-time cap is reached. Pure logic over a `run_one(path) -> Answer` function (bench/answers.py), so it is tested
+time cap is reached. Pure logic over a `run_one(job) -> Answer` function (bench/answers.py), so it is tested
 on synthetic samples as well as on real runners.
 """
 from __future__ import annotations
@@ -54,7 +54,7 @@ def measure(run_one, jobs: list[Job], settings, finished=None, stop=None, incomi
                 return jobs
             start = time.monotonic()
             try:
-                answer = run_one(job.path)
+                answer = run_one(job)
             except MobiledeployError as exc:
                 job.error, job.done = str(exc), True
                 if finished:

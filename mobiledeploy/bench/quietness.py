@@ -108,7 +108,7 @@ class Quietness:
         if self.busy_during:
             return f"other work used {self.others_busy:.0%} of the measured cores"
         if self.throttling:
-            return f"thermal status {self.thermal_status} (throttling)"
+            return f"thermal status {thermal_name(self.thermal_status)} ({self.thermal_status}: throttling)"
         if self.others_busy is None and self.before:
             return f"not quiet before measuring ({'; '.join(self.before)})"
         return None
@@ -128,3 +128,13 @@ class Quietness:
 
     def to_dict(self) -> dict:
         return {"before": list(self.before), "others_busy": self.others_busy, "thermal_status": self.thermal_status}
+
+    @classmethod
+    def from_dict(cls, d) -> "Quietness":
+        """Read leniently (a stored line is untrusted): a finding of the wrong type is no finding."""
+        from .answers import finite, whole
+
+        d = d if isinstance(d, dict) else {}
+        before = d.get("before") if isinstance(d.get("before"), list) else []
+        return cls(tuple(str(x)[:400] for x in before[:16]), finite(d.get("others_busy"), minimum=0),
+                   whole(d.get("thermal_status"), 0, 99))

@@ -19,7 +19,7 @@ from ..errors import MobiledeployError
 from ..model.architecture import MAX_ALPHA, MAX_RESOLUTION, MIN_ALPHA
 from ..model.families import DEFAULT, FAMILIES
 from .answers import finite, whole
-from .measurement import DEFAULT_CONFIDENCE, BadRecord, DeviceFacts, Estimate, Measurement, Verdict, check_confidence
+from .measurement import LEGACY_CONFIDENCE, BadRecord, DeviceFacts, Estimate, Measurement, Verdict, check_confidence
 from .quietness import THERMAL_THROTTLING, Quietness
 from .settings import BenchSettings
 
@@ -229,7 +229,7 @@ def _legacy_measurement(d: dict, n_latencies: int) -> Measurement:
         if finite(d.get(key), minimum=0) is None:
             raise BadRecord(f"{key} is {str(d.get(key))[:40]!r}, not a finite number >= 0")
     confidence = check_confidence(d["confidence"], "confidence") if d.get("confidence") is not None \
-        else DEFAULT_CONFIDENCE
+        else LEGACY_CONFIDENCE
     med_ci = _interval(d, "median_ci_ms", median)
     p90_ci = _interval(d, "p90_ci_ms", float(p90)) if p90 is not None else None
     processes = d.get("processes", 1)

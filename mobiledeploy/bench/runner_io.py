@@ -9,24 +9,27 @@ from ..errors import MobiledeployError
 from .settings import BenchSettings
 
 RUNNER = Path(__file__).with_name("runner.py")
-PROBE_TIMEOUT = 60.0  # starting Python and importing a runtime, on the slowest board
-RUN_FLOOR = 60.0      # the least any one measuring runner process is allowed (the same start-up, then the runs)
+PROBE_TIMEOUT = 300.0  # starting Python and importing a runtime, on the slowest board (an emulated one included)
+RUN_FLOOR = 300.0      # the same start-up and loading a model, for any one measuring runner process
+PER_INFERENCE = 2.0    # seconds allowed per warm-up or measured inference (a large fp32 file on a slow board)
 
 
 def run_timeout(settings: BenchSettings) -> float:
     """The longest one runner process may take before it counts as hung and is stopped (seconds).
 
-    Generous on purpose: the protocol stops measuring a file after max_seconds, so ten times that (plus
-    every cooldown the process sleeps, and never under a minute) is a runner that hangs, not a slow one.
+    Every process runs all its warm-up and measured inferences (--max-seconds ends a file between processes,
+    not inside one), so the bound is a start-up floor, ten times the time cap, and an allowance per inference
+    plus every cooldown it sleeps: a runner past that hangs, it is not slow.
     """
-    sleeps = (settings.runs + settings.warmup) * settings.cooldown
-    return max(RUN_FLOOR, 10 * settings.max_seconds + sleeps)
+    per = PER_INFERENCE + settings.cooldown
+    return max(RUN_FLOOR, 10 * settings.max_seconds) + (settings.runs + settings.warmup) * per
 
 
 def timeout_fix(settings: BenchSettings) -> str:
     """What to do when a runner process outlived run_timeout (for the one-line error)."""
-    return (f"a runner process may take 10 x --max-seconds ({settings.max_seconds:g}) plus its cooldowns, at least "
-            f"{RUN_FLOOR:g} s: raise --max-seconds for a slow device or model")
+    return (f"a runner process may take {RUN_FLOOR:g} s or 10 x --max-seconds ({settings.max_seconds:g}), plus "
+            f"{PER_INFERENCE:g} s and the cooldown per inference: a runner that outlives that hangs; for a device "
+            "that slow, raise --max-seconds")
 
 
 def runner_args(model: str, settings: BenchSettings) -> list[str]:

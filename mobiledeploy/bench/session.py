@@ -33,11 +33,13 @@ log = logging.getLogger("mobiledeploy")
 
 @dataclass(frozen=True)
 class Item:
-    """One file to measure: its artifact, its manifest entry, and the caller's own tag (a sweep's cell)."""
+    """One file to measure: its artifact, its manifest entry, the caller's own tag (a sweep's cell) and, when
+    they differ from the session's (a sweep's thread counts), its own settings."""
 
     artifact: Artifact
     entry: FileEntry
     tag: object = None
+    settings: BenchSettings | None = None
 
 
 @dataclass
@@ -88,8 +90,9 @@ class Session:
     def kind(self) -> str:
         return self.entry.get("kind")
 
-    def open(self) -> "Session":
-        """Connect and probe; a busy device earns one warning (or, with --strict, a refusal)."""
+    def open(self, threads: list[int] | None = None) -> "Session":
+        """Connect and probe; a busy device earns one warning (or, with --strict, a refusal), and so do more
+        threads (`threads`: every count it will measure; default the settings') than the device has cores."""
         if self.settings.adb_only and self.kind != "adb":
             raise MobiledeployError("--use-gpu, --use-nnapi, --op-profiling and --benchmark-binary are for adb "
                                     "devices")
@@ -105,6 +108,12 @@ class Session:
             warning = self.before.warning(self.device)
             if warning:
                 log.warning(warning)
+            cores = self.probe.get("cores")
+            over = [t for t in threads or [self.settings.threads] if isinstance(cores, int) and t > cores]
+            if over:
+                log.warning("%s has %d cores: %s threads share them, so that latency measures contention as well as "
+                            "the model; measure at most %d (--threads)", self.device, cores,
+                            "/".join(map(str, over)), cores)
         except BaseException:
             self.close()
             raise
@@ -146,17 +155,18 @@ class Session:
         several = len(folders) > 1 if several is None else several
         outcome = Outcome(self.device, ", ".join(folders))
 
-        def run_one(path):
+        def run_one(job: Job):
             if self.first_run is None:
                 self.first_run = time.time()
-            return answers.parse(self.target.run(path, self.settings), self.settings.runs, self.device)
+            settings = job.key.settings or self.settings
+            return answers.parse(self.target.run(job.path, settings), settings.runs, self.device)
 
         def finished(job: Job):
             item: Item = job.key
             name = f"{item.artifact.folder.name}/{item.entry.name}" if several else item.entry.name
             rec, error = None, job.error
             if error is None:
-                rec = record(item, self.device, self.settings, job)
+                rec = record(item, self.device, item.settings or self.settings, job)
                 if self.settings.strict and rec.unstable:
                     rec, error = None, f"unstable ({rec.measurement.verdict.reason}): not stored (--strict)"
                 elif self.keep:

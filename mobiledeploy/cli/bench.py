@@ -88,16 +88,21 @@ def bench(artifact, device, files, threads, runs, warmup, processes, ci_width, m
                                 f"({result.errors[0]}); {stored}")
 
 
+def _p90_header(rows) -> str:
+    from ..bench.measurement import confidences_text
+
+    c = confidences_text(r.measurement.p90 for r in rows)
+    return f"p90 ms ({c} CI)" if c else "p90 ms"
+
+
 def _table(rows, title, history=False):
     from rich.table import Table
 
-    from ..bench.measurement import confidences_text
     from ..progress import out as console
 
     table = Table(title=title)
     cols = (["time", "device", "artifact"] if history else []) + \
-        ["file", "thr", "median ms", f"p90 ms ({confidences_text(r.p90 for r in rows)} CI)", "proc", "CV", "runtime",
-         "flags"]
+        ["file", "thr", "median ms", _p90_header(rows), "proc", "CV", "runtime", "flags"]
     for col in cols:
         table.add_column(col, justify="right" if "ms" in col or col in ("CV", "thr") else "left",
                          no_wrap=col != "flags")
@@ -106,9 +111,8 @@ def _table(rows, title, history=False):
         flags = [f for f, on in (("unstable", r.unstable), ("throttled", r.throttled),
                                  ("no-xnnpack", r.format == "tflite" and not facts.xnnpack)) if on]
         cells = [r.time[5:16].replace("T", " "), r.device, r.artifact_name] if history else []
-        p90 = f"{r.p90_ms:.2f}" if r.p90_ms is not None else "-"
-        if r.p90.interval:
-            p90 += f" [{r.p90.low:.2f}, {r.p90.high:.2f}]"
+        p90 = "-" if m.p90 is None else f"{m.p90.value:.2f}" + (f" [{m.p90.low:.2f}, {m.p90.high:.2f}]"
+                                                                  if m.p90.interval else "")
         cells += [r.file, str(r.threads), f"{r.median_ms:.2f}", p90, str(m.processes), f"{m.cv:.1%}",
                   f"{facts.runtime} {facts.runtime_version}", " ".join(flags)]
         table.add_row(*cells)

@@ -1,7 +1,6 @@
 """`mobiledeploy devices`: the devices to measure on (local, boards over SSH, phones over adb)."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import click
 
@@ -39,49 +38,29 @@ def devices():
 def devices_add(name, ssh_spec, serial, key, known_hosts, python, workdir, insecure, benchmark_binary,
                 connect_timeout, keepalive, dead_timeout, adb_timeout):
     """Add or replace device NAME: --ssh USER@HOST[:PORT] or --adb SERIAL."""
-    from ..bench import devices as dev
-    from ..errors import MobiledeployError
+    from .. import api
 
-    if bool(ssh_spec) == bool(serial):
-        raise MobiledeployError("give exactly one of --ssh USER@HOST[:PORT] or --adb SERIAL")
-    ssh_only = {"--key": key, "--known-hosts": known_hosts, "--python": python, "--workdir": workdir,
-                "--insecure": insecure, "--connect-timeout": connect_timeout, "--keepalive": keepalive,
-                "--dead-timeout": dead_timeout}
-    adb_only = {"--benchmark-binary": benchmark_binary, "--timeout": adb_timeout}
-    wrong = [k for k, v in (adb_only if ssh_spec else ssh_only).items() if v]
-    if wrong:
-        raise MobiledeployError(f"{', '.join(wrong)} {'is' if len(wrong) == 1 else 'are'} for "
-                                f"{'adb' if ssh_spec else 'ssh'} devices: drop {'it' if len(wrong) == 1 else 'them'}")
-    if ssh_spec:
-        entry = {"kind": "ssh", **dev.parse_ssh(ssh_spec)}
-        for k, v in (("key", key), ("known_hosts", known_hosts), ("python", python), ("workdir", workdir),
-                     ("connect_timeout", connect_timeout), ("keepalive", keepalive), ("dead_timeout", dead_timeout)):
-            if v:
-                entry[k] = str(Path(v).expanduser().resolve()) if k in ("key", "known_hosts") else v
-        if insecure:
-            entry["insecure"] = True
-    else:
-        entry = {"kind": "adb", "serial": serial}
-        if benchmark_binary:
-            entry["benchmark_binary"] = str(Path(benchmark_binary).resolve())
-        if adb_timeout:
-            entry["timeout"] = adb_timeout
-    dev.add(name, entry)
-    click.echo(f"added {name} to {dev.config_path()}; check it with: mobiledeploy devices check {name}")
+    path = api.add_device(name, ssh=ssh_spec, adb=serial, key=key, known_hosts=known_hosts, python=python,
+                          workdir=workdir, insecure=insecure, benchmark_binary=benchmark_binary,
+                          connect_timeout=connect_timeout, keepalive=keepalive, dead_timeout=dead_timeout,
+                          timeout=adb_timeout)
+    click.echo(f"added {name} to {path}; check it with: mobiledeploy devices check {name}")
 
 
 @devices.command("list")
 @json_option('key "devices": {name: {"kind", ...}}')
 def devices_list(as_json):
     """List configured devices."""
-    from ..bench import devices as dev
+    from .. import api
 
-    entries = dev.load()
+    entries = api.list_devices()
     if as_json:
         emit_json({"devices": entries})
         return
     for name, e in entries.items():
-        where = {"local": "this machine", "ssh": f"{e.get('user')}@{e.get('host')}:{e.get('port', 22)}",
+        host = str(e.get("host"))
+        host = f"[{host}]" if ":" in host else host   # an IPv6 address: the port stays readable
+        where = {"local": "this machine", "ssh": f"{e.get('user')}@{host}:{e.get('port', 22)}",
                  "adb": f"adb serial {e.get('serial')}"}.get(e.get("kind"), "?")
         click.echo(f"{name:<16} {e.get('kind'):<6} {where}")
 
@@ -90,9 +69,9 @@ def devices_list(as_json):
 @click.argument("name")
 def devices_remove(name):
     """Remove device NAME."""
-    from ..bench import devices as dev
+    from .. import api
 
-    dev.remove(name)
+    api.remove_device(name)
     click.echo(f"removed {name}")
 
 
@@ -102,14 +81,9 @@ def devices_remove(name):
 @json_option('keys "device", "reachable", "machine", "cores", "tflite_runtime", ...')
 def devices_check(name, insecure, as_json):
     """Reach device NAME and report architecture, CPU, runtime, free space, temperature, governor."""
-    from ..bench import devices as dev
-    from ..bench.targets import open_target
+    from .. import api
 
-    target = open_target(name, dev.get(name), insecure)
-    try:
-        info = {"device": name, "reachable": True, **target.probe()}
-    finally:
-        target.close()
+    info = api.check_device(name, insecure)
     runtime = info.get("tflite_runtime")
     version = info.get("tflite_runtime_version", "")
     if runtime == "tflite-runtime" and str(version).startswith("2.14"):

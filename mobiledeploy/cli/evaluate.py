@@ -19,7 +19,7 @@ from .options import json_option
 @click.option("--file", "files", multiple=True, help="Only these model files (repeatable; default: all).")
 @click.option("--no-keras", is_flag=True, help="Skip the float Keras model (needs TensorFlow).")
 @json_option('keys "artifact", "data", "n", "results": [{"file", "format", "precision", "n", "top1", "top5", '
-             '"agreement_with_float"}]')
+             '"correct" (per image right or wrong, hex: 4 images a character), "agreement_with_float"}]')
 def evaluate(artifact, data, wnids, files, no_keras, as_json):
     """Top-1 and top-5 accuracy of every file of ARTIFACT and of the float Keras model.
 

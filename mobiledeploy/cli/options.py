@@ -85,9 +85,13 @@ def threads_option(default=None, help_text="Inference threads"):
                         help=f"{help_text} (1 to {MAX_THREADS}).")
 
 
-def bench_options(fn):
-    """How each file is measured (defaults: BenchSettings): threads, runs per process, the protocol's stop rule."""
+def bench_options(fn=None, *, thread_list: bool = False):
+    """How each file is measured (defaults: BenchSettings): threads, runs per process, the protocol's stop rule.
+    With `thread_list` (the sweep), --threads is a comma list: a sweep axis."""
+    if fn is None:
+        return lambda f: bench_options(f, thread_list=thread_list)
     from ..bench.settings import DEFAULTS
+    from ..runtime.session import MAX_THREADS
 
     fn = click.option("--strict", is_flag=True, help="Refuse to store a result whose verdict is unstable.")(fn)
     fn = click.option("--confidence", type=click.FloatRange(0.5, 1, max_open=True), default=DEFAULTS.confidence,
@@ -103,6 +107,11 @@ def bench_options(fn):
                       help="Inferences before measuring.")(fn)
     fn = click.option("--runs", type=click.IntRange(min=2), default=DEFAULTS.runs, show_default=True,
                       help="Measured inferences per runner process.")(fn)
+    if thread_list:
+        return click.option("--threads", default=str(DEFAULTS.threads), show_default=True, metavar="LIST",
+                            help=f"Comma list of thread counts (1 to {MAX_THREADS}), e.g. 1,2,4: every file is "
+                                 "measured at each, and pick chooses among them (more than the device's cores "
+                                 "warns).")(fn)
     return threads_option(DEFAULTS.threads)(fn)
 
 

@@ -6,6 +6,7 @@ import click
 from ..bench.measurement import confidences_text
 from ..export.formats import SWEEP_PRECISIONS
 from ..model.families import FAMILIES
+from ..sweep.pick import ACCURACY_SOURCES
 from ..sweep.options import SWEEP_DEFAULTS as SD
 from .. import api
 from .common import emit_json
@@ -30,8 +31,11 @@ from .options import (bench_options, calib_count_option, insecure_option, json_o
 @click.option("--data", type=click.Path(), default=None, help="Labelled images: measures top-1 where weights are real.")
 @click.option("--wnids", type=click.Path(), default=None, help="WordNet ids, one per class (for --data file names).")
 @click.option("--calib", type=click.Path(), default=None, help="Calibration images for int8 (default: data-free).")
+@click.option("--holdout", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=None, metavar="F",
+              help="Split --data itself: a fraction F of its images (chosen by a hash of their names, so the same "
+                   "every run) evaluates, the rest calibrates int8 (instead of --calib).")
 @calib_count_option
-@bench_options
+@bench_options(thread_list=True)
 @click.option("--jobs", type=click.IntRange(min=0), default=SD.jobs, help="Export processes (default: one per core).")
 @click.option("--measure", "measure", type=click.IntRange(min=2), default=None, metavar="K",
               help="Measure K variants spanning the grid and predict the rest (with --budget-ms: then measure "
@@ -46,7 +50,8 @@ from .options import (bench_options, calib_count_option, insecure_option, json_o
                    "from which pick and bench --history learn how far the device moves between runs.")
 @insecure_option
 @json_option('keys "rows", "predictor", "between_runs", "run", "plot"')
-def sweep(archs, alphas, res, precisions, device_list, weights_dir, data, wnids, calib, calib_count, threads, runs, warmup,
+def sweep(archs, alphas, res, precisions, device_list, weights_dir, data, wnids, calib, holdout, calib_count, threads,
+          runs, warmup,
           processes, ci_width, max_seconds, confidence, strict, jobs, measure, budget_ms, out, plot, report_only,
           again, insecure, as_json):
     """Export, bench and evaluate MobileNets over family x alpha x resolution x precision; report the Pareto front.
@@ -67,7 +72,8 @@ def sweep(archs, alphas, res, precisions, device_list, weights_dir, data, wnids,
     from ..sweep import report
 
     result = api.sweep(alphas, res, precisions, device_list, archs=archs, weights_dir=weights_dir, data=data, wnids=wnids,
-                       calib=calib, calib_count=calib_count, threads=threads, runs=runs, warmup=warmup,
+                       calib=calib, holdout=holdout, calib_count=calib_count, threads=threads, runs=runs,
+                       warmup=warmup,
                        processes=processes, ci_width=ci_width, max_seconds=max_seconds, confidence=confidence,
                        strict=strict, jobs=jobs,
                        measure=measure, budget_ms=budget_ms, out=out, plot=plot, report_only=report_only,
@@ -76,7 +82,8 @@ def sweep(archs, alphas, res, precisions, device_list, weights_dir, data, wnids,
         emit_json(result.to_dict())
     else:
         devices = sorted({r.device for r in result.report.rows})
-        report.table(result.report, f"sweep: {', '.join(devices)}, {threads} thread(s)")
+        counts = sorted({r.threads for r in result.report.rows})
+        report.table(result.report, f"sweep: {', '.join(devices)}, {'/'.join(map(str, counts))} thread(s)")
         click.echo(f"plot: {result.plot}")
         for line in result.errors:
             click.echo(f"warning: {line}", err=True)
@@ -97,27 +104,40 @@ def sweep(archs, alphas, res, precisions, device_list, weights_dir, data, wnids,
               help="While the answer is undecided (a variant that would change it fits on its p90 but not on the "
                    "upper bound), measure the chosen one and those contenders again, interleaved, with twice the "
                    "processes and three times the time cap, for up to N rounds (--refine alone: 2).")
-@json_option('"chosen", "reason", "decided", "tied", "contenders", "noisy", "refined", "neighbours", "artifact", "deploy", '
-             '"note", "between_runs"')
-def pick(device, budget_ms, min_top1, precision, threads, refine, as_json):
+@click.option("--accuracy", type=click.Choice(ACCURACY_SOURCES), default="auto", show_default=True,
+              help="The one top-1 to rank by: measured here (on --data), published (the papers' checkpoints), or "
+                   "auto (measured when any variant has it). Never both on one scale.")
+@click.option("--max-int8-drop", type=click.FloatRange(0, 100), default=None, metavar="POINTS",
+              help="An int8 variant may lose at most this many top-1 points against its own fp32 file, judged on "
+                   "the upper bound of the paired drop measured on the same images (sweep --data).")
+@click.option("--within", type=click.Path(file_okay=False), default=None, metavar="DIR",
+              help="Only results of artifacts under DIR (a sweep's --out): another sweep's never stand in.")
+@click.option("--real-weights", "real_only", is_flag=True, help="Only results of artifacts with real weights.")
+@json_option('"chosen", "reason", "ranked_by", "decided", "tied", "contenders", "noisy", "refined", "neighbours", '
+             '"artifact", "deploy", "note", "between_runs"')
+def pick(device, budget_ms, min_top1, precision, threads, refine, accuracy, max_int8_drop, within, real_only, as_json):
     """The most accurate measured variant whose p90 latency on DEVICE fits the budget, and how to deploy it.
 
-    "Fits" is judged on the upper bound of the p90's interval (at the confidence it was measured with, 95% by
-    default: bench/sweep --confidence). Variants that cannot be told apart are
-    named as tied, and the fixed rule that broke the tie is stated, so two runs give the same answer; a
-    variant that might fit and would change the answer makes it "undecided" (named; --refine measures more), and
-    so does a result it rests on that was measured while other work used the device's cores. When the store
-    has seen the device's files in two runs, it says how far they moved between runs and where another run's
-    p90 of the choice may land (informing, not changing, the choice).
+    "Fits" is judged on the upper bound of the p90's interval (at the confidence it was measured with: bench and
+    sweep --confidence), and, when the store has seen the device's files in two runs, on where another run's p90
+    may land (the device's drift between runs). Accuracy is ranked by one source (--accuracy). Variants that
+    cannot be told apart are named as tied, and the fixed rule that broke the tie is stated, so two runs give
+    the same answer; a variant that might fit and would change the answer makes it "undecided" (named;
+    --refine measures more when a longer run can settle it), and so does a result it rests on that was
+    measured while other work used the device's cores.
     Exit code 3 when nothing fits (one line names the fastest measured variant and its p90).
 
-    Example: mobiledeploy pick --device rpi4 --budget-ms 20 --min-top1 0.6 --refine
+    \b
+    Examples:
+      mobiledeploy pick --device rpi4 --budget-ms 20 --min-top1 0.6 --refine
+      mobiledeploy pick --device rpi4 --budget-ms 15 --max-int8-drop 1 --within models/sweep
     """
     from ..outcome import NothingFits
 
     log = None if as_json else (lambda line: click.echo(line, err=True))
     try:
-        result = api.pick(device, budget_ms, min_top1, precision, threads, refine, log)
+        result = api.pick(device, budget_ms, min_top1, precision, threads, refine, log, accuracy=accuracy,
+                          max_int8_drop=max_int8_drop, within=within, real_only=real_only)
     except NothingFits as exc:
         if as_json:
             emit_json({"chosen": None, "reason": exc.line, **exc.detail})
@@ -139,7 +159,7 @@ def pick(device, budget_ms, min_top1, precision, threads, refine, as_json):
     for name, n in (("faster on the front", result.faster), ("more accurate on the front", result.more_accurate)):
         if n:
             over = (" (over budget)" if n.p90_ms > budget_ms else
-                    f" (its {confidences_text([n.p90])} bound {n.p90_high:.2f} ms is over budget)"
+                    f" (its {confidences_text([n.p90]) or 'upper'} bound {n.p90_high:.2f} ms is over budget)"
                     if n.p90_high > budget_ms else "")
             click.echo(f"  {name}: {n.label} p90 {n.p90_ms:.2f} ms{over}, top-1 {_acc(n)}")
     click.echo(f"artifact: {chosen.artifact} ({chosen.file})")

@@ -141,6 +141,9 @@ def _inputs(model, spec, opts: ExportOptions, quantized: bool):
         info.update(source="images", path=str(opts.calib), count=len(calib_set.inputs),
                     skipped=len(calib_set.skipped))
         verify_inputs = _verify_folder(opts, spec) if opts.verify_dir else calibration.read_images(held, spec).inputs
+        if held:   # said, not silent: these images verify the files and calibrate nothing
+            log.info("calibrating on %d images of %s; %d others held back to verify the files against Keras "
+                     "(--verify DIR verifies on a folder of its own)", len(calib_set.inputs), opts.calib, len(held))
         info["verification"] = {"source": str(opts.verify_dir or f"held back from {opts.calib}"),
                                 "count": len(verify_inputs)}
         if not len(verify_inputs):

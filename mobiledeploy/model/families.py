@@ -79,6 +79,11 @@ class Family:
     def title_for(self, alpha: float, resolution: int) -> str:
         return f"{self.title} alpha {v1.alpha_text(alpha)} at {resolution}x{resolution}"
 
+    def label(self, alpha: float, resolution: int) -> str:
+        """a0.25-128 for the default family (as before families), v2-a1.0-224 for another: never shared."""
+        text = f"a{v1.alpha_text(alpha)}-{resolution}"
+        return text if self.name == DEFAULT else f"{self.name.removeprefix('mobilenet_')}-{text}"
+
 
 v1_family = Family("mobilenet_v1", "MobileNet v1", v1.layers, "conv_preds", "conv",
                    tuple(v1.width_bases()), (0.25, 0.5, 0.75, 1.0), (128, 160, 192, 224),

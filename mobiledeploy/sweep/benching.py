@@ -23,8 +23,7 @@ class Benching:
 
     def __init__(self, opts, sessions: dict[str, Session], log, planned: int):
         self.opts, self.sessions, self.log = opts, sessions, log
-        self.have = set() if opts.again else {(r.device, r.sha256) for r in store.history()
-                                              if r.settings.key() == opts.settings.key()}
+        self.have = set() if opts.again else {(r.device, r.sha256, r.settings.key()) for r in store.history()}
         self.stop, self.lock = threading.Event(), threading.Lock()
         self.stored, self.errors, self.planned = 0, [], planned
         self.queues = {d: queue.Queue() for d in sessions}
@@ -33,14 +32,17 @@ class Benching:
             t.start()
 
     def feed(self, device: str, artifacts: dict) -> None:
-        """Queue every precision's file of these artifacts (cell -> Artifact) on one device."""
+        """Queue every precision's file of these artifacts (cell -> Artifact) on one device, at each thread count
+        (interleaved with the rest like any other file)."""
         for cell, artifact in sorted(artifacts.items()):
             for p in self.opts.precisions:
                 entry = cache.file_entry(artifact, p)
-                if (device, entry.sha256) in self.have:
-                    self.unplan(1)
-                    continue
-                self.queues[device].put(Session.job(Item(artifact, entry, cell)))
+                for t in self.opts.threads:
+                    settings = self.opts.settings_for(t)
+                    if (device, entry.sha256, settings.key()) in self.have:
+                        self.unplan(1)
+                        continue
+                    self.queues[device].put(Session.job(Item(artifact, entry, cell, settings)))
 
     @property
     def first_run(self) -> dict[str, float]:
@@ -82,7 +84,8 @@ class Benching:
                 self.errors.append(f"{name}: unexpected {type(exc).__name__}: {exc} (report it)")
 
     def _finished(self, name: str, item: Item, rec, error: str | None) -> None:
-        label = item.tag.variant(item.entry.precision)
+        label = item.tag.variant(item.entry.precision) + (f" ({item.settings.threads} thr)"
+                                                          if len(self.opts.threads) > 1 else "")
         if rec is None:
             # Ctrl-C reaches the runner too and makes it fail: give the main thread time to say so
             if self.stop.wait(0.5):

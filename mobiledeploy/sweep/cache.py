@@ -12,6 +12,7 @@ from pathlib import Path
 from ..artifact.bundle import Artifact, artifact_name
 from ..artifact.manifest import FileEntry, Manifest
 from ..errors import MobiledeployError
+from ..model.families import DEFAULT
 from .cells import Cell
 
 
@@ -27,7 +28,7 @@ class Recipe:
     calib_count: int
     datafree_steps: int
     precisions: tuple[str, ...]
-    arch: str = "mobilenet_v1"  # the family (model.families)
+    arch: str = DEFAULT         # the family (model.families)
 
     @property
     def cell(self) -> Cell:

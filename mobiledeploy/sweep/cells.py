@@ -4,8 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..bench.measurement import Estimate
-from ..model.architecture import alpha_text
-from ..model.families import DEFAULT
+from ..model.families import DEFAULT, family
 
 
 @dataclass(frozen=True, order=True)
@@ -19,8 +18,7 @@ class Cell:
     @property
     def label(self) -> str:
         """a0.25-128, a1.0-224 (v1, as before families); v2-a1.0-224: two cells never share a label."""
-        text = f"a{alpha_text(self.alpha)}-{self.resolution}"
-        return text if self.arch == DEFAULT else f"{self.arch.removeprefix('mobilenet_')}-{text}"
+        return family(self.arch).label(self.alpha, self.resolution)
 
     def variant(self, precision: str) -> str:
         """The label of one file of the cell: a0.5-128-int8."""
@@ -54,6 +52,7 @@ class Row:
     noise: str | None = None         # why the measured latency may not be the device's own (BenchRecord.noise)
     median_rerun: Estimate | None = None   # where another run's estimate may land (Estimate.widened by the drift)
     p90_rerun: Estimate | None = None
+    int8_drop: object = None         # an int8 row's PairedDrop against its fp32 file on the same images (paired.py)
 
     @property
     def alpha(self) -> float:
@@ -91,10 +90,15 @@ class Row:
         return self.p90.lower
 
     def top1_interval(self) -> tuple[float, float] | None:
-        """The top-1's 95% interval when measured on n images (Wilson); a published number has none."""
+        """The top-1's interval when measured on n images (Wilson, at paired.CONFIDENCE); a published number has
+        none."""
+        from statistics import NormalDist
+
+        from .paired import CONFIDENCE
+
         if self.top1 is None or self.top1_source != "measured" or not self.top1_n:
             return None
-        n, p, z = self.top1_n, self.top1, 1.96
+        n, p, z = self.top1_n, self.top1, NormalDist().inv_cdf(0.5 + CONFIDENCE / 2)
         centre = (p + z * z / (2 * n)) / (1 + z * z / n)
         half = z * ((p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5) / (1 + z * z / n)
         return centre - half, centre + half
@@ -114,4 +118,5 @@ class Row:
                 "p90_rerun_ms": interval(self.p90_rerun), "top1": self.top1, "top1_source": self.top1_source,
                 "top1_n": self.top1_n, "size": self.size, "weights": self.weights, "artifact": self.artifact,
                 "file": self.file, "sha256": self.sha256, "time": self.time, "unstable": self.unstable,
-                "on_front": self.on_front, "noise": self.noise}
+                "on_front": self.on_front, "noise": self.noise,
+                "int8_drop": self.int8_drop.to_dict() if self.int8_drop is not None else None}

@@ -26,7 +26,8 @@ class SweepOptions:
     wnids: str | None = None
     calib: str | None = None
     calib_count: int = CALIB_COUNT
-    settings: BenchSettings = DEFAULTS
+    settings: BenchSettings = DEFAULTS       # how each file is measured (its threads: see `threads`)
+    threads: list[int] = field(default_factory=lambda: [DEFAULTS.threads])   # a sweep axis: every file at each
     jobs: int = 0
     insecure: bool = False
     cells: list[Cell] | None = None   # measure only these (sweep --measure K); else the whole grid
@@ -37,6 +38,10 @@ class SweepOptions:
     def grid(self) -> list[Cell]:
         """Every cell of the grid, in order: family x alpha x resolution."""
         return [Cell(a, r, f) for f in self.archs for a in self.alphas for r in self.resolutions]
+
+    def settings_for(self, threads: int) -> BenchSettings:
+        """The bench settings of one thread count of the sweep."""
+        return self.settings.with_(threads=threads)
 
     def only(self, cells: list[Cell]) -> "SweepOptions":
         """The same sweep measuring only these cells (sweep --measure K, then the cells near the budget)."""

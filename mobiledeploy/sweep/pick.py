@@ -28,6 +28,7 @@ class PickResult:
     refined: list = field(default_factory=list)   # pick --refine: what each round measured again
     noisy: list = field(default_factory=list)     # results it rests on that were not measured quietly
     between_runs: "BetweenRuns | None" = None     # the device's drift between runs, and the chosen p90's rerun interval
+    ranked_by: str | None = None                  # the accuracy source (ranking_source); None: multiply-adds
 
     @property
     def decided(self) -> bool:
@@ -40,13 +41,14 @@ class PickResult:
                 "refined": self.refined,
                 "neighbours": {"faster": plain(self.faster), "more_accurate": plain(self.more_accurate)},
                 "artifact": self.chosen.artifact, "deploy": self.deploy, "note": self.note,
+                "ranked_by": self.ranked_by,
                 "between_runs": self.between_runs.to_dict() if self.between_runs else None}
 
 
 @dataclass(frozen=True)
 class BetweenRuns:
     """What another run may measure for the chosen p90: the device's drift (bench/drift.py) and the p90 widened
-    by it at its own confidence; whether the budget still holds at the top of that."""
+    by it at its own confidence. The choice holds the budget at the top of that (pick's fits are judged on it)."""
 
     drift: Drift
     p90_rerun: Estimate
@@ -58,8 +60,7 @@ class BetweenRuns:
 
     def text(self, label: str) -> str:
         return (f"{self.drift.text()}: another run's p90 of {label} may be {self.p90_rerun.low:.2f}-"
-                f"{self.p90_rerun.high:.2f} ms" + ("" if self.fits else
-                                                  f", over the {self.budget_ms:g} ms budget at its top"))
+                f"{self.p90_rerun.high:.2f} ms ({confidences_text([self.p90_rerun])})")
 
     def to_dict(self) -> dict:
         return {**self.drift.to_dict(), "text": self.drift.text(), "p90_rerun_ms": list(self.p90_rerun.interval),
@@ -89,6 +90,19 @@ def _same_accuracy(a: Row, b: Row) -> bool:
     return lo_a <= hi_b and lo_b <= hi_a
 
 
+def _bound_text(rows: list[Row]) -> str:
+    c = confidences_text(r.p90 for r in rows)
+    return f" (upper {c} bound where measured)" if c else " (no intervals: judged on the p90 itself)"
+
+
+def _reach(r: Row) -> tuple[float, float]:
+    """Where the p90 may be: its interval, widened to where another run may land when the store knows the
+    device's drift between runs (Row.p90_rerun): a decision another run would not repeat is not made."""
+    if r.p90_rerun is None:
+        return r.p90_low, r.p90_high
+    return min(r.p90_low, r.p90_rerun.lower), max(r.p90_high, r.p90_rerun.upper)
+
+
 def _clearly_faster(a: Row, b: Row) -> bool:
     """a's p90 interval lies wholly below b's (for results without one: the p90s themselves)."""
     return a.p90_high < b.p90_low
@@ -108,6 +122,14 @@ class Choice:
     tied: list = field(default_factory=list)
     contenders: list = field(default_factory=list)
     noisy: list = field(default_factory=list)
+    ranked_by: str | None = None     # the accuracy source it ranked by (ranking_source); None: multiply-adds
+    budget_ms: float = 0.0
+
+    @property
+    def refinable(self) -> list:
+        """The contenders a longer measurement can settle: those over the budget on this run's own interval
+        (the ones undecided only by the drift between runs stay so however long one run measures)."""
+        return [r for r in self.contenders if r.p90_high > self.budget_ms]
 
     @property
     def decided(self) -> bool:
@@ -133,16 +155,42 @@ def _best(candidates: list[Row]) -> tuple[Row | None, list[Row], bool]:
     return ordered[0], ordered[1:], proxy
 
 
-def choose(rows: list[Row], budget_ms: float, min_top1: float | None = None) -> Choice:
-    """Among measured rows whose p90 fits the budget on its upper confidence bound (and top-1 >= min_top1),
-    the most accurate; ties named and broken by a fixed rule (_best). Rows whose p90 fits but whose upper
-    bound does not, and which would change the answer, are the contenders: the answer says it is undecided."""
+ACCURACY_SOURCES = ("auto", "measured", "published")
+SOURCE_TEXT = {"measured": "top-1 measured here", "published": "published top-1 (the checkpoints', not these files')"}
+
+
+def ranking_source(rows: list[Row], accuracy: str = "auto") -> str | None:
+    """Which top-1 ranks the rows: one source, never two on one scale. auto: measured here when any row has it
+    (a published ImageNet number and one measured on a few hundred photos are not the same quantity), else
+    published; None when no row has either (multiply-adds then stand in)."""
+    have = {r.top1_source for r in rows if r.top1 is not None}
+    if accuracy != "auto":
+        return accuracy
+    return "measured" if "measured" in have else "published" if "published" in have else None
+
+
+def choose(rows: list[Row], budget_ms: float, min_top1: float | None = None, accuracy: str = "auto",
+           max_int8_drop: float | None = None) -> Choice:
+    """Among measured rows whose p90 fits the budget on its upper confidence bound (and top-1 >= min_top1, and
+    for int8 a drop against its fp32 file whose upper bound is within max_int8_drop), the most accurate by one
+    accuracy source (ranking_source); ties named and broken by a fixed rule (_best). Rows whose p90 fits but whose
+    upper bound does not, and which would change the answer, are the contenders: the answer says it is undecided."""
     measured = [r for r in rows if r.measured]
     if not measured:
         raise MobiledeployError("no measured results to pick from")
-    allowed = [r for r in measured if min_top1 is None or (r.top1 is not None and r.top1 >= min_top1)]
-    fits = [r for r in allowed if r.p90_high <= budget_ms]
-    maybe = [r for r in allowed if r.p90_low <= budget_ms < r.p90_high]
+    source = ranking_source(measured, accuracy)
+    ranked = [r for r in measured if source is None or r.top1_source == source]
+    unranked = len(measured) - len(ranked)
+    int8_out = [r for r in ranked if max_int8_drop is not None and r.precision == "int8"
+                and (r.int8_drop is None or r.int8_drop.high > max_int8_drop)]
+    allowed = [r for r in ranked if r not in int8_out
+               and (min_top1 is None or (r.top1 is not None and r.top1 >= min_top1))]
+    if source is not None and not ranked:
+        raise MobiledeployError(f"no measured variant has a {SOURCE_TEXT[source]}: "
+                                + ("measure top-1 with sweep --weights-dir and --data" if source == "measured"
+                                   else "choose --accuracy measured or auto"))
+    fits = [r for r in allowed if _reach(r)[1] <= budget_ms]
+    maybe = [r for r in allowed if _reach(r)[0] <= budget_ms < _reach(r)[1]]
     best, tied, proxy = _best(fits)
     contenders = []
     for m in maybe:
@@ -157,33 +205,54 @@ def choose(rows: list[Row], budget_ms: float, min_top1: float | None = None) -> 
     else:
         rests_on = [min(measured, key=lambda r: r.p90_high)]
     noisy = sorted((r for r in rests_on if r.noise), key=lambda r: r.label)
-    undecided = (f"; undecided: {', '.join(r.label for r in contenders[:4])}{', ...' if len(contenders) > 4 else ''}"
+    by_run = [r for r in contenders if r.p90_high <= budget_ms]   # fit this run; another run may not
+    in_run = [r for r in contenders if r not in by_run]
+    undecided = (f"; undecided: {', '.join(r.label for r in in_run[:4])}{', ...' if len(in_run) > 4 else ''}"
                  " would change the answer and fit on their p90 but not on its upper bound: "
-                 "pick --refine measures them longer") if contenders else ""
+                 "pick --refine measures them longer") if in_run else ""
+    if by_run:
+        undecided += (f"; undecided: {', '.join(r.label for r in by_run[:4])}{', ...' if len(by_run) > 4 else ''} "
+                      "would change the answer and fit this run's interval, but the device's drift between runs "
+                      "reaches past the budget (another run may put them on either side): a budget with that much "
+                      "margin, or a device that moves less between runs, settles it")
     if noisy:
         undecided += (f"; not measured quietly: {noisy[0].noise} while measuring "
                       f"{', '.join(r.label for r in noisy[:3])}{', ...' if len(noisy) > 3 else ''}, so their "
                       "latency is not the device's alone: measure again when it is quiet (--strict refuses "
                       "a busy device, pick --refine re-measures)")
+    left_out = ""
+    if unranked:
+        other = "published" if source == "measured" else "measured"
+        left_out += (f"; {unranked} variant(s) with only a {SOURCE_TEXT[other]} were not ranked against them "
+                     f"(--accuracy {other} ranks by that)")
+    if int8_out:
+        unknown = sum(1 for r in int8_out if r.int8_drop is None)
+        left_out += (f"; {len(int8_out)} int8 variant(s) left out by --max-int8-drop {100 * max_int8_drop:g} points"
+                     + (f" ({unknown} without a drop measured against their fp32 file on the same images: sweep "
+                        "--weights-dir and --data measures it)" if unknown else ""))
     if best is None:
         fastest = min(measured, key=lambda r: r.p90_high)
         floor = f" with top-1 >= {min_top1:.1%}" if min_top1 is not None else ""
         return Choice(None, f"nothing fits {budget_ms:g} ms{floor}: the fastest measured is {fastest.label} "
-                            f"({fastest.threads} thr) at p90 {fastest.p90_ms:.2f} ms" + undecided, [], contenders,
-                      noisy)
+                            f"({fastest.threads} thr) at {fastest.p90.text('p90')}" + left_out + undecided, [],
+                      contenders, noisy, source, budget_ms)
     if proxy:
-        why = (f"no top-1 is known for the {len(fits)} measured variants with p90 <= {budget_ms:g} ms (upper "
-               f"{confidences_text(r.p90 for r in fits)} bound where measured), so "
+        why = (f"no top-1 is known for the {len(fits)} measured variants with p90 <= {budget_ms:g} ms"
+               f"{_bound_text(fits)}, so "
                "they cannot be ranked by accuracy: this is the one with the most multiply-adds (a proxy; "
                "measure top-1 with sweep --weights-dir and --data)")
     else:
-        why = (f"most accurate of {len(fits)} measured variants with p90 <= {budget_ms:g} ms "
-               f"(upper {confidences_text(r.p90 for r in fits)} bound where measured)")
+        n = sorted({r.top1_n for r in fits if r.top1_n})
+        on = f" on {'/'.join(map(str, n))} images" if source == "measured" and n else ""
+        why = (f"most accurate by {SOURCE_TEXT[source]}{on} of {len(fits)} measured variants with p90 <= "
+               f"{budget_ms:g} ms{_bound_text(fits)}")
     if tied:
         others = ", ".join(f"{r.label}" + (f" ({r.top1:.1%})" if r.top1 is not None else "") for r in tied[:3])
         why += (f"; tied with {others} ({'equal multiply-adds' if proxy else 'top-1 intervals overlap or equal published numbers'}):"
                 " broken by a p90 interval wholly below the others', then the smaller file, then the label")
-    return Choice(best, why + undecided, tied, contenders, noisy)
+    if best.int8_drop is not None:
+        why += f"; {best.int8_drop.text()}"
+    return Choice(best, why + left_out + undecided, tied, contenders, noisy, source, budget_ms)
 
 
 def artifact_problem(row: Row) -> str | None:
@@ -246,7 +315,8 @@ def measure_again(device: str, rows_: list[Row], records: list, log=None) -> dic
         if gone:
             raise MobiledeployError(f"cannot refine {row.label}: {row.artifact} ({row.file}) {gone}")
         rec = by_file.get((device, row.sha256, row.threads))
-        settings = refine_settings(rec.settings if rec else BenchSettings(threads=row.threads))
+        # --strict is the bench's choice of what to store, not the refine's: an unstable result is still news
+        settings = refine_settings(rec.settings if rec else BenchSettings(threads=row.threads)).with_(strict=False)
         groups.setdefault(settings, []).append((row.artifact, row.file))
     start, errors = time.perf_counter(), []
     for settings, pairs in groups.items():
@@ -260,36 +330,59 @@ def measure_again(device: str, rows_: list[Row], records: list, log=None) -> dic
 
 
 def decide(device: str, budget_ms: float, min_top1: float | None = None, precision: str | None = None,
-           threads: int | None = None, refine: int = 0, log=None) -> PickResult:
+           threads: int | None = None, refine: int = 0, log=None, accuracy: str = "auto",
+           max_int8_drop: float | None = None, within=None, real_only: bool = False) -> PickResult:
     """pick, whole: the stored results for `device`, the choice, its front neighbours, how to deploy it.
+
+    `accuracy`: the top-1 it ranks by (ranking_source); `max_int8_drop`: the most top-1 (a fraction) an int8
+    file may lose against its own fp32 file, judged on the paired drop's upper bound; `within`: only artifacts
+    under this folder (one sweep's --out); `real_only`: only artifacts with real weights.
 
     With `refine` > 0, while the answer is undecided (contenders whose p90 interval holds the budget), the
     chosen row and its contenders are measured again, up to `refine` rounds, and the choice is made anew.
     Raises NothingFits (exit code 3) when no measured variant fits.
     """
     from ..bench import devices, store
-    from . import accuracy, front, rows
+    from . import accuracy as accuracy_store, front, rows
 
     budget_ms = check_budget(budget_ms)
     if min_top1 is not None and not 0 <= min_top1 <= 1:
         raise MobiledeployError(f"--min-top1 must be a fraction from 0 to 1, got {min_top1}")
     if type(refine) is not int or not 0 <= refine <= 10:
         raise MobiledeployError(f"--refine takes a number of rounds from 0 to 10, got {refine!r}")
+    if accuracy not in ACCURACY_SOURCES:
+        raise MobiledeployError(f"--accuracy must be one of {', '.join(ACCURACY_SOURCES)}, got {str(accuracy)[:40]!r}")
+    if max_int8_drop is not None and (isinstance(max_int8_drop, bool) or not isinstance(max_int8_drop, (int, float))
+                                      or not 0 <= max_int8_drop <= 1):
+        raise MobiledeployError(f"max_int8_drop must be a fraction of top-1 from 0 to 1 (0.01 is one point), got "
+                                f"{str(max_int8_drop)[:40]!r}")
+    if within is not None and not Path(within).is_dir():
+        raise MobiledeployError(f"--within {within} is not a folder (give a sweep's --out, e.g. models/sweep)")
     kind = devices.get(device).get("kind")
     refined = []
     while True:
         records = store.history()
-        report = rows.build(records, accuracy.load(), [device], threads, [precision] if precision else None)
+        report = rows.build(records, accuracy_store.load(), [device], threads, [precision] if precision else None,
+                            within=within, real_only=real_only)
         if not report.rows:
-            what = " ".join(x for x in (precision and f"{precision}", threads and f"{threads}-thread") if x)
+            what = " ".join(x for x in (precision and f"{precision}", threads and f"{threads}-thread",
+                                        real_only and "real-weight", within and f"{within}'s") if x)
+            hint = f"mobiledeploy sweep --device {device}" + (f" --threads {threads}" if threads else "") \
+                + (f" --precisions {precision}" if precision else "")
             raise MobiledeployError(f"no stored {what + ' ' if what else ''}results for {device} in {store.path()}: "
-                                    f"run mobiledeploy sweep --device {device} first")
-        choice = choose(report.rows, budget_ms, min_top1)
-        if choice.decided or len(refined) >= refine:
+                                    f"run {hint} first")
+        choice = choose(report.rows, budget_ms, min_top1, accuracy, max_int8_drop)
+        more = choice.refinable + [r for r in choice.noisy if r not in choice.refinable]
+        if choice.decided or len(refined) >= refine or not more:
             break
-        again = ([choice.chosen] if choice.chosen else []) + choice.contenders
-        again += [r for r in choice.noisy if r not in again]
-        refined.append(measure_again(device, again, records, log))
+        again = ([choice.chosen] if choice.chosen and choice.chosen not in more else []) + more
+        try:
+            refined.append(measure_again(device, again, records, log))
+        except MobiledeployError as exc:   # a refine round that fails leaves the answer as it stands, said
+            refined.append({"labels": [r.label for r in again], "error": str(exc)})
+            if log:
+                log(f"refine: {exc}; the answer below is the one before it")
+            break
     chosen, why = choice.chosen, choice.why
     if refined:
         why += f" (after {len(refined)} refine round(s))"
@@ -313,13 +406,13 @@ def decide(device: str, budget_ms: float, min_top1: float | None = None, precisi
                 f"--res {chosen.resolution} "
                 f"--int8 --weights imagenet (or a Google .tflite)")
     return PickResult(chosen, why, faster, better, deploy_command(chosen, kind), note, choice.tied,
-                      choice.contenders, refined, choice.noisy, rerun(report, chosen, budget_ms))
+                      choice.contenders, refined, choice.noisy, rerun(report, chosen, budget_ms), choice.ranked_by)
 
 
 def rerun(report, chosen: Row, budget_ms: float) -> BetweenRuns | None:
     """What another run may measure for the chosen p90, when the store shows how far the device moves between
-    runs (bench/drift.py, through the rows); None without that history. Informs, does not change, the choice:
-    the choice rests on one run's intervals, whose ratios hold between runs better than their absolute values."""
+    runs (bench/drift.py, through the rows); None without that history. pick judges fits on the top of it
+    (_reach), so a chosen p90 holds the budget wherever another run may put it."""
     drift = report.drift.get(chosen.device)
     if drift is None or chosen.p90_rerun is None:
         return None

@@ -25,12 +25,13 @@ class SweepResult:
 
 
 def report_for(opts: SweepOptions):
-    """The grid's report from the stores: measured rows, predictions for the rest, fronts."""
+    """The grid's report from the stores: this sweep's measured rows (its --out: results of artifacts elsewhere,
+    another sweep's, never stand in for its own), predictions for the rest, fronts."""
     from ..bench import store
     from . import rows
 
-    return rows.build(store.history(), accuracy.load(), opts.devices, opts.settings.threads, opts.precisions,
-                      opts.grid)
+    return rows.build(store.history(), accuracy.load(), opts.devices, opts.threads, opts.precisions, opts.grid,
+                      within=opts.out)
 
 
 def near_budget(report, budget_ms: float) -> list[Cell]:

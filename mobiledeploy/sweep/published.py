@@ -12,6 +12,8 @@ publishes no quantized top-1, so an int8 v2 cell has no published number (it is 
 """
 from __future__ import annotations
 
+from ..model.families import DEFAULT
+
 SOURCE = ("TF-slim mobilenet_v1.md (tensorflow/models research/slim/nets, checkpoints 2018_02_22), "
           "ImageNet val top-1")
 
@@ -55,7 +57,7 @@ def _v2(key: tuple, precision: str) -> float | None:
 BY_ARCH = {"mobilenet_v1": _v1, "mobilenet_v2": _v2}
 
 
-def top1(alpha: float, resolution: int, precision: str, arch: str = "mobilenet_v1") -> float | None:
+def top1(alpha: float, resolution: int, precision: str, arch: str = DEFAULT) -> float | None:
     """Published top-1 as a fraction, or None. v1: the float checkpoint for fp32, the quantization-aware one
     for int8; v2: the float checkpoint for fp32 only."""
     table = BY_ARCH.get(arch)

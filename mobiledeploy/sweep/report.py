@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..bench.measurement import confidences_text
+from .paired import CONFIDENCE as ACCURACY_CONFIDENCE
 from ..errors import MobiledeployError
 from . import front as front_mod
 from .cells import Row
@@ -17,6 +18,11 @@ def _top1_cell(r: Row) -> str:
     if r.top1_source == "measured":
         return f"{r.top1:.1%} measured (n={r.top1_n})"
     return f"{r.top1:.1%} published"
+
+
+def _drop_cell(r: Row) -> str:
+    d = r.int8_drop
+    return "-" if d is None else f"{100 * d.drop:+.1f} [{100 * d.low:+.1f}, {100 * d.high:+.1f}]"
 
 
 #: (family, precision) -> marker: v1 circle/square, v2 triangle/diamond (fp32/int8); others fall back
@@ -42,8 +48,12 @@ def table(doc: Report, title: str) -> None:
     from ..progress import out
 
     t = Table(title=title)
-    p90_col = f"p90 ms [{confidences_text(r.p90 for r in doc.rows if r.measured)} CI]"
-    for col in ("device", "thr", "variant", "MMACs", "Mparams", "MB", "median ms", p90_col, "top-1", "front"):
+    c = confidences_text(r.p90 for r in doc.rows if r.measured)
+    p90_col = f"p90 ms [{c} CI]" if c else "p90 ms"
+    drops = any(r.int8_drop is not None for r in doc.rows)
+    cols = ["device", "thr", "variant", "MMACs", "Mparams", "MB", "median ms", p90_col, "top-1"] + \
+        ([f"int8 drop (pts, {100 * ACCURACY_CONFIDENCE:.0f}% CI)"] if drops else []) + ["front"]
+    for col in cols:
         t.add_column(col, justify="right" if col not in ("device", "variant", "top-1") else "left", no_wrap=True)
     for r in doc.rows:
         ms = (lambda v: f"~{v:.2f} pred") if not r.measured else (lambda v: f"{v:.2f}")
@@ -52,7 +62,7 @@ def table(doc: Report, title: str) -> None:
                   f"{r.params / 1e6:.2f}" if r.params else "-", f"{r.size / 1e6:.2f}" if r.size else "-",
                   ms(r.median_ms), ms(r.p90_ms) + (f" [{r.p90.low:.2f}, {r.p90.high:.2f}]" if r.p90.interval else "")
                   + (" busy" if r.noise else ""),
-                  _top1_cell(r), {True: "yes", False: "no", None: "-"}[r.on_front])
+                  _top1_cell(r), *([_drop_cell(r)] if drops else []), {True: "yes", False: "no", None: "-"}[r.on_front])
     out.print(t)
     if any(r.top1_source == "published" for r in doc.rows):
         out.print(f"published top-1: Google's checkpoints, not these files ({SOURCE}; int8 rows: the "
@@ -116,9 +126,9 @@ def plot(doc: Report, path: Path) -> Path:
     ax.xaxis.set_major_formatter(FormatStrFormatter("%g"))
     ax.xaxis.set_minor_formatter(FormatStrFormatter("%g"))
     ax.tick_params(axis="x", which="minor", labelsize=7)
-    ax.set_xlabel(f"measured p90 latency (ms, log scale; bars: "
-                  f"{confidences_text(r.p90 for r in rows if r.measured)} CI)")
-    ax.set_ylabel("ImageNet top-1 (%)")
+    c = confidences_text(r.p90 for r in rows if r.measured)
+    ax.set_xlabel("measured p90 latency (ms, log scale" + (f"; bars: {c} CI" if c else "") + ")")
+    ax.set_ylabel("top-1 (%): measured here (filled) or published (hollow): not one scale")
     ax.set_title(f"{_families(rows)}: accuracy against measured latency\n"
                  f"{_marker_key(rows)}; filled = top-1 measured here, hollow = published (Google's checkpoint)",
                  fontsize=9)

@@ -27,17 +27,30 @@ class Report:
                 "between_runs": [d.to_dict() for d in self.drift.values()]}
 
 
-def latest(records: list[BenchRecord], devices=None, threads=None, precisions=None, cells=None) -> list[BenchRecord]:
-    """The newest TFLite result per (device, alpha, resolution, precision, threads) that passes the filters."""
+def latest(records: list[BenchRecord], devices=None, threads=None, precisions=None, cells=None, within=None,
+           real_only: bool = False) -> list[BenchRecord]:
+    """The newest TFLite result per (device, artifact folder, file, threads) that passes the filters.
+
+    Results of different artifacts (other weights, another sweep's folder) at the same cell are different
+    rows: one never hides the other. `threads`: a count or a list of counts; `within`: only artifacts under this
+    folder (a sweep's --out); `real_only`: only artifacts with real (not random) weights."""
+    from pathlib import Path
+
+    wanted_threads = None if threads is None else ({threads} if isinstance(threads, int) else set(threads))
+    folder = Path(within).resolve() if within else None
     out = {}
     for r in records:
         if r.model is None or r.format != "tflite":
             continue
         cell = Cell(r.model.alpha, r.model.resolution, r.model.architecture)
-        if (devices and r.device not in devices) or (threads and r.threads != threads) \
+        if (devices and r.device not in devices) or (wanted_threads and r.threads not in wanted_threads) \
                 or (precisions and r.precision not in precisions) or (cells and cell not in cells):
             continue
-        out[(r.device, cell, r.precision, r.threads)] = r
+        if real_only and r.model.weights_kind in (None, "random"):
+            continue
+        if folder is not None and not Path(r.artifact).resolve().is_relative_to(folder):
+            continue
+        out[(r.device, r.artifact, r.file, r.threads)] = r
     return list(out.values())
 
 
@@ -59,7 +72,8 @@ def measured_row(r: BenchRecord, acc: dict) -> Row:
                file=r.file, sha256=r.sha256, time=r.time, unstable=r.unstable, noise=r.noise)
 
 
-def build(records: list[BenchRecord], acc: dict, devices=None, threads=None, precisions=None, cells=None) -> Report:
+def build(records: list[BenchRecord], acc: dict, devices=None, threads=None, precisions=None, cells=None, within=None,
+          real_only: bool = False) -> Report:
     """Measured rows, predicted rows for the grid's unmeasured cells, fronts marked.
 
     The latency predictor is fitted per device x precision x threads x family (a family's layers set how
@@ -68,7 +82,7 @@ def build(records: list[BenchRecord], acc: dict, devices=None, threads=None, pre
     from ..model.families import family
 
     cells = [c if isinstance(c, Cell) else Cell(*c) for c in cells] if cells else None
-    rows = [measured_row(r, acc) for r in latest(records, devices, threads, precisions, cells)]
+    rows = [measured_row(r, acc) for r in latest(records, devices, threads, precisions, cells, within, real_only)]
     models = []
     groups: dict[tuple, list[Row]] = {}
     for row in rows:
@@ -101,7 +115,26 @@ def build(records: list[BenchRecord], acc: dict, devices=None, threads=None, pre
         for r in front.pareto([r for r in rows if (r.device, r.threads) == key and r.measured]):
             r.on_front = True
     rows.sort(key=lambda r: (r.device, r.threads, r.precision, r.macs or 0))
+    _int8_drops(rows, acc)
     return Report(rows, models, _rerun(records, rows))
+
+
+def _int8_drops(rows: list[Row], acc: dict) -> None:
+    """Each measured int8 row's top-1 drop against its own artifact's fp32 file, paired on the same images."""
+    from ..eval import unpack
+    from .paired import paired_drop
+
+    fp32 = {(r.device, r.artifact, r.threads): r for r in rows if r.measured and r.precision == "fp32"}
+    for r in rows:
+        f = fp32.get((r.device, r.artifact, r.threads)) if r.measured and r.precision == "int8" else None
+        if f is None or r.top1_source != "measured" or f.top1_source != "measured":
+            continue
+        a, b = acc.get(f.sha256) or {}, acc.get(r.sha256) or {}
+        if a.get("data") != b.get("data") or a.get("n") != b.get("n"):
+            continue   # evaluated on other images: not a pair
+        bits_a, bits_b = unpack(a.get("correct"), a.get("n")), unpack(b.get("correct"), b.get("n"))
+        if bits_a is not None and bits_b is not None:
+            r.int8_drop = paired_drop(bits_a, bits_b)
 
 
 def _rerun(records: list[BenchRecord], rows: list[Row]) -> dict:

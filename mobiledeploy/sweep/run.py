@@ -1,4 +1,4 @@
-"""The sweep, top to bottom: plan the cells, export what the cache lacks (parallel processes), evaluate
+"""One run of a sweep (plan.py chooses its cells): export what the cache lacks (parallel processes), evaluate
 what has real weights, bench every file on every device (benching.py: devices concurrently, each strictly
 serial, remote ones from the first finished export), storing each result as it arrives so Ctrl-C keeps it
 and a re-run resumes.
@@ -147,7 +147,7 @@ def open_devices(opts: SweepOptions) -> dict:
     opened = {}
     try:
         for name in opts.devices:
-            session = opened[name] = Session(name, opts.settings, opts.insecure).open()
+            session = opened[name] = Session(name, opts.settings, opts.insecure).open(opts.threads)
             if not session.can_run([kind("tflite", "fp32")]):
                 raise MobiledeployError(f"{name} has no TFLite runtime: pip install ai-edge-litert on the device")
     except BaseException:
@@ -216,13 +216,14 @@ def _run(opts: SweepOptions, recs: dict, log, start: float) -> dict:
         evaluate_cached(opts, artifacts, recs, log)
         # remote devices measure from the first ready artifact on; the host only after its own exports
         remote = [d for d, s in sessions.items() if s.kind != "local"]
-        benching = Benching(opts, sessions, log, planned=len(sessions) * len(recs) * len(opts.precisions))
+        per_cell = len(opts.precisions) * len(opts.threads)
+        benching = Benching(opts, sessions, log, planned=len(sessions) * len(recs) * per_cell)
         for d in remote:
             benching.feed(d, artifacts)
         t_export = time.perf_counter()
         made, errors = export_all(
             opts, todo, log, on_ready=lambda cell, art: [benching.feed(d, {cell: art}) for d in remote],
-            on_failed=lambda cell: benching.unplan(len(sessions) * len(opts.precisions)))
+            on_failed=lambda cell: benching.unplan(len(sessions) * per_cell))
         artifacts.update(made)
         t_bench = time.perf_counter()
         exports_done = time.time()

@@ -69,9 +69,10 @@ def evaluate_files(artifact, data: str, wnids: str | None, precisions) -> list[d
     report = evaluate(artifact, Path(data), wnid_list, files=list(names), keras=False)
     by_name = {e.name: e for e in artifact.manifest.files}
     now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    # per image right or wrong, in the order evaluated: what pairs an int8 file with its fp32 file (paired.py)
     return [{"sha256": by_name[r["file"]].sha256, "file": r["file"], "precision": r["precision"],
              "artifact": str(artifact.folder), "data": str(Path(data).resolve()), "n": r["n"], "top1": r["top1"],
-             "top5": r["top5"], "time": now} for r in report["results"]]
+             "top5": r["top5"], "correct": r["correct"], "time": now} for r in report["results"]]
 
 
 def _die_with(parent: int) -> None:

@@ -50,7 +50,8 @@ class Synthetic:
     def __init__(self, modes, spread=0.02, runs=50, seed=0):
         self.rng, self.modes, self.spread, self.runs, self.calls = np.random.default_rng(seed), modes, spread, runs, []
 
-    def run_one(self, path):
+    def run_one(self, job):
+        path = job.path
         self.calls.append(path)
         median = self.modes(len([c for c in self.calls if c == path]) - 1)
         return Samples(tuple(median * self.rng.lognormal(0, self.spread, self.runs)), ProcessFacts())
@@ -85,8 +86,8 @@ def test_a_process_in_a_slow_mode_is_named():
 
 
 def test_a_failing_runner_ends_only_its_own_file():
-    def run_one(path):
-        if path == "bad":
+    def run_one(job):
+        if job.path == "bad":
             raise MobiledeployError("the board went away")
         return Samples((1.0,) * 50, ProcessFacts())
 

@@ -156,4 +156,4 @@ def test_thermal_status_and_several_processes_through_adb(adb, main_job, tmp_pat
     proc = mobiledeploy("bench", main_job[0]["artifact"], "--device", "pixel", "--file", "model_int8.tflite",
                         "--runs", "5", "--max-seconds", "1", "--json")
     assert proc.returncode == 0 and "thermal" not in proc.stderr, proc.stderr
-    assert json.loads(proc.stdout)["results"][0]["thermal_status"] == 0
+    assert json.loads(proc.stdout)["results"][0]["measurement"]["quietness"]["thermal_status"] == 0

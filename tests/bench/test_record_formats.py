@@ -1,9 +1,10 @@
 """Stores written by every earlier version still read, and pick gives the answer those versions gave.
 
-tests/data/stores/ holds real store lines, each file written by the mobiledeploy of one commit (make_stores.sh
-beside them says how): two tiny artifacts benched on this kind of machine, then `pick` run by that same version
-at three budgets, its answers kept in answers.json. Format 0 is before the measurement protocol (one runner
-process, no interval), format 1 the protocol's flat keys (early and late), format 2 this version's.
+tests/data/stores/ holds real store lines, each file written by the mobiledeploy of one commit (its README says
+how): two tiny artifacts benched on a 2-core x86-64 machine, then `pick` run by that same version at five
+budgets, its answers kept in answers.json. Format 0 is before the measurement protocol (one runner process, no
+interval), format 1 the protocol's flat keys (early and late). Format 2, this version's, is read back from what
+this version writes (the round trip below).
 """
 import json
 from pathlib import Path
@@ -68,3 +69,15 @@ def test_hostile_and_newer_lines_are_skipped_with_one_warning(tmp_path):
     assert len(json.loads(proc.stdout)["results"]) == len(good)
     warnings = [x for x in proc.stderr.splitlines() if "skipped" in x]
     assert len(warnings) == 1 and f"skipped {len(hostile)} lines" in warnings[0] and "results.jsonl" in warnings[0]
+
+
+def test_a_session_outcome_crosses_a_process_boundary():
+    """What a bench session returns is plain typed data: it pickles and comes back equal (a lab worker sends it)."""
+    import pickle
+
+    from mobiledeploy.bench.session import Outcome
+
+    records = [BenchRecord.from_dict(d) for d in lines("format1-07454a1")]
+    back = pickle.loads(pickle.dumps(Outcome("local", "/m", records, ["x: failed"])))
+    assert back.records == records and back.errors == ["x: failed"] and back.to_dict() == Outcome(
+        "local", "/m", records, ["x: failed"]).to_dict()

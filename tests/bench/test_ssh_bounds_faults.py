@@ -71,10 +71,14 @@ def test_stop_command_without_a_pid_file_removes_the_folder(tmp_path):
 # -- the deadline of a run -----------------------------------------------------------------------------------
 
 def test_run_timeout_follows_the_settings():
-    assert run_timeout(BenchSettings(max_seconds=2)) == RUN_FLOOR == 60  # the issue's --max-seconds 2
-    assert run_timeout(BenchSettings(max_seconds=30)) == 300
-    # every cooldown the runner sleeps is allowed on top: 100010 inferences x 10 ms
-    assert run_timeout(BenchSettings(runs=100000, warmup=10, cooldown=0.01)) == pytest.approx(80 + 1000.1)
+    from mobiledeploy.bench.runner_io import PER_INFERENCE
+
+    # the issue's --max-seconds 2 with 50 + 10 inferences: the floor, then the inferences' allowance
+    assert run_timeout(BenchSettings(max_seconds=2)) == RUN_FLOOR + 60 * PER_INFERENCE
+    assert run_timeout(BenchSettings(max_seconds=60)) == 600 + 60 * PER_INFERENCE
+    # every inference (and every cooldown the runner sleeps) is allowed on top: 100010 inferences
+    assert run_timeout(BenchSettings(runs=100000, warmup=10, cooldown=0.01)) == pytest.approx(
+        RUN_FLOOR + 100010 * (PER_INFERENCE + 0.01))
     assert run_timeout(BenchSettings()) < 3600  # the old and only bound
 
 
@@ -110,7 +114,8 @@ from mobiledeploy.bench.settings import BenchSettings
 from mobiledeploy.errors import MobiledeployError
 
 cfg = json.loads(sys.argv[1])
-runner_io.RUN_FLOOR = ssh.PROBE_TIMEOUT = cfg["bound"]  # a minute each, in the tool
+runner_io.RUN_FLOOR = ssh.PROBE_TIMEOUT = cfg["bound"]  # five minutes each in the tool, plus 2 s an inference
+runner_io.PER_INFERENCE = 0.0
 target = ssh.SSHTarget("board", cfg["entry"])
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 start = time.monotonic()
