@@ -90,11 +90,12 @@ def _show(value) -> str:
 
 def check_entry(name: str, entry, where: str = "") -> dict:
     """The entry itself when every field is known and well typed, else one MobiledeployError saying which."""
-    fix = f"edit {where} or re-add it with mobiledeploy devices add {name}" if where else \
-        f"re-add it with mobiledeploy devices add {name}"
+    shown = name if isinstance(name, str) and NAME.fullmatch(name) else repr(name)   # a hostile name stays one line
+    fix = f"edit {where} or re-add it with mobiledeploy devices add {shown}" if where else \
+        f"re-add it with mobiledeploy devices add {shown}"
     prefix = f"{where}: device {name!r}" if where else f"device {name!r}"
     if not isinstance(entry, dict):
-        raise MobiledeployError(f"{prefix} must be a table ([devices.{name}]), got {_show(entry)}: {fix}")
+        raise MobiledeployError(f"{prefix} must be a table ([devices.{shown}]), got {_show(entry)}: {fix}")
     kind = entry.get("kind")
     if kind is None:
         raise MobiledeployError(f"{prefix} has no 'kind' (one of {', '.join(KINDS)}): {fix}")
@@ -149,7 +150,7 @@ def parse(data: bytes, where: str, check: bool = True) -> dict[str, dict]:
     for name, entry in devices.items():
         if not check:
             continue
-        if not NAME.match(name):
+        if not NAME.fullmatch(name):
             raise MobiledeployError(f"{where}: device name {_show(name)} is not usable (letters, digits, '.', '_' "
                                     "or '-'): rename it in the file")
         if name == "local":
@@ -213,7 +214,7 @@ def parse_ssh(spec: str) -> dict:
 
 def add(name: str, entry: dict) -> None:
     """Add or replace device `name` (the entry is checked like the file)."""
-    if not NAME.match(name):
+    if not NAME.fullmatch(name):
         raise MobiledeployError(f"device name {name!r}: use letters, digits, '.', '_' or '-'")
     if name == "local":
         raise MobiledeployError("'local' is built in and cannot be redefined")

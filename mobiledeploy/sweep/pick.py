@@ -244,8 +244,8 @@ def choose(rows: list[Row], budget_ms: float, min_top1: float | None = None, acc
     else:
         n = sorted({r.top1_n for r in fits if r.top1_n})
         on = f" on {'/'.join(map(str, n))} images" if source == "measured" and n else ""
-        why = (f"most accurate by {SOURCE_TEXT[source]}{on} of {len(fits)} measured variants with p90 <= "
-               f"{budget_ms:g} ms{_bound_text(fits)}")
+        why = (f"most accurate of {len(fits)} measured variant(s) with p90 <= {budget_ms:g} ms{_bound_text(fits)}, "
+               f"ranked by {SOURCE_TEXT[source]}{on}")
     if tied:
         others = ", ".join(f"{r.label}" + (f" ({r.top1:.1%})" if r.top1 is not None else "") for r in tied[:3])
         why += (f"; tied with {others} ({'equal multiply-adds' if proxy else 'top-1 intervals overlap or equal published numbers'}):"
@@ -396,7 +396,9 @@ def decide(device: str, budget_ms: float, min_top1: float | None = None, precisi
             f"--alpha {alpha_text(chosen.alpha)} "
             f"--res {chosen.resolution} --int8 --out {shlex.quote(str(Path(chosen.artifact).parent))}) and bench it, "
             "or re-run the sweep that measured it")
-    fr = front.pareto([r for r in report.rows if r.threads == chosen.threads])
+    # the neighbours on the front of the same thread count and the same accuracy source as the ranking
+    fr = front.pareto([r for r in report.rows if r.threads == chosen.threads
+                       and (choice.ranked_by is None or r.top1_source == choice.ranked_by)])
     faster, better = front.neighbours(fr, chosen)
     note = None
     if chosen.weights == "random":

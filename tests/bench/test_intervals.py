@@ -286,7 +286,7 @@ def test_the_confidence_asked_for_is_the_one_measured_stored_and_printed(tiny_ar
     stored = [json.loads(x) for x in (tmp_path / "home" / "results.jsonl").read_text().splitlines()]
     assert stored and all(x["measurement"]["p90"]["confidence"] == 0.9 for x in stored)
     report = mobiledeploy("sweep", "--report", "--alphas", "0.25", "--res", "32", "--device", "local",
-                          "--out", tmp_path / "sweep", env=env, check=True).stdout
+                          "--out", tiny_artifact.parent, "--plot", tmp_path / "sweep.png", env=env, check=True).stdout
     assert "90% CI" in report and "95% CI" not in report
     budget = 10 * max(x["measurement"]["p90"]["high"] for x in stored)
     text = mobiledeploy("pick", "--device", "local", "--budget-ms", f"{budget:.4f}", env=env, check=True).stdout
