@@ -185,6 +185,10 @@ def sweep(alphas=tuple(SD.alphas), resolutions=tuple(SD.resolutions), precisions
     from .model.families import parse_archs
 
     families = [f.name for f in parse_archs(_text_list(archs))]
+    if str(weights_dir) == "cache":   # the weights cache `mobiledeploy weights` fills
+        from .sweep.catalog import cache_dir
+
+        weights_dir = cache_dir()
     names = grid.parse_devices(_text_list(devices), device_config.load())
     for flag, value, kind in (("--data", data, "dir"), ("--calib", calib, "dir"), ("--wnids", wnids, "file")):
         if value and not (Path(value).is_dir() if kind == "dir" else Path(value).is_file()):
@@ -316,6 +320,34 @@ def check_device(name: str, insecure: bool = False) -> dict:
         target.close()
 
 
+def weights_list(archs=None) -> list:
+    """Per family, alpha and resolution: the official weight files (Keras .h5 with its URL, Google's TFLite files
+    and the .tgz archives they come in), which of them the cache holds, and the published top-1."""
+    from .model.families import parse_archs
+    from .sweep import catalog
+
+    return catalog.entries([f.name for f in parse_archs(_text_list(archs))] if archs else None)
+
+
+def weights_fetch(alpha: float, resolution: int, arch=DEFAULT_ARCH) -> Path:
+    """Download the official Keras file of one cell into the cache (MOBILEDEPLOY_WEIGHTS_URL: a mirror); offline,
+    one line saying where to put the file by hand (or `weights_add` a local copy)."""
+    from .model import official
+    from .model.architecture import check_alpha, check_resolution
+    from .model.families import family
+
+    return official.fetch(check_alpha(alpha), check_resolution(resolution), family(getattr(arch, "name", arch)))
+
+
+def weights_add(paths) -> list:
+    """Take local weights files, or Google's .tgz archives of them, into the cache; the files added."""
+    from .sweep import catalog
+
+    if isinstance(paths, (str, Path)):
+        paths = [paths]
+    return [p for path in _sequence(paths) for p in catalog.add(path)]
+
+
 def quant_report(artifact, data=None, count: int = 50, plot_path=None) -> dict:
     """Per-layer error of an artifact's int8 activations against its float files (TFLite and ONNX side by side),
     on images from `data` (default: uniform noise); with `plot_path`, a PNG of the error by layer depth."""
@@ -383,4 +415,4 @@ def evaluate(artifact, data, wnids=None, files: Iterable[str] = (), keras: bool 
 
 
 __all__ = ["export", "load", "predict", "bench", "history", "sweep", "pick", "evaluate", "quant_report", "add_device", "list_devices", "remove_device",
-           "check_device", "FORMATS"]
+           "check_device", "weights_list", "weights_fetch", "weights_add", "FORMATS"]

@@ -104,7 +104,7 @@ def _table(rows, title, history=False):
     cols = (["time", "device", "artifact"] if history else []) + \
         ["file", "thr", "median ms", _p90_header(rows), "proc", "CV", "runtime", "flags"]
     for col in cols:
-        table.add_column(col, justify="right" if "ms" in col or col in ("CV", "thr") else "left",
+        table.add_column(col, justify="right" if "ms" in col or col in ("CV", "thr", "proc") else "left",
                          no_wrap=col != "flags")
     for r in rows:
         m, facts = r.measurement, r.device_facts

@@ -16,6 +16,7 @@ from .evaluate import evaluate
 from .predict import predict
 from .testvectors import testvectors
 from .sweep import pick, sweep
+from .weights import weights
 
 
 EPILOG = f"""\b
@@ -65,6 +66,7 @@ cli.add_command(testvectors)
 cli.add_command(quant_report)
 cli.add_command(sweep)
 cli.add_command(pick)
+cli.add_command(weights)
 
 
 def _click_outcome(exc: BaseException):

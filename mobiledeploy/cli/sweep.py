@@ -26,7 +26,7 @@ from .options import (bench_options, calib_count_option, insecure_option, json_o
               help="Comma list of devices; each runs its variants strictly one at a time, devices concurrently.")
 @click.option("--weights-dir", type=click.Path(), default=None,
               help="Folder of Google's mobilenet_v1|v2_<alpha>_<res>[_quant].tflite, tf2_mobilenet_v2_*_ptq.tflite "
-                   "and/or Keras .h5 files; "
+                   "and/or Keras .h5 files, or `cache` (what `mobiledeploy weights` fetched and added); "
                    "variants without one get random weights (latency only).")
 @click.option("--data", type=click.Path(), default=None, help="Labelled images: measures top-1 where weights are real.")
 @click.option("--wnids", type=click.Path(), default=None, help="WordNet ids, one per class (for --data file names).")

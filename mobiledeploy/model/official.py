@@ -36,6 +36,11 @@ def cached_path(alpha: float, resolution: int, family: families.Family = familie
     return path if path.is_file() else None
 
 
+def base_url(family: families.Family = families.v1_family) -> str:
+    """Where this family's official files are fetched from (MOBILEDEPLOY_WEIGHTS_URL: a mirror, for every family)."""
+    return os.environ.get("MOBILEDEPLOY_WEIGHTS_URL", ROOT_URL + family.keras_folder).rstrip("/") + "/"
+
+
 def fetch(alpha: float, resolution: int, family: families.Family = families.v1_family) -> Path:
     """The official file, downloaded into Keras's cache when missing; one clear error when offline."""
     name = file_name(alpha, resolution, family)
@@ -44,15 +49,15 @@ def fetch(alpha: float, resolution: int, family: families.Family = families.v1_f
         return hit
     from keras.utils import get_file
 
-    base = os.environ.get("MOBILEDEPLOY_WEIGHTS_URL", ROOT_URL + family.keras_folder)
+    base = base_url(family)
     try:
         # Keras falls back to /tmp/.keras when the cache folder does not exist yet
         cache_dir().mkdir(parents=True, exist_ok=True)
         with contextlib.redirect_stdout(sys.stderr):  # Keras prints its progress; stdout is for --json
-            return Path(get_file(name, base.rstrip("/") + "/" + name, cache_subdir="models",
+            return Path(get_file(name, base + name, cache_subdir="models",
                                  cache_dir=str(cache_dir().parent)))
     except Exception as exc:  # urllib and Keras raise several types for one cause
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise MobiledeployError(
-            f"cannot download {name} ({reason}): put the file in {cache_dir()}/ or pass "
-            f"--weights /path/to/{name}") from None
+            f"cannot download {name} ({reason}): put the file in {cache_dir()}/ (mobiledeploy weights add FILE) "
+            f"or pass --weights /path/to/{name}") from None
