@@ -197,6 +197,8 @@ def sweep(alphas=tuple(SD.alphas), resolutions=tuple(SD.resolutions), precisions
         raise MobiledeployError("--wnids needs --data (the labelled images it names)")
     if budget_ms is not None:
         check_budget(budget_ms)
+    if out is None or not str(out).strip():
+        raise MobiledeployError("--out must name a folder for the sweep's artifacts, e.g. models/sweep")
     counts = _thread_list(threads)
     for name, value, low in (("jobs", jobs, 0), ("measure", measure, 2)):
         if value is not None and (type(value) is not int or value < low):

@@ -67,6 +67,8 @@ def test_api_checks_arguments_like_the_cli():
         md.bench(device="local", cooldown=True)
     with pytest.raises(MobiledeployError, match="out must name a folder"):
         md.export(alpha=0.25, resolution=32, out=None)
+    with pytest.raises(MobiledeployError, match="out must name a folder"):
+        md.sweep(out="")
 
 
 def test_the_package_is_the_api():

@@ -67,7 +67,11 @@ def test_settings_file_gives_defaults_the_command_line_overrides(tmp_path):
     ("[nosuch]\nx = 1\n", "not a mobiledeploy command"),
     ("info = 3\n", "is not a table"),
     ('[info]\nalpha = "wide"\n', "alpha must be a number"),
+    ("[bench]\nruns = 2.9\n", "runs = '2.9' is not a whole number"),      # click would cut it to 2
+    ('[pick]\naccuracy = "both"\n', "[pick] accuracy"),
 ])
 def test_bad_settings_file_is_one_line(tmp_path, text, fragment):
     (tmp_path / "mobiledeploy.toml").write_text(text)
-    assert_one_line_error(mobiledeploy("info", cwd=tmp_path), fragment)
+    line = assert_one_line_error(mobiledeploy("info", cwd=tmp_path), fragment)
+    if "=" in text and "[info\n" not in text and "info = 3" not in text and "nosuch" not in text:
+        assert "mobiledeploy.toml" in line   # the value's file is named, not the command line

@@ -55,14 +55,27 @@ def default_map(group: click.Group, path: Path, settings: dict) -> dict:
         if not isinstance(table, dict):
             raise MobiledeployError(f"{path}: {command_name} = {str(table)[:40]} is not a table: write the options of "
                                     f"{command_name} under [{command_name}], e.g. [{command_name}] then key = value lines")
-        by_option = {opt.lstrip("-"): p.name for p in command.params if isinstance(p, click.Option)
-                     and not p.hidden for opt in p.opts if opt.startswith("--")}
+        params = {opt.lstrip("-"): p for p in command.params if isinstance(p, click.Option)
+                  and not p.hidden for opt in p.opts if opt.startswith("--")}
         mapped = {}
         for key, value in table.items():
-            if key not in by_option:
-                options = f"options: {', '.join(sorted(by_option))}" if by_option else "it takes no options"
+            if key not in params:
+                options = f"options: {', '.join(sorted(params))}" if params else "it takes no options"
                 raise MobiledeployError(f"{path}: [{command_name}] has no option {str(key)[:60]!r} "
-                                        f"({options}){did_you_mean(key, by_option)}")
-            mapped[by_option[key]] = value
+                                        f"({options}){did_you_mean(key, params)}")
+            _check_value(path, command_name, key, params[key], value)
+            mapped[params[key].name] = value
         out[command_name] = mapped
     return out
+
+
+def _check_value(path: Path, command: str, key: str, param: click.Option, value) -> None:
+    """A settings file's value is checked here, where the file can be named (click would blame the command
+    line), and a whole-number option refuses a fraction (click would cut 2.9 to 2)."""
+    where = f"{path}: [{command}] {key} = {str(value)[:40]!r}"
+    if isinstance(param.type, click.types.IntParamType) and isinstance(value, float) and not value.is_integer():
+        raise MobiledeployError(f"{where} is not a whole number: fix it in {path.name}")
+    try:
+        param.type_cast_value(click.Context(click.Command(command)), value)
+    except click.BadParameter as exc:
+        raise MobiledeployError(f"{where}: {exc.format_message()} (fix it in {path.name})") from None
