@@ -26,6 +26,14 @@ console = Console(stderr=True, highlight=False, width=_width(sys.stderr))
 out = Console(highlight=False, width=_width(sys.stdout))
 
 
+def eta(done: int, total: int, seconds: float) -> str:
+    """", about 2 min left" from the pace so far (empty before the first item or after the last)."""
+    if done <= 0 or done >= total or seconds <= 0:
+        return ""
+    left = seconds / done * (total - done)
+    return f", about {left:.0f} s left" if left < 120 else f", about {left / 60:.0f} min left"
+
+
 class Steps:
     """Numbered, timed steps: `with steps.step("converting"): ...` prints `[2/5] converting  1.3 s`."""
 

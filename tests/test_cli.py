@@ -75,3 +75,10 @@ def test_bad_settings_file_is_one_line(tmp_path, text, fragment):
     line = assert_one_line_error(mobiledeploy("info", cwd=tmp_path), fragment)
     if "=" in text and "[info\n" not in text and "info = 3" not in text and "nosuch" not in text:
         assert "mobiledeploy.toml" in line   # the value's file is named, not the command line
+
+
+def test_eta_from_the_pace_so_far():
+    from mobiledeploy.progress import eta
+
+    assert eta(1, 4, 10.0) == ", about 30 s left" and eta(1, 20, 60.0) == ", about 19 min left"
+    assert eta(0, 4, 10.0) == "" and eta(4, 4, 10.0) == ""   # nothing to go on, nothing left

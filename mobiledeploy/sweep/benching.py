@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 
 from ..bench import store
 from ..bench.session import Item, Session
+from ..progress import eta
 from . import cache
 
 
@@ -96,5 +98,7 @@ class Benching:
         m = rec.measurement
         with self.lock:
             self.stored += 1
-            self.log(f"[bench {self.stored}/{max(self.planned, self.stored)}] {name} {label}: median "
-                     f"{m.median.value:.2f} ms, {rec.p90.text('p90')}, {m.processes} processes, {m.verdict.word}")
+            total = max(self.planned, self.stored)
+            self.log(f"[bench {self.stored}/{total}] {name} {label}: median "
+                     f"{m.median.value:.2f} ms, {rec.p90.text('p90')}, {m.processes} processes, {m.verdict.word}"
+                     f"{eta(self.stored, total, time.time() - min(self.first_run.values(), default=time.time()))}")

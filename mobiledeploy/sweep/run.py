@@ -84,9 +84,14 @@ def export_all(opts: SweepOptions, todo: list[cache.Recipe], log, on_ready=None,
     `on_failed(cell)` when one fails."""
     from . import worker
 
+    import time
+
+    from ..progress import eta
+
     done, errors = {}, []
     if not todo:
         return done, errors
+    started = time.perf_counter()
     workers = max(1, min(len(todo), opts.jobs or os.cpu_count() or 1))
     import multiprocessing
 
@@ -110,7 +115,8 @@ def export_all(opts: SweepOptions, todo: list[cache.Recipe], log, on_ready=None,
                 for rec in res["accuracy"]:
                     accuracy.append(rec)
                 done[r.cell] = Artifact.load(res["artifact"])
-                log(f"[export {n}/{len(todo)}] {name} {res['seconds']:.1f} s")
+                log(f"[export {n}/{len(todo)}] {name} {res['seconds']:.1f} s"
+                    f"{eta(n, len(todo), time.perf_counter() - started)}")
                 if on_ready:
                     on_ready(r.cell, done[r.cell])
         except KeyboardInterrupt:
