@@ -254,7 +254,8 @@ def channel_factors(integers: np.ndarray) -> np.ndarray:
     peak = np.abs(rows).max(1)
     best = np.ones(len(rows), np.float64)
     for r, row in enumerate(rows):
-        candidates = [float(f) for f in range(1, int(np.ceil(peak[r] / 127)) + 1)]
+        # a channel of zeros (Google's MobileNetV2 QAT file has some) keeps the trained step itself: factor 1
+        candidates = [float(f) for f in range(1, max(1, int(np.ceil(peak[r] / 127))) + 1)]
         if peak[r] > 127:
             candidates.append(peak[r] / 127)
         losses = [float(((row - f * np.clip(np.round(row / f), -127, 127)) ** 2).sum()) for f in candidates]

@@ -66,6 +66,9 @@ def test_output_noise_is_logit_like():
 def test_channel_factors_keep_trained_integers_where_they_fit():
     narrow = np.array([[-127, 5, 127, 0]])
     assert channel_factors(narrow).tolist() == [1.0]
+    # a channel of zeros (Google's MobileNetV2 QAT file has some: importing it ended "argmin of an empty
+    # sequence") keeps its step
+    assert channel_factors(np.array([[0, 0, 0], [3, -2, 1]])).tolist() == [1.0, 1.0]
     # one outlier among many weights: clipping it by 3 steps loses less than re-rounding all of them
     rng = np.random.default_rng(1)
     one_outlier = np.concatenate([rng.integers(-100, 101, 200), [130]])[None]
