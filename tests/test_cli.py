@@ -82,3 +82,36 @@ def test_eta_from_the_pace_so_far():
 
     assert eta(1, 4, 10.0) == ", about 30 s left" and eta(1, 20, 60.0) == ", about 19 min left"
     assert eta(0, 4, 10.0) == "" and eta(4, 4, 10.0) == ""   # nothing to go on, nothing left
+
+
+def test_csv_tables_hold_one_value_per_cell(tmp_path):
+    """--csv where a table is printed: bench --history on a real stored store, one row per result, the same
+    figures as --json; nested objects and intervals flattened to one value a cell."""
+    import csv
+    import io
+    import json
+    from pathlib import Path
+
+    from mobiledeploy.cli.common import emit_csv
+
+    home = tmp_path / "home"
+    home.mkdir()
+    store = Path(__file__).parent / "data" / "stores" / "format1-07454a1.jsonl"
+    (home / "results.jsonl").write_text(store.read_text())
+    env = {"MOBILEDEPLOY_HOME": str(home)}
+    rows = list(csv.DictReader(io.StringIO(mobiledeploy("bench", "--history", "--device", "all", "--csv", env=env,
+                                                        check=True).stdout)))
+    doc = json.loads(mobiledeploy("bench", "--history", "--device", "all", "--json", env=env, check=True).stdout)
+    assert len(rows) == len(doc["results"]) == 4
+    for row, rec in zip(rows, doc["results"]):
+        p90 = rec["measurement"]["p90"]
+        assert float(row["p90_ms"]) == p90["ms"] and float(row["p90_high"]) == p90["high"]
+        assert row["file"] == rec["file"] and row["verdict"] in ("stable", "unstable")
+    import contextlib
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        emit_csv([{"label": "a", "p90_ci_ms": [1.0, 2.0], "int8_drop": None},
+                  {"label": "b", "p90_ci_ms": None, "int8_drop": {"drop": 0.01, "high": 0.02}}])
+    got = list(csv.DictReader(io.StringIO(out.getvalue())))
+    assert got[0]["p90_ci_ms_high"] == "2.0" and got[0]["int8_drop_drop"] == "" and got[1]["int8_drop_high"] == "0.02"

@@ -7,7 +7,7 @@ import click
 
 from ..bench.settings import DEFAULTS
 from .. import api
-from .common import emit_json
+from .common import emit_csv, emit_json
 from .options import bench_options, insecure_option, json_option
 
 
@@ -29,12 +29,15 @@ from .options import bench_options, insecure_option, json_option
 @click.option("--history", is_flag=True, help="Show past results side by side instead of measuring.")
 @click.option("--plot", type=click.Path(), default=None,
               help="With --history: also draw latency against multiply-adds into this PNG file.")
+@click.option("--csv", "as_csv", is_flag=True,
+              help="Print the table as CSV on stdout (one row per result: file, threads, the median and p90 with "
+                   "their intervals and confidence, processes, samples, CV, verdict, runtime).")
 @json_option('keys "device", "artifact", "results": [{"record_format", "device", "file", "model", "settings", '
              '"measurement": {"median": {"ms", "low", "high", "confidence"}, "p90", "samples", "processes", '
              '"verdict", "quietness", ...}, "device_facts", ...}], "errors"; with --history: "results" and '
              '"between_runs" (per device: "sd_pct", "files", "pairs")')
 def bench(artifact, device, files, threads, runs, warmup, processes, ci_width, max_seconds, confidence, strict, cpu_mask,
-          cooldown, insecure, use_gpu, use_nnapi, op_profiling, benchmark_binary, history, plot, as_json):
+          cooldown, insecure, use_gpu, use_nnapi, op_profiling, benchmark_binary, history, plot, as_csv, as_json):
     """Measure inference latency of ARTIFACT's files on a device (default ARTIFACT: newest in models/).
 
     The same runner runs locally (in a subprocess), on boards over SSH and, through TensorFlow's
@@ -56,6 +59,8 @@ def bench(artifact, device, files, threads, runs, warmup, processes, ci_width, m
             click.echo(f"plot: {latency_plot(past.records, Path(plot))}", err=True)
         if as_json:
             emit_json(past.to_dict())
+        elif as_csv:
+            emit_csv([_csv_row(r) for r in past.records])
         else:
             _table(past.records, "bench history", history=True)
             for d in past.between_runs:
@@ -66,7 +71,7 @@ def bench(artifact, device, files, threads, runs, warmup, processes, ci_width, m
 
     path = Path(artifact) if artifact else latest_artifact()
     count = len(files) or len(Artifact.load(path).manifest.files)
-    with bar(f"benchmarking on {device}", count, as_json) as advance:
+    with bar(f"benchmarking on {device}", count, as_json or as_csv) as advance:
         result = api.bench(path, device, files, threads=threads, runs=runs, warmup=warmup, processes=processes,
                            ci_width=ci_width, max_seconds=max_seconds, confidence=confidence, strict=strict,
                            cpu_mask=cpu_mask,
@@ -75,6 +80,8 @@ def bench(artifact, device, files, threads, runs, warmup, processes, ci_width, m
                            progress=advance)
     if as_json:
         emit_json(result.to_dict())
+    elif as_csv:
+        emit_csv([_csv_row(r) for r in result.records])
     else:
         _table(result.records, f"{path} on {device}")
         for r in result.records:
@@ -86,6 +93,17 @@ def bench(artifact, device, files, threads, runs, warmup, processes, ci_width, m
         stored = "the others are stored" if result.records else "none was stored"
         raise MobiledeployError(f"{len(result.errors)} of {len(result.errors) + len(result.records)} files failed "
                                 f"({result.errors[0]}); {stored}")
+
+
+def _csv_row(r) -> dict:
+    """One result as a flat row (what the table shows, every figure whole)."""
+    m, p90 = r.measurement, r.measurement.p90
+    return {"time": r.time, "device": r.device, "artifact": r.artifact, "file": r.file, "threads": r.threads,
+            "median_ms": m.median.value, "median_low": m.median.low, "median_high": m.median.high,
+            "p90_ms": p90.value if p90 else None, "p90_low": p90.low if p90 else None,
+            "p90_high": p90.high if p90 else None, "confidence": m.confidence, "processes": m.processes,
+            "samples": m.samples, "cv": m.cv, "verdict": m.verdict.word, "noise": r.noise,
+            "runtime": r.device_facts.runtime, "runtime_version": r.device_facts.runtime_version}
 
 
 def _p90_header(rows) -> str:

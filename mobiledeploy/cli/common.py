@@ -18,6 +18,40 @@ def emit_json(obj) -> None:
     click.echo(json.dumps(obj, indent=2, default=_plain))
 
 
+def emit_csv(rows: list[dict]) -> None:
+    """Print rows as CSV on stdout, one header line. A nested object is flattened one level (`int8_drop` ->
+    `int8_drop_drop`, `int8_drop_low`, ...), an interval [low, high] into `KEY_low` and `KEY_high`, so every
+    cell is one value; a row without one of them leaves its cells empty."""
+    import csv
+    import io
+
+    nested = {k for row in rows for k, v in row.items() if isinstance(v, dict)}
+    pairs = {k for row in rows for k, v in row.items() if isinstance(v, (list, tuple)) and len(v) == 2
+             and all(isinstance(x, (int, float)) for x in v)}
+    subkeys = {k: list(dict.fromkeys(sk for row in rows if isinstance(row.get(k), dict) for sk in row[k]))
+               for k in nested}
+    flat = []
+    for row in rows:
+        out = {}
+        for key, value in row.items():
+            if key in nested:
+                out.update({f"{key}_{sk}": (value or {}).get(sk) for sk in subkeys[key]})
+            elif key in pairs:
+                low, high = value if isinstance(value, (list, tuple)) and len(value) == 2 else (None, None)
+                out.update({f"{key}_low": low, f"{key}_high": high})
+            elif isinstance(value, (list, tuple)):
+                out[key] = " ".join(str(v) for v in value)
+            else:
+                out[key] = value
+        flat.append(out)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(dict.fromkeys(k for row in flat for k in row)),
+                            lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(flat)
+    click.echo(buffer.getvalue(), nl=False)
+
+
 def _plain(value):
     if hasattr(value, "to_dict"):
         return value.to_dict()

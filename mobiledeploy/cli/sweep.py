@@ -9,7 +9,7 @@ from ..model.families import FAMILIES
 from ..sweep.pick import ACCURACY_SOURCES
 from ..sweep.options import SWEEP_DEFAULTS as SD
 from .. import api
-from .common import emit_json
+from .common import emit_csv, emit_json
 from .options import (bench_options, calib_count_option, insecure_option, json_option, sweep_precisions_option,
                       threads_option)
 
@@ -49,11 +49,12 @@ from .options import (bench_options, calib_count_option, insecure_option, json_o
               help="Measure every file again, also those with a result stored at the same settings: a second run, "
                    "from which pick and bench --history learn how far the device moves between runs.")
 @insecure_option
+@click.option("--csv", "as_csv", is_flag=True, help="Print the table's rows as CSV on stdout (the keys of --json's rows).")
 @json_option('keys "rows", "predictor", "between_runs", "run", "plot"')
 def sweep(archs, alphas, res, precisions, device_list, weights_dir, data, wnids, calib, holdout, calib_count, threads,
           runs, warmup,
           processes, ci_width, max_seconds, confidence, strict, jobs, measure, budget_ms, out, plot, report_only,
-          again, insecure, as_json):
+          again, insecure, as_csv, as_json):
     """Export, bench and evaluate MobileNets over family x alpha x resolution x precision; report the Pareto front.
 
     Artifacts whose manifest records the same alpha, resolution, weights and calibration are reused;
@@ -77,9 +78,11 @@ def sweep(archs, alphas, res, precisions, device_list, weights_dir, data, wnids,
                        processes=processes, ci_width=ci_width, max_seconds=max_seconds, confidence=confidence,
                        strict=strict, jobs=jobs,
                        measure=measure, budget_ms=budget_ms, out=out, plot=plot, report_only=report_only,
-                       again=again, insecure=insecure, log=(lambda line: None) if as_json else None)
+                       again=again, insecure=insecure, log=(lambda line: None) if as_json or as_csv else None)
     if as_json:
         emit_json(result.to_dict())
+    elif as_csv:
+        emit_csv([r.to_dict() for r in result.report.rows])
     else:
         devices = sorted({r.device for r in result.report.rows})
         counts = sorted({r.threads for r in result.report.rows})
