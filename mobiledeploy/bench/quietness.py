@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import MobiledeployError
+from .answers import finite, whole
 
 BUSY_CORE = 0.3          # before: a measured core this busy with other work widens every interval
 BUSY_DURING = 0.25       # during: other work's share of the measured cores that makes a result unstable
@@ -132,8 +133,6 @@ class Quietness:
     @classmethod
     def from_dict(cls, d) -> "Quietness":
         """Read leniently (a stored line is untrusted): a finding of the wrong type is no finding."""
-        from .answers import finite, whole
-
         d = d if isinstance(d, dict) else {}
         before = d.get("before") if isinstance(d.get("before"), list) else []
         return cls(tuple(str(x)[:400] for x in before[:16]), finite(d.get("others_busy"), minimum=0),

@@ -2,9 +2,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from statistics import NormalDist
 
 from ..bench.measurement import Estimate
 from ..model.families import DEFAULT, family
+from .paired import CONFIDENCE as ACCURACY_CONFIDENCE
+
+#: the normal quantile of the top-1 interval (pick compares intervals pair by pair: computed once, here)
+TOP1_Z = NormalDist().inv_cdf(0.5 + ACCURACY_CONFIDENCE / 2)
 
 
 @dataclass(frozen=True, order=True)
@@ -92,13 +97,9 @@ class Row:
     def top1_interval(self) -> tuple[float, float] | None:
         """The top-1's interval when measured on n images (Wilson, at paired.CONFIDENCE); a published number has
         none."""
-        from statistics import NormalDist
-
-        from .paired import CONFIDENCE
-
         if self.top1 is None or self.top1_source != "measured" or not self.top1_n:
             return None
-        n, p, z = self.top1_n, self.top1, NormalDist().inv_cdf(0.5 + CONFIDENCE / 2)
+        n, p, z = self.top1_n, self.top1, TOP1_Z
         centre = (p + z * z / (2 * n)) / (1 + z * z / n)
         half = z * ((p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5) / (1 + z * z / n)
         return centre - half, centre + half
