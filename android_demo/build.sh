@@ -8,6 +8,9 @@
 #
 # Writes android_demo/build/mobiledeploy-demo.apk (set APK=path to write elsewhere). Needs: java 17, mvn,
 # aapt2, zipalign, apksigner, zip (make system-deps). Maven Central artifacts are listed in tools/pom.xml.
+# Each artifact becomes assets/models/<its folder's name>/, so two folders of one name are refused. Two builds
+# at once take turns (an flock on android_demo/build/, which holds what both would write); the APK is
+# written beside its path and renamed into place, and never replaces something that is not a regular file.
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 BUILD="$HERE/build"
@@ -38,17 +41,48 @@ VERSION_CODE="$(gradle_value versionCode)"; VERSION_NAME="$(gradle_value version
 if [ $# -eq 0 ]; then
   set -- "$HERE"/../models/*/
 fi
+# What the APK may be written over: nothing, or a regular file (never a FIFO, a device node, a folder).
+if [ -e "$APK" ] && [ ! -f "$APK" ]; then
+  die "APK=$APK exists and is not a regular file: give another path"
+fi
 ARTIFACTS=()
-for a in "$@"; do
-  [ "$a" = "$HERE/../models/*/" ] && continue  # models/ is empty: an APK that says "no model"
-  [ -f "$a/manifest.json" ] || die "$a is not an artifact folder (no manifest.json): pass folders written by mobiledeploy export"
-  [ -f "$a/labels.txt" ] || die "$a has no labels.txt: re-export it with mobiledeploy export"
-  compgen -G "$a/*.tflite" >/dev/null || die "$a has no .tflite file (the app runs TFLite only): export with --formats tflite"
+said() { if [[ "$1" =~ [[:cntrl:]] ]]; then printf '%q' "$1"; else printf '%s' "$1"; fi; }  # one line, always
+for given in "$@"; do
+  [ "$given" = "$HERE/../models/*/" ] && continue  # models/ is empty: an APK that says "no model"
+  a="$given"
+  case "$a" in /*) ;; *) a="./$a" ;; esac  # a folder named `-`: `cd -` would go to $OLDPWD, `cd -x` read an option
+  [ -f "$a/manifest.json" ] || die "$(said "$given") is not an artifact folder (no manifest.json): pass folders written by mobiledeploy export"
+  [ -f "$a/labels.txt" ] || die "$(said "$given") has no labels.txt: re-export it with mobiledeploy export"
+  compgen -G "$a/*.tflite" >/dev/null || die "$(said "$given") has no .tflite file (the app runs TFLite only): export with --formats tflite"
   "$PYTHON" -c "import mobiledeploy" 2>/dev/null || die "$PYTHON cannot import mobiledeploy: run make install, or set PYTHON"
   "$PYTHON" -m mobiledeploy.artifact.stage --check "$a" >/dev/null || exit 2  # its one error: line is printed
-  ARTIFACTS+=("$(cd "$a" && pwd)")
+  folder="$(cd "$a" && pwd)"
+  name="$(basename "$folder")"
+  if [[ "$name" =~ [[:cntrl:]] ]] || ! printf '%s' "$name" | iconv -f UTF-8 -t UTF-8 >/dev/null 2>&1; then
+    die "$(printf '%q' "$folder"): its name is not printable UTF-8 text, and it names the app's folder assets/models/NAME: rename it"
+  fi
+  twice=
+  for other in ${ARTIFACTS[@]+"${ARTIFACTS[@]}"}; do
+    [ "$(basename "$other")" = "$name" ] || continue
+    [ "$(cd "$other" && pwd -P)" = "$(cd "$folder" && pwd -P)" ] && { twice=1; break; }  # one folder given twice: packed once
+    die "$other and $folder are both named $name, and the APK holds one assets/models/$name: rename one folder (or pass only one)"
+  done
+  [ -n "$twice" ] || ARTIFACTS+=("$folder")
 done
 
+mkdir -p "$BUILD"
+exec 9<"$BUILD"
+if ! flock -n 9; then
+  echo "== waiting for another build.sh, which is using $BUILD" >&2
+  flock -w 3600 9 || die "another build.sh has been using $BUILD for an hour: wait for it or stop it, then retry"
+fi
+APK_DIR="$(dirname "$APK")"
+APK_TMP="$APK_DIR/.$(basename "$APK").tmp-$$"  # beside the APK (one rename), named after this process
+cleanup() { rm -f "$APK_TMP" "$APK_TMP.idsig" "$BUILD/debug.keystore.tmp-$$"; }
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
 rm -rf "$BUILD/stage" "$BUILD/gen" "$BUILD/classes" "$BUILD/dex"
 mkdir -p "$BUILD/deps" "$BUILD/stage/lib/$ABI" "$BUILD/gen" "$BUILD/classes" "$BUILD/dex"
 
@@ -93,6 +127,7 @@ rm "$BUILD/dex/app.jar"
 echo "== package: dex, native libraries and artifacts stored uncompressed, zipalign, sign"
 for a in ${ARTIFACTS[@]+"${ARTIFACTS[@]}"}; do
   dest="$BUILD/stage/assets/models/$(basename "$a")"
+  # the manifest's files under the manifest's names, checked again now (what was checked above may have changed)
   "$PYTHON" -m mobiledeploy.artifact.stage "$a" "$dest" >/dev/null || exit 2
   echo "   assets/models/$(basename "$a"): $(cd "$dest" && ls | tr '\n' ' ')"
 done
@@ -105,14 +140,23 @@ cp "$BUILD/stage/base.apk" "$UNALIGNED"
 # which TensorFlow Lite 2.16.1's library does not have: see README)
 zipalign -f -p 4 "$UNALIGNED" "$BUILD/stage/aligned.apk"
 KEYSTORE="$BUILD/debug.keystore"  # throw-away, made on first build, never committed (build/ is ignored)
-if [ ! -f "$KEYSTORE" ]; then
-  keytool -genkeypair -keystore "$KEYSTORE" -storepass android -keypass android -alias debug \
-    -keyalg RSA -keysize 2048 -validity 10000 -dname "CN=mobiledeploy debug" >/dev/null 2>&1
+if [ ! -f "$KEYSTORE" ]; then  # made whole, then renamed: a build stopped here leaves no half keystore
+  keytool -genkeypair -keystore "$KEYSTORE.tmp-$$" -storetype PKCS12 -storepass android -keypass android \
+    -alias debug -keyalg RSA -keysize 2048 -validity 10000 -dname "CN=mobiledeploy debug" >/dev/null 2>&1
+  mv "$KEYSTORE.tmp-$$" "$KEYSTORE"
 fi
-mkdir -p "$(dirname "$APK")"
+mkdir -p "$APK_DIR"
+for old in "$APK_DIR/.$(basename "$APK").tmp-"*; do  # left by a build that was killed (SIGKILL, power cut)
+  pid="${old##*.tmp-}"
+  case "$pid" in ''|*[!0-9]*) continue ;; esac
+  [ -f "$old" ] && [ ! -L "$old" ] && [ -O "$old" ] && ! kill -0 "$pid" 2>/dev/null && rm -f "$old" || true
+done
 apksigner sign --ks "$KEYSTORE" --ks-pass pass:android --key-pass pass:android --ks-key-alias debug \
-  --out "$APK.tmp" "$BUILD/stage/aligned.apk"
-rm -f "$APK.tmp.idsig"
-apksigner verify "$APK.tmp"
-mv "$APK.tmp" "$APK"
+  --out "$APK_TMP" "$BUILD/stage/aligned.apk"
+rm -f "$APK_TMP.idsig"
+apksigner verify "$APK_TMP"
+if [ -e "$APK" ] && [ ! -f "$APK" ]; then  # checked again: something may have appeared there meanwhile
+  die "APK=$APK exists and is not a regular file: give another path"
+fi
+mv -T "$APK_TMP" "$APK"
 echo "== $APK ($(stat -c %s "$APK") bytes), signed and verified"

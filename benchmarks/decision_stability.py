@@ -33,7 +33,6 @@ from _common import CLI, ROOT, report
 sys.path.insert(0, str(ROOT))
 from mobiledeploy.bench.drift import between_runs  # noqa: E402
 from mobiledeploy.bench.measurement import Estimate  # noqa: E402
-from mobiledeploy.bench.record import BenchRecord  # noqa: E402
 
 WORK = Path(tempfile.gettempdir()) / "mobiledeploy-decision-bench"
 GRID = ["--alphas", "0.25,0.5,0.75", "--res", "128,160,192", "--precisions", "fp32,int8", "--device", "local"]
@@ -47,8 +46,13 @@ BURN = ("import os, time\nparent, end = os.getppid(), time.time() + 900\n"
 @functools.cache
 def records(i: int) -> list:
     """Run i's stored records (read once)."""
-    lines = (WORK / f"home-{i}" / "results.jsonl").read_text().splitlines()
-    return [BenchRecord.from_dict(json.loads(line)) for line in lines if line.strip()]
+    from mobiledeploy.bench import store
+
+    os.environ["MOBILEDEPLOY_HOME"] = str(WORK / f"home-{i}")   # results.db there (or an older results.jsonl,
+    try:                                                         # imported on first use)
+        return store.history()
+    finally:
+        del os.environ["MOBILEDEPLOY_HOME"]
 
 
 def env_for(home: Path) -> dict:

@@ -10,12 +10,20 @@ names of subpackages (mobiledeploy.export, .bench, .sweep): on this package the 
 import a module of those subpackages with `from mobiledeploy.bench import store`, not `import
 mobiledeploy.bench.store as store`.
 """
+import os
 import sys
 import types
 
 from .version import __version__
 
-API = ("export", "load", "predict", "bench", "history", "sweep", "pick", "evaluate")
+# onnxruntime's telemetry (1DS, on Linux since 1.2x) writes a .ses file in $TMPDIR and a database in
+# ~/.cache/Microsoft when it is imported: off for every command and the Pi (set it to 0 to allow it).
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+
+API = ("export", "load", "predict", "bench", "history", "sweep", "pick", "evaluate", "quant_report",
+       "add_device", "list_devices", "check_device", "remove_device", "weights_list", "weights_fetch", "weights_add",
+       "use_store", "results", "results_export", "results_import", "results_prune", "results_send", "results_init",
+       "report")
 __all__ = ["__version__", *API]
 
 

@@ -71,7 +71,32 @@ def _sequence(values) -> list:
 
 
 def _text_list(values) -> str:
-    return values if isinstance(values, str) else ",".join(str(v) for v in values)
+    return values if isinstance(values, str) else ",".join(str(v) for v in _sequence(values))
+
+
+def _path(value, what: str):
+    """A path argument (a str or a pathlib.Path), else one line naming the argument (not a TypeError from pathlib)."""
+    import os
+
+    if isinstance(value, os.PathLike) or isinstance(value, str) and value.strip():
+        return value
+    raise MobiledeployError(f"{what} must be a path (a str or a pathlib.Path), got {type(value).__name__} "
+                            f"{str(value)[:40]!r}")
+
+
+def _name(value, what: str) -> str:
+    """A name argument (a device's, a file's): a str, else one line naming the argument."""
+    if isinstance(value, str):
+        return value
+    raise MobiledeployError(f"{what} must be a name (a str), got {type(value).__name__} {str(value)[:40]!r}")
+
+
+def _whole(value, what: str, minimum: int = 0) -> int:
+    """A count argument: a whole number (2.0 is 2) of at least `minimum`, else one line naming it."""
+    n = value if type(value) is int else int(value) if isinstance(value, float) and value.is_integer() else None
+    if n is None or n < minimum:
+        raise MobiledeployError(f"{what} must be a whole number of at least {minimum}, got {str(value)[:40]!r}")
+    return n
 
 
 def export(alpha: float = XD.alpha, resolution: int = XD.resolution, *, int8: bool = False, formats="tflite,onnx",
@@ -95,19 +120,21 @@ def export(alpha: float = XD.alpha, resolution: int = XD.resolution, *, int8: bo
     return run_export(ExportOptions(
         alpha=check_alpha(alpha), resolution=check_resolution(resolution), kinds=kinds, weights=str(weights),
         arch=family(getattr(arch, "name", arch)).name,
-        calib=str(calib) if calib else None, calib_count=int(calib_count),
+        calib=str(calib) if calib else None, calib_count=_whole(calib_count, "calib_count", 1),
         calib_method=choose(calib_method, CALIB_METHODS, "calibration method", "--calib-method"),
-        verify_dir=str(verify) if verify else None, verify_count=int(verify_count),
+        verify_dir=str(verify) if verify else None, verify_count=_whole(verify_count, "verify_count", 1),
         io=choose(io, IO_TYPES, "input/output type", "--io"), out=str(out), force=force,
         labels=str(labels) if labels else None, background=keep_background, quiet=quiet,
-        fallback_float=int(fallback_float), bias_correction=bias_correction))
+        fallback_float=_whole(fallback_float, "fallback_float"), bias_correction=bias_correction))
 
 
 def load(artifact, file: str | None = None, threads: int | None = None):
     """A Classifier for one file of an artifact (default: the manifest's default file, int8 TFLite first)."""
     from .runtime.classifier import Classifier
 
-    return Classifier(artifact, file, threads)
+    if threads is not None:
+        _whole(threads, "threads", 1)
+    return Classifier(_path(artifact, "artifact"), None if file is None else _name(file, "file"), threads)
 
 
 def predict(artifact, images: Iterable, file: str | None = None, top_k: int = TOP_K, threads: int | None = None):
@@ -116,6 +143,8 @@ def predict(artifact, images: Iterable, file: str | None = None, top_k: int = TO
 
     if isinstance(images, (str, Path)):   # one image, not the characters of its name
         images = [images]
+    images = [_path(i, "each image") for i in _sequence(images)] if not hasattr(images, "__next__") else images
+    top_k = _whole(top_k, "top_k", 1)
     clf = load(artifact, file, threads)
     return clf, [(image, clf.classify(load_rgb(image), top_k)) for image in images]
 
@@ -140,9 +169,11 @@ def bench(artifact=None, device: str = "local", files: Iterable[str] = (), *, th
                              benchmark_binary=str(Path(benchmark_binary).resolve()) if benchmark_binary else None)
     if isinstance(files, str):
         files = [files]
+    device = _name(device, "device")
+    files = [_name(f, "each of files") for f in _sequence(files)]
     if isinstance(cooldown, bool) or not isinstance(cooldown, (int, float)):
         raise MobiledeployError(f"cooldown must be a number of seconds, got {cooldown!r}")
-    path = Path(artifact) if artifact else latest_artifact()
+    path = Path(_path(artifact, "artifact")) if artifact else latest_artifact()
     names = list(dict.fromkeys(files))
     outcome = bench_files(device, [(path, n) for n in names] or [(path, None)], settings, insecure, progress)
     if len(names) == 1 and outcome.errors:
@@ -156,9 +187,9 @@ def history(artifact=None, device: str | None = None):
     from .bench import store
     from .bench.drift import History, between_runs
 
-    folder = Path(artifact).resolve() if artifact else None
-    records = [r for r in store.history() if (folder is None or Path(r.artifact).resolve() == folder)
-               and (device is None or r.device == device)]
+    folder = Path(_path(artifact, "artifact")).resolve() if artifact else None
+    device = _name(device, "device") if device is not None else None
+    records = [r for r in store.history(device) if folder is None or Path(r.artifact).resolve() == folder]
     drifts = [d for d in (between_runs(records, name) for name in dict.fromkeys(r.device for r in records)) if d]
     return History(records, drifts)
 
@@ -171,11 +202,12 @@ def sweep(alphas=tuple(SD.alphas), resolutions=tuple(SD.resolutions), precisions
           strict: bool = DEFAULTS.strict, jobs: int = SD.jobs,
           measure: int | None = None, budget_ms: float | None = None, out=SD.out, plot=None,
           report_only: bool = False, insecure: bool = False, log=None, archs=DEFAULT_ARCH, again: bool = False,
-          holdout: float | None = None):
+          holdout: float | None = None, lab=None):
     """Export, bench and evaluate every family x alpha x resolution x precision; a SweepResult (rows, fronts,
     plot). archs: "mobilenet_v1", "mobilenet_v2" or a comma list / sequence of both; threads: a thread count, or
     several (a comma list or a sequence: every file is measured at each, and pick chooses among them);
-    holdout: split `data` itself, this fraction evaluates and the rest calibrates (sweep/split.py)."""
+    holdout: split `data` itself, this fraction evaluates and the rest calibrates (sweep/split.py); lab: an open
+    mobiledeploy.lab.client.Lab whose workers bench `devices` (lab device names), results stored here."""
     from .bench import devices as device_config
     from .bench.settings import BenchSettings
     from .sweep import grid
@@ -189,7 +221,8 @@ def sweep(alphas=tuple(SD.alphas), resolutions=tuple(SD.resolutions), precisions
         from .sweep.catalog import cache_dir
 
         weights_dir = cache_dir()
-    names = grid.parse_devices(_text_list(devices), device_config.load())
+    names = lab.device_names(_text_list(devices)) if lab is not None else \
+        grid.parse_devices(_text_list(devices), device_config.load())
     for flag, value, kind in (("--data", data, "dir"), ("--calib", calib, "dir"), ("--wnids", wnids, "file")):
         if value and not (Path(value).is_dir() if kind == "dir" else Path(value).is_file()):
             raise MobiledeployError(f"{flag} {value} is not a {'folder' if kind == 'dir' else 'file'}")
@@ -230,7 +263,8 @@ def sweep(alphas=tuple(SD.alphas), resolutions=tuple(SD.resolutions), precisions
                                                ci_width=ci_width, max_seconds=max_seconds, confidence=confidence,
                                                strict=strict),
                         threads=counts, jobs=int(jobs), insecure=insecure, archs=families, again=bool(again))
-    return run_sweep(opts, measure, budget_ms, Path(plot) if plot else Path(out) / "sweep.png", report_only, log)
+    return run_sweep(opts, measure, budget_ms, Path(plot) if plot else Path(out) / "sweep.png", report_only, log,
+                     lab.runner(names) if lab is not None and not report_only else None)
 
 
 def pick(device: str, budget_ms: float, min_top1: float | None = None, precision: str | None = None,
@@ -248,6 +282,9 @@ def pick(device: str, budget_ms: float, min_top1: float | None = None, precision
     from .sweep.pick import decide
 
     prec = choose(precision, SWEEP_PRECISIONS, "precision", "--precision") if precision else None
+    device = _name(device, "device")
+    if min_top1 is not None and (isinstance(min_top1, bool) or not isinstance(min_top1, (int, float))):
+        raise MobiledeployError(f"--min-top1 must be a fraction from 0 to 1, got {str(min_top1)[:40]!r}")
     drop = None
     if max_int8_drop is not None:
         if isinstance(max_int8_drop, bool) or not isinstance(max_int8_drop, (int, float)) \
@@ -259,6 +296,19 @@ def pick(device: str, budget_ms: float, min_top1: float | None = None, precision
                   str(within) if within is not None else None, bool(real_only))
 
 
+def report(out=None, *, device=(), artifact=(), within=None, family=(), since=None):
+    """The results page's data (a report.data.Page: per device the front, pick's answer for every budget, each
+    file's history, devices side by side); with `out`, also written there as one self-contained HTML file.
+    Filters: device, artifact (folders), family (comma lists or sequences), within (a folder), since (an ISO date
+    or time, an age such as 7d, or a datetime)."""
+    from .report import data, filters, page
+
+    doc = data.load(filters.make(device, artifact, within, family, since))
+    if out is not None:
+        page.write(doc, out)
+    return doc
+
+
 def add_device(name: str, *, ssh: str | None = None, adb: str | None = None, key=None, known_hosts=None,
                python: str | None = None, workdir: str | None = None, insecure: bool = False, benchmark_binary=None,
                connect_timeout: float | None = None, keepalive: float | None = None, dead_timeout: float | None = None,
@@ -268,6 +318,7 @@ def add_device(name: str, *, ssh: str | None = None, adb: str | None = None, key
     from .bench import devices as dev
 
     ssh_spec, serial, adb_timeout = ssh, adb, timeout
+    name = _name(name, "name")
     if bool(ssh_spec) == bool(serial):
         raise MobiledeployError("give exactly one of --ssh USER@HOST[:PORT] or --adb SERIAL")
     ssh_only = {"--key": key, "--known-hosts": known_hosts, "--python": python, "--workdir": workdir,
@@ -307,17 +358,18 @@ def remove_device(name: str) -> None:
     """Remove device `name` from devices.toml."""
     from .bench import devices as dev
 
-    dev.remove(name)
+    dev.remove(_name(name, "name"))
 
 
 def check_device(name: str, insecure: bool = False) -> dict:
     """Reach device `name` and describe it: architecture, CPU, runtime, free space, temperature, governor."""
     from .bench import devices as dev
+    from .bench.answers import probe_facts
     from .bench.targets import open_target
 
-    target = open_target(name, dev.get(name), insecure)
+    target = open_target(name, dev.get(_name(name, "name")), insecure)
     try:
-        return {"device": name, "reachable": True, **target.probe()}
+        return {"device": name, "reachable": True, **probe_facts(target.probe())}
     finally:
         target.close()
 
@@ -331,14 +383,16 @@ def weights_list(archs=None) -> list:
     return catalog.entries([f.name for f in parse_archs(_text_list(archs))] if archs else None)
 
 
-def weights_fetch(alpha: float, resolution: int, arch=DEFAULT_ARCH) -> Path:
-    """Download the official Keras file of one cell into the cache (MOBILEDEPLOY_WEIGHTS_URL: a mirror); offline,
-    one line saying where to put the file by hand (or `weights_add` a local copy)."""
-    from .model import official
+def weights_fetch(alpha: float, resolution: int, arch=DEFAULT_ARCH, kind: str = "keras-h5") -> Path:
+    """Download an official file of one cell into the cache (MOBILEDEPLOY_WEIGHTS_URL: a mirror): Keras's .h5
+    (`kind` "keras-h5"), or the .tflite from Google's float ("tflite") or quant ("tflite-quant") .tgz archive;
+    offline, one line saying where to put the file by hand (or `weights_add` a local copy)."""
     from .model.architecture import check_alpha, check_resolution
     from .model.families import family
+    from .sweep import catalog
 
-    return official.fetch(check_alpha(alpha), check_resolution(resolution), family(getattr(arch, "name", arch)))
+    return catalog.fetch(family(getattr(arch, "name", arch)).name, check_alpha(alpha), check_resolution(resolution),
+                         kind)
 
 
 def weights_add(paths) -> list:
@@ -362,7 +416,8 @@ def quant_report(artifact, data=None, count: int = 50, plot_path=None) -> dict:
     from .export import quant_debug
     from .fsutil import check_output
 
-    art = Artifact.load(artifact)
+    art = Artifact.load(_path(artifact, "artifact"))
+    count = _whole(count, "count", 1)
     pairs = {}
     for fmt in ("tflite", "onnx"):
         if any(e.format == fmt and e.precision == "int8" for e in art.manifest.files):
@@ -410,7 +465,9 @@ def evaluate(artifact, data, wnids=None, files: Iterable[str] = (), keras: bool 
     from .artifact.bundle import Artifact
     from .eval import evaluate as run_eval, read_wnids, select_entries
 
-    art = Artifact.load(artifact)
+    art = Artifact.load(_path(artifact, "artifact"))
+    data = _path(data, "data")
+    files = [_name(f, "each of files") for f in ([files] if isinstance(files, str) else _sequence(files))]
     select_entries(art, list(files))  # a file the artifact lacks fails before any work
     wnid_list = read_wnids(Path(wnids), art.manifest.model.classes) if wnids else None
     return run_eval(art, Path(data), wnid_list, list(files), keras, progress)
@@ -418,3 +475,103 @@ def evaluate(artifact, data, wnids=None, files: Iterable[str] = (), keras: bool 
 
 __all__ = ["export", "load", "predict", "bench", "history", "sweep", "pick", "evaluate", "quant_report", "add_device", "list_devices", "remove_device",
            "check_device", "weights_list", "weights_fetch", "weights_add", "FORMATS"]
+
+
+# ---- the results store ------------------------------------------------------------------------------------------
+def use_store(url: str | None) -> None:
+    """Use this results store from now on (sqlite:///PATH or postgresql://USER@HOST/DB; None: the default, i.e.
+    MOBILEDEPLOY_STORE or results.db in MOBILEDEPLOY_HOME)."""
+    from .bench import store
+
+    if url is not None and not isinstance(url, str):
+        raise MobiledeployError(f"url must be a database URL text, got {type(url).__name__}")
+    store.use(url)
+
+
+def _since(value) -> str | None:
+    """An ISO date or time, or an age such as 7d / 12h / 30m, as the ISO time results are compared with."""
+    import datetime as dt
+    import re
+
+    if value is None:
+        return None
+    text = str(value).strip()
+    m = re.fullmatch(r"(\d{1,6})([dhm])", text)
+    if m:
+        unit = {"d": "days", "h": "hours", "m": "minutes"}[m.group(2)]
+        when = dt.datetime.now(dt.timezone.utc) - dt.timedelta(**{unit: int(m.group(1))})
+        return when.isoformat(timespec="seconds")
+    try:
+        when = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise MobiledeployError(f"since {text[:40]!r} is neither a date (2026-12-01, 2026-12-01T08:00) nor an age "
+                                "(7d, 12h, 30m)") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.timezone.utc)
+    return when.astimezone(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def results_filter(device: str | None = None, artifact=None, family: str | None = None, since=None,
+                   within=None, run: str | None = None):
+    """Which results (a store.Filter): one device, one artifact folder, one family, measured since (a date or an
+    age such as 7d), artifacts under a folder (a sweep's --out), one sweep run."""
+    from .bench import store
+    from .model.families import FAMILIES
+
+    if family is not None and family not in FAMILIES:
+        raise MobiledeployError(f"family {str(family)[:40]!r} is not one of {', '.join(FAMILIES)}")
+    for name, value in (("device", device), ("run", run)):
+        if value is not None and not isinstance(value, str):
+            raise MobiledeployError(f"{name} must be a text, got {type(value).__name__}")
+    return store.Filter(device=device, artifact=str(Path(artifact).absolute()) if artifact else None,
+                        within=str(Path(within).absolute()) if within else None, family=family,
+                        since=_since(since), run=run)
+
+
+def results(device: str | None = None, artifact=None, family: str | None = None, since=None, within=None,
+            run: str | None = None) -> list:
+    """Stored bench records (typed BenchRecords), oldest first, as the filters say."""
+    from .bench import store
+
+    return store.history(where=results_filter(device, artifact, family, since, within, run))
+
+
+def results_export(out, fmt: str = "jsonl", **filters) -> int:
+    """Write the stored results (filters as `results`) to `out` as csv, jsonl or json; how many."""
+    from .bench import store_files
+
+    return store_files.export(Path(out), fmt, results_filter(**filters))
+
+
+def results_import(path) -> dict:
+    """Store every record of a `results export` file or an old results.jsonl (checked; known ones skipped)."""
+    from .bench import store_files
+
+    return store_files.import_file(Path(path))
+
+
+def results_prune(older_than=None, dry_run: bool = False, **filters) -> int:
+    """Delete stored results measured before `older_than` (a date or an age such as 90d) that match the
+    filters; how many went (with dry_run: would go). Needs at least one of older_than or a filter."""
+    from .bench import store
+
+    where = results_filter(**filters)
+    if older_than is None and where == store.Filter():
+        raise MobiledeployError("prune needs --older-than or a filter (--device, --family, ...): it never empties "
+                                "the whole store by default")
+    return store.prune(where, _since(older_than), dry_run)
+
+
+def results_send() -> dict:
+    """Send the results kept in unsent.jsonl (a database server was out of reach) to the store."""
+    from .bench import store
+
+    added, kept = store.send_unsent()
+    return {"added": added, "kept_as": str(kept) if kept else None, "store": store.where()}
+
+
+def results_init(url: str | None = None) -> str:
+    """Create (or migrate) the store's schema; a PostgreSQL database needs this once."""
+    from .bench import database, store
+
+    return database.init(url or store.url())

@@ -36,6 +36,8 @@ _AT_FDCWD = -100
 FIXES = {
     errno.ENOSPC: "free some space or write elsewhere",
     errno.EDQUOT: "free some space (disk quota exceeded) or write elsewhere",
+    errno.EFBIG: "larger than this process may write (ulimit -f) or the file system holds: raise the limit or "
+                 "write elsewhere",
     errno.EROFS: "the file system is read-only: write elsewhere",
     errno.EACCES: "check the permissions or write elsewhere",
     errno.EPERM: "check the permissions or write elsewhere",

@@ -25,6 +25,24 @@ def interpreter_module():
                                 "(or tflite-runtime, which lacks Python 3.11 aarch64 wheels)") from None
 
 
+def is_utf8(path) -> bool:
+    """Whether a path's name is UTF-8 text (a name from another encoding holds surrogate escapes, which the TFLite
+    and onnxruntime bindings refuse with a dump of their signatures)."""
+    try:
+        str(path).encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
+
+
+def model_bytes(path) -> bytes:
+    """A model file's bytes, for a runtime that cannot be given its name."""
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise MobiledeployError(f"cannot read model file {path}: {exc.strerror or exc}") from None
+
+
 def open_interpreter(path: Path, threads: int | None = None, delegates: bool = True):
     """A ready (allocated) interpreter; `delegates=False` skips XNNPACK so constant tensors stay readable."""
     mod, _, _ = interpreter_module()
@@ -33,6 +51,9 @@ def open_interpreter(path: Path, threads: int | None = None, delegates: bool = T
         kwargs["experimental_op_resolver_type"] = mod.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
     if not Path(path).is_file():
         raise MobiledeployError(f"model file not found: {path}")
+    if not is_utf8(path):   # the binding takes only UTF-8 text: a folder named in another encoding is read here
+        kwargs.pop("model_path")
+        kwargs["model_content"] = model_bytes(path)
     from .quiet import native_output_captured
 
     try:

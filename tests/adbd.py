@@ -252,6 +252,7 @@ def private_server(tmp_path: Path, monkeypatch):
         pytest.skip("needs Debian's adb client (make install installs it as root)")
     monkeypatch.setenv("ANDROID_ADB_SERVER_PORT", str(free_port()))
     monkeypatch.setenv("ANDROID_USER_HOME", str(tmp_path / "android-home"))
+    monkeypatch.setenv("ANDROID_ADB_LOG_PATH", str(tmp_path / "adb.log"))   # not /tmp/adb.0.log
     monkeypatch.delenv("ANDROID_SERIAL", raising=False)
 
     def run(*args):

@@ -53,6 +53,7 @@ def home(tmp_path_factory) -> Path:
 def _isolated_env(home, monkeypatch):
     monkeypatch.setenv("KERAS_HOME", str(home / "keras"))
     monkeypatch.setenv("MOBILEDEPLOY_HOME", str(home / "mobiledeploy"))
+    monkeypatch.delenv("MOBILEDEPLOY_STORE", raising=False)   # the store is the home's results.db unless a test says
     monkeypatch.setenv("MOBILEDEPLOY_WEIGHTS_URL", "http://127.0.0.1:9/")  # closed port: no download
 
 

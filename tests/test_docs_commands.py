@@ -1,7 +1,8 @@
 """Every `mobiledeploy ...` command shown in README.md, docs/*.md, raspberrypi/README.md and android_demo/README.md
 is a command line the CLI accepts: its command exists, and every option and value it gives parses (types,
-ranges, choices), so a page cannot show a flag the tool no longer has. (Running each one end to end, with its
-exports and measurements, is what the rest of the suite does for the commands themselves.)
+ranges, choices), so a page cannot show a flag the tool no longer has. tests/docs/test_docs_run.py runs them
+(against fresh artifacts and loopback devices) and checks the output each page shows; the few it cannot run are
+listed there with the reason, and this parse is all they get.
 """
 import re
 import shlex

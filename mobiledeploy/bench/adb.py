@@ -3,6 +3,10 @@
 Remote commands are argument lists joined with shell quoting (adb shell joins its arguments with spaces
 and hands the string to the device's sh). The exit status of `adb shell` is not trusted (older daemons
 always return 0): each command echoes its own status after a marker.
+
+The adb server: one the user had running is used and left running. One that no one was running is started
+by us (its log to ANDROID_ADB_LOG_PATH, else nowhere: no adb.UID.log in $TMPDIR) and stopped by the last
+mobiledeploy process that used it (`ServerUse`: a shared flock per user of it, in MOBILEDEPLOY_HOME).
 """
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ import subprocess
 from pathlib import Path
 
 from ..errors import MobiledeployError
+from ..home import home
 from . import benchmark_model, thermal
 from .settings import BenchSettings
 
@@ -77,6 +82,102 @@ def split_status(output: str) -> tuple[int, str]:
     return int(m.group(1)), output[:m.start()]
 
 
+STARTED = "daemon started successfully"  # what `adb start-server` says when it started the server itself
+SERVER_TIMEOUT = 30.0
+
+
+class ServerUse:
+    """This process's use of the adb server (ANDROID_ADB_SERVER_PORT, default 5037), from `start` to `stop`.
+
+    Every user holds a shared flock on `.adb-server-PORT.lock` in MOBILEDEPLOY_HOME; its one byte says whether
+    mobiledeploy started the server ("1"). `start` takes the lock exclusively when it can (no other
+    mobiledeploy process uses the server): then a server already running is the user's ("0"), one it has to
+    start is ours ("1"). `stop` stops the server when the byte says ours and no one else holds the lock.
+    Without a usable home (read-only), a server started here is stopped at `stop` all the same.
+    """
+
+    def __init__(self, adb: str):
+        self.adb = adb
+        self.port = os.environ.get("ANDROID_ADB_SERVER_PORT", "").strip() or "5037"
+        self.fd = None
+        self.started = False
+
+    def start(self) -> None:
+        """Make sure the server runs (starting it when needed), and record who started it."""
+        import fcntl
+
+        try:
+            folder = home()
+            folder.mkdir(parents=True, exist_ok=True)
+            name = f".adb-server-{re.sub(r'[^0-9A-Za-z]', '_', self.port)[:16]}.lock"
+            self.fd = os.open(folder / name, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        except (OSError, MobiledeployError):
+            self.fd = None
+        alone = False
+        if self.fd is not None:
+            try:
+                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                alone = True
+            except OSError:
+                fcntl.flock(self.fd, fcntl.LOCK_SH)  # others use it; an exclusive holder only stops or starts it
+        try:
+            if alone:  # no mobiledeploy process uses the server: a "1" left by a killed one is void
+                os.pwrite(self.fd, b"0", 0)
+            self.started = self._start_server()
+            if self.fd is not None and self.started:
+                os.pwrite(self.fd, b"1", 0)
+        finally:
+            if alone:
+                fcntl.flock(self.fd, fcntl.LOCK_SH)
+
+    def _start_server(self) -> bool:
+        try:
+            proc = subprocess.run([self.adb, "start-server"], capture_output=True, text=True, env=adb_env(),
+                                  timeout=SERVER_TIMEOUT, stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired:
+            raise MobiledeployError(f"the adb server did not start within {SERVER_TIMEOUT:g} s: check it with adb "
+                                    "start-server") from None
+        except OSError as exc:
+            raise MobiledeployError(f"cannot run {self.adb}: {exc.strerror or exc}") from None
+        if proc.returncode != 0:
+            raise MobiledeployError(f"cannot start the adb server: {_last_line(proc.stderr + proc.stdout)} (check it "
+                                    "with adb start-server)")
+        return STARTED in proc.stdout + proc.stderr
+
+    def stop(self) -> None:
+        """Stop the server if mobiledeploy started it and no other mobiledeploy process uses it. Never raises."""
+        import fcntl
+
+        ours = self.started
+        try:
+            if self.fd is not None:
+                try:
+                    fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except OSError:
+                    return  # another mobiledeploy process uses it: the last one stops it
+                ours = os.pread(self.fd, 1, 0) == b"1"
+            if ours:
+                subprocess.run([self.adb, "kill-server"], capture_output=True, timeout=SERVER_TIMEOUT,
+                               stdin=subprocess.DEVNULL, env=adb_env())
+                if self.fd is not None:
+                    os.pwrite(self.fd, b"0", 0)
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+        finally:
+            self.started = False
+            if self.fd is not None:
+                os.close(self.fd)
+                self.fd = None
+
+
+def adb_env() -> dict:
+    """The environment of every adb command: a server one of them starts logs nowhere unless
+    ANDROID_ADB_LOG_PATH says where (adb's default is adb.UID.log in $TMPDIR, left behind)."""
+    env = dict(os.environ)
+    env.setdefault("ANDROID_ADB_LOG_PATH", os.devnull)
+    return env
+
+
 def _last_line(text: str) -> str:
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
     return lines[-1][:200] if lines else "no output"
@@ -93,14 +194,21 @@ class AdbTarget:
         self.adb = shutil.which("adb")
         if not self.adb:
             raise MobiledeployError("adb not found: install Android platform-tools (Debian: apt install adb)")
-        listing = self._adb(["devices"], "listing devices", check=True)
-        self.serial = choose_serial(entry.get("serial"), os.environ.get("ANDROID_SERIAL"), parse_devices(listing))
+        self.server = ServerUse(self.adb)
+        try:
+            self.server.start()
+            listing = self._adb(["devices"], "listing devices", check=True)
+            self.serial = choose_serial(entry.get("serial"), os.environ.get("ANDROID_SERIAL"),
+                                        parse_devices(listing))
+        except BaseException:
+            self.server.stop()
+            raise
 
     def _adb(self, args: list[str], what: str, check: bool = False, timeout: float | None = None) -> str:
         timeout = self.short if timeout is None else timeout
         try:
             proc = subprocess.run([self.adb, *args], capture_output=True, text=True, timeout=timeout,
-                                  stdin=subprocess.DEVNULL)
+                                  stdin=subprocess.DEVNULL, env=adb_env())
         except subprocess.TimeoutExpired:
             who = f"Android device {self.serial}" if self.serial else "the adb server"
             raise MobiledeployError(f"{who} did not finish {what} within {timeout:g} s (hung, or slower than the "
@@ -241,4 +349,5 @@ class AdbTarget:
             pass
 
     def close(self):
-        """Nothing to close: every adb command is its own connection."""
+        """Every adb command is its own connection; the server goes if we started it and no one else uses it."""
+        self.server.stop()

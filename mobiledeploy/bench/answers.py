@@ -39,7 +39,49 @@ def whole(value, minimum: int = 0, maximum: int = 1 << 62) -> int | None:
 
 
 def text(value, limit: int = 200) -> str | None:
-    return value[:limit] if isinstance(value, str) else None
+    """A device's text, capped and safe to print (an ESC from a board must not reach a terminal)."""
+    from ..artifact.labels import printable
+
+    return printable(value[:limit]) if isinstance(value, str) else None
+
+
+MAX_CORE = 1 << 16   # a core number or count past this is not a CPU's
+
+
+def probe_facts(raw: dict) -> dict:
+    """A device's probe answer (`devices check`, the quietness judgement, --cpu-mask) checked where it arrives:
+    a value of the wrong type or out of range is unknown (None), texts are printable and capped, nested values
+    keep their known shapes only. The device's word describes it; it never makes mobiledeploy fail."""
+    out = {}
+    for key, value in list(raw.items())[:64]:
+        if not isinstance(key, str) or not key.isidentifier() or len(key) > 40:
+            continue
+        if key == "cores":
+            out[key] = whole(value, 1, MAX_CORE)
+        elif key == "affinity":
+            cores = [whole(c, 0, MAX_CORE - 1) for c in value] if isinstance(value, list) and \
+                len(value) <= MAX_CORE else [None]
+            out[key] = cores if cores and None not in cores else None
+        elif key == "core_busy":
+            out[key] = {str(c): finite(v, minimum=0) for c, v in value.items()
+                        if isinstance(c, str) and c.isdigit() and int(c) < MAX_CORE} \
+                if isinstance(value, dict) and len(value) <= MAX_CORE else None
+        elif key == "busy_processes":
+            out[key] = [[p[0], text(p[1], 40), p[2], p[3]] for p in value[:64]
+                        if isinstance(p, list) and len(p) == 4 and whole(p[0]) is not None and isinstance(p[1], str)
+                        and whole(p[2], 0, MAX_CORE - 1) is not None and finite(p[3], minimum=0) is not None] \
+                if isinstance(value, list) else None
+        elif key == "thermal_status":
+            out[key] = whole(value, 0, 99)
+        elif isinstance(value, bool) or value is None:
+            out[key] = value
+        elif isinstance(value, int):
+            out[key] = whole(value, -(1 << 62))
+        elif isinstance(value, float):
+            out[key] = finite(value)
+        else:
+            out[key] = text(value)   # a text as text; a list or an object this version does not know: None
+    return out
 
 
 @dataclass(frozen=True)
@@ -156,6 +198,7 @@ def parse(raw, runs: int, where: str) -> Answer:
     if None in checked:
         bad = latencies[checked.index(None)]
         raise MobiledeployError(f"{where} reported a latency of {str(bad)[:20]} ms, not a finite positive time {FIX}")
-    if len(checked) != runs:
+    # fewer only when the runner says its share of --max-seconds ended the process (at least 2: an interval)
+    if len(checked) != runs and not (raw.get("time_capped") is True and 2 <= len(checked) < runs):
         raise MobiledeployError(f"{where} reported {len(checked)} latencies for {runs} runs {FIX}")
     return Samples(tuple(checked), facts, raw.get("op_profile"))

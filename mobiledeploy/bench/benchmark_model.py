@@ -24,17 +24,21 @@ def _stat(line: str) -> dict:
 
 
 def parse(text: str) -> dict:
-    """{init_ms, first_ms, warmup_avg_ms, inference (ms stats), memory_mb, xnnpack, ops}; error if no timings."""
+    """{init_ms, first_ms, warmup_avg_ms, inference (ms stats), memory_mb, xnnpack, ops}; ValueError without the
+    measured runs' timing line or its average (`count=N ... avg=US ...`), which is what a latency is read from."""
     lines = [re.sub(r"^(INFO|WARNING|ERROR): ", "", line.strip()) for line in text.splitlines()]
     stats = [_stat(line) for line in lines if _STAT.search(line) and line.startswith("count=")]
     if not stats:
         raise ValueError("no timing lines (count=...) in benchmark_model output")
     out: dict = {"xnnpack": any("XNNPACK delegate" in line for line in lines)}
     warm, runs = (stats[0], stats[-1]) if len(stats) > 1 else (None, stats[0])
+    if "avg" not in runs:
+        raise ValueError("its timing line (count=...) has no average (avg=...): not the output of a "
+                         "benchmark_model this version reads")
     out["inference"] = {k: (v / 1000.0 if k != "count" else int(v)) for k, v in runs.items()}
     if warm:
         out["warmup"] = {k: (v / 1000.0 if k != "count" else int(v)) for k, v in warm.items()}
-        out["warmup_avg_ms"] = out["warmup"]["avg"]
+        out["warmup_avg_ms"] = out["warmup"].get("avg")
     for line in lines:
         m = _INIT.search(line)
         if m:

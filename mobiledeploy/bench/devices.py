@@ -207,7 +207,9 @@ def parse_ssh(spec: str) -> dict:
     """USER@HOST[:PORT] (HOST may be [IPv6]) -> {user, host, port}."""
     m = re.fullmatch(r"(?:([^@\s]+)@)?(\[[0-9a-fA-F:.]+\]|[^:@\s\[\]]+)(?::(\d{1,5}))?", spec or "")
     if not m or not 1 <= int(m.group(3) or 22) <= 65535:
-        raise MobiledeployError(f"--ssh takes USER@HOST[:PORT] (port 1-65535), got {spec!r}")
+        v6 = (spec or "").rpartition("@")[2]
+        hint = f": write an IPv6 address in brackets, e.g. [{v6}]:22" if v6.count(":") > 1 and "[" not in v6 else ""
+        raise MobiledeployError(f"--ssh takes USER@HOST[:PORT] (port 1-65535), got {spec!r}{hint}")
     user, host, port = m.groups()
     return {"user": user or os.environ.get("USER", "root"), "host": host.strip("[]"), "port": int(port or 22)}
 
@@ -239,9 +241,12 @@ def _check_local_files(entry: dict) -> None:
 
 def remove(name: str) -> None:
     """Remove device `name`; works even when that entry is broken (that is how one fixes the file)."""
+    if name == "local":
+        raise MobiledeployError("'local' is this machine, built in: it cannot be removed (nor redefined); "
+                                "remove the devices you added (mobiledeploy devices list)")
     with editing(config_path()):
         devices = load(check=False)
-        if name == "local" or name not in devices:
+        if name not in devices:
             raise MobiledeployError(f"no device {name!r} to remove (configured: {', '.join(sorted(devices))})")
         del devices[name]
         save(devices)

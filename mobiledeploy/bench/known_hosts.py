@@ -39,6 +39,35 @@ class Trust:
     def is_revoked(self, key) -> bool:
         return key.asbytes() in self.revoked
 
+    def _for(self, name: str) -> list:
+        return [e for e in self.keys._entries if any(_matches(name, h) for h in e.hostnames)]
+
+    def lists(self, name: str, key) -> bool:
+        """Whether any trusted line for host `name` (as known_hosts spells it: "[host]:port") holds `key`."""
+        return any(e.key.asbytes() == key.asbytes() for e in self._for(name))
+
+    def prefer(self, name: str, key) -> None:
+        """Drop the other lines of `key`'s type for host `name`. OpenSSH accepts a host key that any line for
+        the host lists; paramiko compares with the first line of the key's type only, so a stale line above
+        the current one would refuse a good key."""
+        stale = [e for e in self._for(name) if e.key.get_name() == key.get_name() and e.key.asbytes() != key.asbytes()]
+        self.keys._entries = [e for e in self.keys._entries if all(e is not s for s in stale)]
+
+
+def host_name(host: str, port: int) -> str:
+    """A host as known_hosts and paramiko name it: "host" on port 22, else "[host]:port"."""
+    return host if port == 22 else f"[{host}]:{port}"
+
+
+def _matches(name: str, pattern: str) -> bool:
+    import hmac
+
+    import paramiko
+
+    if pattern.startswith("|1|"):
+        return hmac.compare_digest(paramiko.HostKeys.hash_host(name, pattern), pattern)
+    return pattern == name
+
 
 def _entry(line: str):
     """A paramiko HostKeyEntry for `names keytype base64`, or None when paramiko cannot use it."""

@@ -208,6 +208,7 @@ class DeviceFacts:
     init_ms: float | None = None
     first_ms: float | None = None
     memory_mb: dict | None = None
+    host: str | None = None            # the lab worker's host that measured it (None: this host, or no lab)
 
     @classmethod
     def of(cls, answers: list) -> "DeviceFacts":
@@ -225,10 +226,13 @@ class DeviceFacts:
         if not isinstance(d, dict):
             return cls()
         p = ProcessFacts.from_raw(d)
-        return cls(**{f.name: getattr(p, f.name) for f in fields(cls)})
+        host = d.get("host")
+        host = host if isinstance(host, str) and 0 < len(host) <= 64 and host.isprintable() else None
+        return cls(**{f.name: getattr(p, f.name) for f in fields(cls) if f.name != "host"}, host=host)
 
     def to_dict(self) -> dict:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        # `host` only when a lab measured it: records of one host read and write as before
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "host" or self.host is not None}
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,8 @@ not one plain name, with the reason in one line. Every earlier format still read
 """
 from __future__ import annotations
 
+import datetime as dt
+import re
 from dataclasses import dataclass, field
 from pathlib import PurePath
 
@@ -34,7 +36,13 @@ def _text(d: dict, key: str, required: bool = True, limit: int = 4096) -> str | 
         return None
     if not isinstance(value, str) or not value or len(value) > limit:
         raise BadRecord(f"{key} is {'missing' if value is None else repr(str(value)[:40])}, not a text")
+    if _CONTROL.search(value):   # printed in tables and lines: an ESC from a shared store must not reach a terminal
+        raise BadRecord(f"{key} {value[:40]!r} holds control characters")
     return value
+
+
+# C0 and C1 controls (ESC, CSI, BEL, ...) and the invisible bidi controls: never in a name this tool writes
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def plain_name(name: str, what: str) -> str:
@@ -107,6 +115,7 @@ class BenchRecord:
     op_profile: object = None
     version: str | None = None             # the mobiledeploy that measured it
     record_format: int = RECORD_FORMAT     # the format the line was read from
+    run: str | None = None                 # the sweep run that measured it (None: a bench of its own)
 
     # ---- reading -----------------------------------------------------------------------------------------
     @classmethod
@@ -123,6 +132,10 @@ class BenchRecord:
                             "mobiledeploy to read it")
         texts = {k: _text(d, k) for k in ("device", "artifact", "artifact_name", "file", "format", "time")}
         plain_name(texts["file"], "file")
+        try:   # sorted, filtered (--since) and shown as a time
+            dt.datetime.fromisoformat(texts["time"])
+        except ValueError:
+            raise BadRecord(f"time {texts['time'][:40]!r} is not an ISO time") from None
         if not isinstance(d.get("settings"), dict):
             raise BadRecord("settings is missing")
         try:
@@ -145,13 +158,15 @@ class BenchRecord:
         else:
             measurement, facts = _legacy_measurement(d, len(latencies)), DeviceFacts.from_dict(d)
         precision = d.get("precision") or "fp32"
-        if not isinstance(precision, str) or len(precision) > 16:
+        if not isinstance(precision, str) or len(precision) > 16 or _CONTROL.search(precision):
             raise BadRecord("precision is not a short text")
         version = d.get("mobiledeploy")
+        run = _text(d, "run", required=False, limit=200)
         return cls(**texts, precision=precision, settings=settings, measurement=measurement, device_facts=facts,
                    model=model, sha256=sha, size=size, latencies_ms=tuple(float(x) for x in latencies),
-                   op_profile=d.get("op_profile"), version=version if isinstance(version, str) else None,
-                   record_format=fmt)
+                   op_profile=d.get("op_profile"),
+                   version=version if isinstance(version, str) and not _CONTROL.search(version) else None,
+                   record_format=fmt, run=run)
 
     # ---- writing -----------------------------------------------------------------------------------------
     def to_dict(self) -> dict:
@@ -162,7 +177,7 @@ class BenchRecord:
                 "size": self.size, "model": self.model.to_dict() if self.model else None,
                 "settings": self.settings.to_dict(), "measurement": self.measurement.to_dict(),
                 "device_facts": self.device_facts.to_dict(), "latencies_ms": list(self.latencies_ms),
-                "op_profile": self.op_profile}
+                "op_profile": self.op_profile, "run": self.run}
 
     # ---- facts the readers use ------------------------------------------------------------------------------
     @property

@@ -15,6 +15,10 @@ import tempfile
 import time
 
 RUNNER_VERSION = 1
+MIN_TIMED_RUNS = 10   # a process stopped by --max-seconds still reports this many latencies (or --runs)
+# onnxruntime's telemetry (1DS, on Linux since 1.2x) writes a .ses file in $TMPDIR and a database in ~/.cache on
+# import: nothing of a measurement should stay on the device or leave it. Read before onnxruntime is imported.
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
 
 def cpu_model():
@@ -69,6 +73,17 @@ class StderrCapture:
         return False
 
 
+def _model_source(path, by_name, by_content):
+    """{by_name: path}, or the file's bytes when its name is not UTF-8 (the runtimes' bindings take only UTF-8
+    text: a folder named in another encoding would fail with a dump of their signatures)."""
+    try:
+        path.encode("utf-8")
+        return {by_name: path}
+    except UnicodeEncodeError:
+        with open(path, "rb") as f:
+            return {by_content: f.read()}
+
+
 def load_tflite(path, threads):
     try:
         from ai_edge_litert import interpreter as mod
@@ -83,7 +98,7 @@ def load_tflite(path, threads):
             raise RuntimeError("no TFLite runtime on this device: pip install ai-edge-litert "
                                "(or tflite-runtime)")
     with StderrCapture() as cap:
-        it = mod.Interpreter(model_path=path, num_threads=threads)
+        it = mod.Interpreter(num_threads=threads, **_model_source(path, "model_path", "model_content"))
         it.allocate_tensors()
     detail = it.get_input_details()[0]
     out_index = it.get_output_details()[0]["index"]
@@ -104,7 +119,7 @@ def load_onnx(path, threads):
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
     opts.log_severity_level = 3
-    sess = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
+    sess = ort.InferenceSession(_model_source(path, "path", "path")["path"], opts, providers=["CPUExecutionProvider"])
     inp = sess.get_inputs()[0]
     import numpy as np
     return (lambda x: sess.run(None, {inp.name: x})[0]), inp.shape, np.float32, "onnxruntime", ort.__version__, False
@@ -200,12 +215,16 @@ def measure(args):
         run(x)
         warmup.append((time.perf_counter() - t) * 1e3)
     latencies = []
+    # --max-seconds: this process's share of the file's time cap; past it, stop after MIN_TIMED_RUNS runs
+    deadline = time.perf_counter() + args.max_seconds if args.max_seconds else None
     for _ in range(args.runs):
         t = time.perf_counter()
         run(x)
         latencies.append((time.perf_counter() - t) * 1e3)
         if args.cooldown:
             time.sleep(args.cooldown)
+        if deadline is not None and len(latencies) >= MIN_TIMED_RUNS and time.perf_counter() >= deadline:
+            break
     others.__exit__(None, None, None)
     return {
         "runner_version": RUNNER_VERSION,
@@ -213,6 +232,7 @@ def measure(args):
         "runtime": runtime, "runtime_version": version, "xnnpack": xnnpack,
         "threads": args.threads, "cpu_mask": args.cpu_mask,
         "init_ms": init_ms, "first_ms": first_ms, "warmup_ms": warmup, "latencies_ms": latencies,
+        "time_capped": len(latencies) < args.runs,
         "cpu_model": cpu_model(), "machine": platform.machine(), "cores": os.cpu_count(),
         "governor": read_first("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor"),
         "temperature_before_c": temp_before, "temperature_after_c": temperature_c(),
@@ -229,6 +249,8 @@ def main():
     p.add_argument("--runs", type=int)
     p.add_argument("--warmup", type=int)
     p.add_argument("--cooldown", type=float, default=0.0, help="seconds to sleep between runs")
+    p.add_argument("--max-seconds", type=float, default=None,
+                   help="stop measuring after this long (at least %d runs are made)" % MIN_TIMED_RUNS)
     p.add_argument("--cpu-mask", default=None, help="hex mask of the cores to run on")
     p.add_argument("--probe", action="store_true", help="only describe the device and its runtime")
     p.add_argument("--pid-file", help="lead a process group and write its id here (the host stops it by it)")

@@ -12,14 +12,16 @@ RUNNER = Path(__file__).with_name("runner.py")
 PROBE_TIMEOUT = 300.0  # starting Python and importing a runtime, on the slowest board (an emulated one included)
 RUN_FLOOR = 300.0      # the same start-up and loading a model, for any one measuring runner process
 PER_INFERENCE = 2.0    # seconds allowed per warm-up or measured inference (a large fp32 file on a slow board)
+MAX_STDOUT = 16 << 20  # the runner prints one JSON line; a process printing more is not running it
+STDERR_TAIL = 64 << 10  # stderr only explains a failure, and its end does: a flood keeps this much, not all
 
 
 def run_timeout(settings: BenchSettings) -> float:
     """The longest one runner process may take before it counts as hung and is stopped (seconds).
 
-    Every process runs all its warm-up and measured inferences (--max-seconds ends a file between processes,
-    not inside one), so the bound is a start-up floor, ten times the time cap, and an allowance per inference
-    plus every cooldown it sleeps: a runner past that hangs, it is not slow.
+    A process stops measuring at its share of --max-seconds, but only after its warm-up and its first few
+    runs (benchmark_model on a phone has no such stop), so the bound is a start-up floor, ten times the time cap,
+    and an allowance per inference plus every cooldown it sleeps: a runner past that hangs, it is not slow.
     """
     per = PER_INFERENCE + settings.cooldown
     return max(RUN_FLOOR, 10 * settings.max_seconds) + (settings.runs + settings.warmup) * per
@@ -34,7 +36,9 @@ def timeout_fix(settings: BenchSettings) -> str:
 
 def runner_args(model: str, settings: BenchSettings) -> list[str]:
     """The runner's command-line arguments for these settings (the runner has no defaults of its own)."""
-    args = [model, "--threads", str(settings.threads), "--runs", str(settings.runs), "--warmup", str(settings.warmup)]
+    args = [model, "--threads", str(settings.threads), "--runs", str(settings.runs), "--warmup", str(settings.warmup),
+            # each of the file's first processes gets its share of --max-seconds, so the cap holds inside a process
+            "--max-seconds", f"{settings.max_seconds / settings.processes:.6g}"]
     if settings.cooldown:
         args += ["--cooldown", str(settings.cooldown)]
     if settings.cpu_mask:
@@ -42,8 +46,9 @@ def runner_args(model: str, settings: BenchSettings) -> list[str]:
     return args
 
 
-def parse_runner_output(stdout: str, where: str) -> dict:
-    """The runner's one JSON document; its {"error"} becomes a MobiledeployError."""
+def parse_runner_output(stdout: str, where: str, stderr: str = "") -> dict:
+    """The runner's one JSON document; its {"error"} becomes a MobiledeployError. Without a document, the
+    error quotes the end of stdout, else the last line of `stderr` (a crash's traceback ends with its cause)."""
     lines = [line for line in stdout.strip().splitlines() if line.startswith("{")]
     doc = None
     if lines:
@@ -53,7 +58,9 @@ def parse_runner_output(stdout: str, where: str) -> dict:
             doc = None
     if not isinstance(doc, dict):
         tail = " ".join(stdout.split())[-120:]
-        raise MobiledeployError(f"the runner on {where} printed no result" + (f" (it printed: {tail})" if tail else ""))
+        said = "".join(c if c.isprintable() else " " for c in (stderr.strip().splitlines() or [""])[-1])[-160:]
+        raise MobiledeployError(f"the runner on {where} printed no result" + (f" (it printed: {tail})" if tail else "")
+                                + (f" (its last error line: {said.strip()})" if said.strip() and not tail else ""))
     if "error" in doc:
         raise MobiledeployError(f"{where}: {' '.join(str(doc['error']).split())}")
     return doc

@@ -17,7 +17,9 @@ from pathlib import Path
 
 from ..artifact.bundle import Artifact
 from ..artifact.manifest import FileEntry
+from ..artifact.labels import printable
 from ..errors import MobiledeployError
+from ..litert import is_utf8
 from ..version import __version__
 from . import answers, devices, store
 from .measurement import DeviceFacts
@@ -77,8 +79,9 @@ class Session:
     """One device opened for measuring: its connection, its probe and how quiet it was found."""
 
     def __init__(self, device: str, settings: BenchSettings, insecure: bool = False, entry: dict | None = None,
-                 keep: bool = True):
+                 keep: bool = True, run: str | None = None):
         self.device, self.settings, self.insecure = device, settings, insecure
+        self.run = run                 # the sweep run its records belong to (None: a bench of its own)
         self.entry = entry if entry is not None else devices.get(device)
         self.keep = keep               # store each record (a lab worker sends them back instead)
         self.target = None
@@ -100,7 +103,7 @@ class Session:
             store.check_writable()  # before measuring: numbers that cannot be stored are not thrown away later
         self.target = open_target(self.device, self.entry, self.insecure)
         try:
-            self.probe = self.target.probe()
+            self.probe = answers.probe_facts(self.target.probe())
             check_cpu_mask(self.settings.cpu_mask, self.probe, self.device)
             self.before = Quietness.judge(self.probe, self.settings.cpu_mask)
             if self.settings.strict:
@@ -152,6 +155,10 @@ class Session:
         Each result is recorded, judged against --strict, stored, and passed to `on_done(item, record, error)`
         (record None with an error line when the file failed or --strict refused it)."""
         folders = dict.fromkeys(str(i.artifact.folder) for i in items)
+        bad = [f for f in folders if not is_utf8(f)] if self.keep else []
+        if bad:   # refused before measuring: the store keeps paths as text, and a measurement is never lost later
+            raise MobiledeployError(f"the artifact folder {printable(absolute(bad[0]))} is not named in UTF-8 text, so "
+                                    "its results cannot be stored: rename it (e.g. after its variant) and bench again")
         several = len(folders) > 1 if several is None else several
         outcome = Outcome(self.device, ", ".join(folders))
 
@@ -166,7 +173,7 @@ class Session:
             name = f"{item.artifact.folder.name}/{item.entry.name}" if several else item.entry.name
             rec, error = None, job.error
             if error is None:
-                rec = record(item, self.device, item.settings or self.settings, job)
+                rec = record(item, self.device, item.settings or self.settings, job, self.run)
                 if self.settings.strict and rec.unstable:
                     rec, error = None, f"unstable ({rec.measurement.verdict.reason}): not stored (--strict)"
                 elif self.keep:
@@ -182,7 +189,7 @@ class Session:
         return outcome
 
 
-def record(item: Item, device: str, settings: BenchSettings, job: Job) -> BenchRecord:
+def record(item: Item, device: str, settings: BenchSettings, job: Job, run: str | None = None) -> BenchRecord:
     """One result: the job's Measurement with the file's, the model's and the device's facts."""
     artifact, e = item.artifact, item.entry
     return BenchRecord(
@@ -192,7 +199,14 @@ def record(item: Item, device: str, settings: BenchSettings, job: Job) -> BenchR
         device_facts=DeviceFacts.of(job.answers), model=ModelFacts.from_dict(artifact.manifest.model.to_dict()),
         sha256=e.sha256, size=e.size,
         latencies_ms=tuple(x for a in job.answers for x in getattr(a, "latencies_ms", ())),
-        op_profile=job.answers[0].op_profile, version=__version__)
+        op_profile=job.answers[0].op_profile, version=__version__, run=run)
+
+
+def new_run() -> str:
+    """A sweep run's id: its start time and a random part (unique across the hosts of a lab)."""
+    import secrets
+
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ-") + secrets.token_hex(3)
 
 
 def bench_files(device: str, pairs: list, settings: BenchSettings, insecure: bool = False, progress=None,

@@ -17,7 +17,8 @@ from pathlib import Path
 
 from ..errors import MobiledeployError
 from ..signals import NoSafePoints, SafePoints
-from .runner_io import PROBE_TIMEOUT, RUNNER, parse_runner_output, run_timeout, runner_args, timeout_fix
+from .runner_io import (MAX_STDOUT, PROBE_TIMEOUT, RUNNER, STDERR_TAIL, parse_runner_output, run_timeout,
+                        runner_args, timeout_fix)
 from .settings import BenchSettings
 from .ssh_connect import Connection
 
@@ -26,8 +27,6 @@ log = logging.getLogger("mobiledeploy")
 COMMAND_TIMEOUT = 60.0   # a helper command (df, clean-up of old folders); a run's own comes from its settings
 CLEANUP_TIMEOUT = 10.0   # removing the run's folder after Ctrl-C must not hang the user's terminal
 PREFIX = "mobiledeploy."
-MAX_STDOUT = 16 << 20    # the runner prints one JSON line; a board printing more is not running it
-STDERR_TAIL = 64 << 10   # stderr only explains a failure, and its end does: a flood keeps this much, not all
 STDERR_CHUNKS = 16       # stderr read per turn at most, so a flood cannot starve stdout, the deadline, Ctrl-C
 
 # The per-run folder, created by a process that lives exactly as long as this connection: `cat` reads the

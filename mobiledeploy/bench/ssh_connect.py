@@ -12,6 +12,7 @@ import threading
 from pathlib import Path
 
 from ..errors import MobiledeployError
+from ..readers import read_bytes
 from . import known_hosts
 
 log = logging.getLogger("mobiledeploy")
@@ -19,6 +20,7 @@ log = logging.getLogger("mobiledeploy")
 CONNECT_TIMEOUT = 10.0   # TCP connect, SSH greeting, authentication, opening a channel
 KEEPALIVE = 5.0          # seconds between keepalive requests once connected
 DEAD_TIMEOUT = 30.0      # no answer to a keepalive for this long: the board is gone
+MAX_KEY_BYTES = 1 << 20  # an RSA-16384 private key is 13 KB of PEM: a larger file is not a key
 
 
 def _quiet_paramiko() -> None:
@@ -39,8 +41,10 @@ def private_key(path: str):
         raise MobiledeployError(f"SSH key {p} does not exist: {fix}")
     if not p.is_file():
         raise MobiledeployError(f"SSH key {p} is not a file: {fix}")
+    # read once, capped (a key is a few KB; PKey.from_path would read a 3 GB file whole), then parsed from memory
+    text = read_bytes(p, "SSH key", MAX_KEY_BYTES, fix).decode("utf-8", "replace")
     try:
-        return paramiko.PKey.from_path(p)
+        return _parse_key(paramiko, text, p)
     except Exception as exc:  # paramiko's parsers raise many types on a file that is not a key
         if isinstance(exc, paramiko.PasswordRequiredException) or "password" in str(exc).lower():
             raise MobiledeployError(f"SSH key {p} is protected by a passphrase, which mobiledeploy cannot ask for: "
@@ -51,6 +55,26 @@ def private_key(path: str):
         detail = " ".join(str(exc).split())[:80] or type(exc).__name__
         raise MobiledeployError(f"{p} is not a private key mobiledeploy can use ({detail}): give the private "
                                 "key, not the .pub file") from None
+
+
+def _parse_key(paramiko, text: str, p: Path):
+    """The first key type that reads `text`; a passphrase asked by any of them wins over "not a key"."""
+    import io
+
+    failure = None
+    for kind in (paramiko.Ed25519Key, paramiko.ECDSAKey, paramiko.RSAKey):
+        try:
+            key = kind.from_private_key(io.StringIO(text))
+        except paramiko.PasswordRequiredException:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the next type may read it
+            failure = failure or exc
+            continue
+        cert = Path(f"{p}-cert.pub")
+        if cert.is_file():
+            key.load_certificate(str(cert))
+        return key
+    raise failure
 
 
 class _WatchedSocket(socket.socket):
@@ -141,7 +165,8 @@ class Connection:
     def __init__(self, name: str, entry: dict, insecure: bool = False):
         self.name, self.entry = name, entry
         self.port = int(entry.get("port", 22))
-        self.where = f"{entry['user']}@{entry['host']}:{self.port}"
+        host = entry["host"]
+        self.where = f"{entry['user']}@{f'[{host}]' if ':' in host else host}:{self.port}"   # IPv6 in brackets
         self.insecure = insecure or bool(entry.get("insecure"))
         self.python = entry.get("python", "python3")
         self.workdir = entry.get("workdir", "/tmp").rstrip("/") or "/"
@@ -161,7 +186,7 @@ class Connection:
                                  f"@revoked in {', '.join(self.trust.sources)}: refusing to connect (--insecure "
                                  "does not override a revocation); give the board a new host key")
 
-    def _connect(self):
+    def _connect(self, prefer=None):
         import paramiko
 
         _quiet_paramiko()
@@ -172,6 +197,8 @@ class Connection:
         client = paramiko.SSHClient()
         # the trusted keys live in memory only: the client has no file name to save them to
         self.trust = known_hosts.load(paths, required=bool(known), into=client.get_host_keys())
+        if prefer is not None:
+            self.trust.prefer(*prefer)
         client.set_missing_host_key_policy(_HostKeyPolicy(self, self.trust))
         host, t = self.entry["host"], self.connect_timeout
         sock = None
@@ -187,6 +214,9 @@ class Connection:
             client.close()
             if sock is not None:
                 sock.close()
+            name = known_hosts.host_name(host, self.port)
+            if prefer is None and isinstance(exc, paramiko.BadHostKeyException) and self.trust.lists(name, exc.key):
+                return self._connect(prefer=(name, exc.key))   # a later line lists it, as OpenSSH would accept
             if isinstance(exc, Exception) and not isinstance(exc, MobiledeployError):
                 raise self._connect_error(exc, sock.received if sock is not None else 0) from None
             raise

@@ -10,7 +10,7 @@ def open_target(name: str, entry: dict, insecure: bool = False):
     if kind == "local":
         from .local import LocalTarget
 
-        return LocalTarget(entry.get("python"))
+        return LocalTarget(entry.get("python"), name)
     if kind == "ssh":
         from .ssh import SSHTarget
 

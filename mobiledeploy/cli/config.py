@@ -11,6 +11,9 @@ always wins. Example:
     [bench]
     device = "rpi4"
     threads = 4
+
+    [store]
+    url = "postgresql://me@dbhost/mobiledeploy"   # the results store (not a command: see store_url)
 """
 from __future__ import annotations
 
@@ -23,6 +26,8 @@ from ..errors import MobiledeployError
 from ..readers import read_toml
 
 FILE = "mobiledeploy.toml"
+STORE = "store"   # [store] url: where results live (every command), not a command's options
+LAB = "lab"       # [lab] scheduler, certs: the defaults of sweep --lab/--lab-certs and lab's ADDRESS/--certs
 MAX_BYTES = 1 << 20   # a hand-written settings file is a few hundred bytes
 
 
@@ -48,6 +53,8 @@ def default_map(group: click.Group, path: Path, settings: dict) -> dict:
     """click's default_map for the group: option spellings checked and turned into parameter names."""
     out = {}
     for command_name, table in settings.items():
+        if command_name in (STORE, LAB):
+            continue
         command = group.commands.get(command_name)
         if command is None:
             raise MobiledeployError(f"{path}: [{command_name}] is not a mobiledeploy command with options "
@@ -66,6 +73,12 @@ def default_map(group: click.Group, path: Path, settings: dict) -> dict:
             _check_value(path, command_name, key, params[key], value)
             mapped[params[key].name] = value
         out[command_name] = mapped
+    if LAB in settings:   # after the commands' own tables, which win ([sweep] lab = ... over [lab] scheduler)
+        from .lab import settings_defaults
+
+        for command_name, values in settings_defaults(path, settings[LAB]).items():
+            for key, value in values.items():
+                out.setdefault(command_name, {}).setdefault(key, value)
     return out
 
 
@@ -79,3 +92,18 @@ def _check_value(path: Path, command: str, key: str, param: click.Option, value)
         param.type_cast_value(click.Context(click.Command(command)), value)
     except click.BadParameter as exc:
         raise MobiledeployError(f"{where}: {exc.format_message()} (fix it in {path.name})") from None
+
+
+def store_url(path: Path, settings: dict) -> str | None:
+    """The settings file's [store] url, checked (a text, the only key of its table)."""
+    table = settings.get(STORE)
+    if table is None:
+        return None
+    if not isinstance(table, dict) or set(table) - {"url"}:
+        raise MobiledeployError(f"{path}: [store] takes one key, url = \"sqlite:///PATH\" or \"postgresql://USER@HOST/DB\""
+                                " (the results store)")
+    value = table.get("url")
+    if value is not None and (not isinstance(value, str) or not value.strip() or len(value) > 2000):
+        raise MobiledeployError(f"{path}: [store] url is not a database URL: give \"sqlite:///PATH\" or "
+                                "\"postgresql://USER@HOST/DB\" (passwords go in ~/.pgpass, not here)")
+    return value

@@ -15,8 +15,11 @@ from .quant import quant_report
 from .evaluate import evaluate
 from .predict import predict
 from .testvectors import testvectors
+from .results import results
 from .sweep import pick, sweep
 from .weights import weights
+from .report import report, serve
+from .lab import lab
 
 
 EPILOG = f"""\b
@@ -33,8 +36,12 @@ Settings: option defaults per command from ./mobiledeploy.toml (or [tool.mobiled
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100}, epilog=EPILOG)
 @click.version_option(__version__, prog_name="mobiledeploy")
 @click.option("-v", "--verbose", is_flag=True, help="Show TensorFlow's own log lines and full tracebacks.")
+@click.option("--store", "store_url", metavar="URL", envvar=None,
+              help="The results store for this command: sqlite:///PATH or postgresql://USER@HOST/DB (password the "
+                   "libpq way: ~/.pgpass or PGPASSWORD). Default: MOBILEDEPLOY_STORE, else [store] url in "
+                   "mobiledeploy.toml, else results.db in MOBILEDEPLOY_HOME.")
 @click.pass_context
-def cli(ctx, verbose):
+def cli(ctx, verbose, store_url):
     """MobileNet v1 and V2 from Keras definition to verified TFLite/ONNX artifacts, measured latency, and the
     variant that fits a device's budget.
 
@@ -49,11 +56,13 @@ def cli(ctx, verbose):
       mobiledeploy pick --device local --budget-ms 20      # the best variant that fits the budget
     """
     setup_logging(verbose)
-    from .config import default_map, settings_file
+    from ..bench import store
+    from .config import default_map, settings_file, store_url as configured
 
     found = settings_file()
     if found:
         ctx.default_map = default_map(cli, *found)
+    store.use(store_url, configured(*found) if found else None)
 
 
 cli.add_command(info)
@@ -66,7 +75,11 @@ cli.add_command(testvectors)
 cli.add_command(quant_report)
 cli.add_command(sweep)
 cli.add_command(pick)
+cli.add_command(results)
 cli.add_command(weights)
+cli.add_command(report)
+cli.add_command(serve)
+cli.add_command(lab)
 
 
 def _click_outcome(exc: BaseException):

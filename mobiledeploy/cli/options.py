@@ -72,7 +72,8 @@ def model_options(fn):
 
     fn = click.option("--weights", default=XD.weights, show_default=True, metavar="SPEC",
                       help="auto (official ImageNet file if cached or downloadable, else random), "
-                           "imagenet, none, a Keras .h5 file, or a MobileNet v1/V2 .tflite to import.")(fn)
+                           "imagenet, none, a Keras .h5 file, a MobileNet v1/V2 .tflite to import, or "
+                           "torchvision's ShuffleNet V2 as a state dict .npz or an .onnx file.")(fn)
     return shape_options(fn)
 
 

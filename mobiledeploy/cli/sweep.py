@@ -49,12 +49,17 @@ from .options import (bench_options, calib_count_option, insecure_option, json_o
               help="Measure every file again, also those with a result stored at the same settings: a second run, "
                    "from which pick and bench --history learn how far the device moves between runs.")
 @insecure_option
+@click.option("--lab", "lab_address", default=None, metavar="ADDRESS",
+              help="Bench on a device lab (tls://HOST:8786, see `mobiledeploy lab`): --device names the lab's devices, "
+                   "exports run here, results are stored here naming each worker's host.")
+@click.option("--lab-certs", type=click.Path(file_okay=False), default=None, metavar="DIR",
+              help="This client's certificate folder from `lab certs` (e.g. lab-certs/alice).")
 @click.option("--csv", "as_csv", is_flag=True, help="Print the table's rows as CSV on stdout (the keys of --json's rows).")
 @json_option('keys "rows", "predictor", "between_runs", "run", "plot"')
 def sweep(archs, alphas, res, precisions, device_list, weights_dir, data, wnids, calib, holdout, calib_count, threads,
           runs, warmup,
           processes, ci_width, max_seconds, confidence, strict, jobs, measure, budget_ms, out, plot, report_only,
-          again, insecure, as_csv, as_json):
+          again, insecure, lab_address, lab_certs, as_csv, as_json):
     """Export, bench and evaluate MobileNets over family x alpha x resolution x precision; report the Pareto front.
 
     Artifacts whose manifest records the same alpha, resolution, weights and calibration are reused;
@@ -67,18 +72,30 @@ def sweep(archs, alphas, res, precisions, device_list, weights_dir, data, wnids,
       mobiledeploy sweep --alphas 0.25,0.5 --res 128,160 --device rpi4,pixel --weights-dir ~/mobilenets
       mobiledeploy sweep --device rpi4 --measure 6 --budget-ms 30
       mobiledeploy sweep --device rpi4 --again      # a second run: pick then states the drift between runs
+      mobiledeploy sweep --lab tls://labhost:8786 --lab-certs lab-certs/alice --device pixel7,rpi4
       mobiledeploy pick --device rpi4 --budget-ms 30
     """
     from ..errors import MobiledeployError
     from ..sweep import report
 
-    result = api.sweep(alphas, res, precisions, device_list, archs=archs, weights_dir=weights_dir, data=data, wnids=wnids,
-                       calib=calib, holdout=holdout, calib_count=calib_count, threads=threads, runs=runs,
-                       warmup=warmup,
-                       processes=processes, ci_width=ci_width, max_seconds=max_seconds, confidence=confidence,
-                       strict=strict, jobs=jobs,
-                       measure=measure, budget_ms=budget_ms, out=out, plot=plot, report_only=report_only,
-                       again=again, insecure=insecure, log=(lambda line: None) if as_json or as_csv else None)
+    import contextlib
+
+    if lab_certs and not lab_address and click.get_current_context().get_parameter_source("lab_certs") \
+            is not click.core.ParameterSource.DEFAULT_MAP:   # [lab] certs in mobiledeploy.toml, `--lab ''`: here
+        raise MobiledeployError("--lab-certs goes with --lab ADDRESS (the lab's scheduler)")
+    if lab_address:
+        from ..lab.client import Lab
+
+        lab = Lab(lab_address, lab_certs)
+    else:
+        lab = None
+    with lab if lab is not None else contextlib.nullcontext():
+        result = api.sweep(alphas, res, precisions, device_list, archs=archs, weights_dir=weights_dir, data=data,
+                           wnids=wnids, calib=calib, holdout=holdout, calib_count=calib_count, threads=threads,
+                           runs=runs, warmup=warmup, processes=processes, ci_width=ci_width, max_seconds=max_seconds,
+                           confidence=confidence, strict=strict, jobs=jobs, measure=measure, budget_ms=budget_ms,
+                           out=out, plot=plot, report_only=report_only, again=again, insecure=insecure,
+                           log=(lambda line: None) if as_json or as_csv else None, lab=lab)
     if as_json:
         emit_json(result.to_dict())
     elif as_csv:

@@ -63,8 +63,11 @@ def select(formats: str, precisions: str | None, int8: bool) -> list[FileKind]:
     if "fp32" not in precs:
         precs.insert(0, "fp32")  # every other file is verified against a float export too
     chosen = [k for k in FILE_KINDS if k.format in fmts and k.precision in precs]
-    if not chosen:
-        raise MobiledeployError(f"no file kind matches formats {fmts} and precisions {precs}")
+    for p in precs:  # a precision asked for that none of the formats has would be dropped without a word
+        if not any(k.precision == p for k in chosen):
+            has = [k.format for k in FILE_KINDS if k.precision == p]
+            raise MobiledeployError(f"--precisions {p}: no {' or '.join(fmts)} file has that precision ({p} is "
+                                    f"{' and '.join(has)} only): add {has[0]} to --formats, or leave {p} out")
     return chosen
 
 

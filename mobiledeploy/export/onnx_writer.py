@@ -38,6 +38,10 @@ def keras_to_onnx(model, alpha: float, resolution: int, family=None):
     from onnx import TensorProto, helper, numpy_helper
 
     family = family or FAMILIES[DEFAULT]
+    if family.builder == "shufflenet":  # branches, pools, shuffles: its own writer
+        from .onnx_shufflenet import shufflenet_to_onnx
+
+        return shufflenet_to_onnx(model, alpha, resolution, family)
     classifier = model.get_layer(family.classifier)
     nodes, inits = [], []
     nodes.append(helper.make_node("Transpose", ["input"], ["x_nchw"], perm=[0, 3, 1, 2], name="to_nchw"))

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..errors import MobiledeployError
 from ..model.families import DEFAULT
 from . import calibration, datafree
 from .formats import FileKind
@@ -48,6 +49,25 @@ class ExportOptions:
         from .tflite_ranges import Int8Options
 
         return Int8Options(self.calib_method, str(self.weights), self.fallback_float, self.bias_correction)
+
+    def check_applies(self) -> None:
+        """Refuse an option that only changes a kind of file this export does not write (else it would be
+        dropped without a word: `--io float` without `--int8`)."""
+        tflite_int8 = any(k.format == "tflite" and k.quantized for k in self.kinds)
+        int8 = any(k.quantized for k in self.kinds)
+        unused = [(flag, where) for flag, where, used in (
+            (f"--io {self.io}", "the TFLite int8 file", self.io == EXPORT_DEFAULTS.io or tflite_int8),
+            ("--fallback-float", "the TFLite int8 file", not self.fallback_float or tflite_int8),
+            ("--bias-correction", "the TFLite int8 file", not self.bias_correction or tflite_int8),
+            (f"--calib-method {self.calib_method}", "the int8 files",
+             self.calib_method == EXPORT_DEFAULTS.calib_method or int8)) if not used]
+        if unused:
+            flags = " and ".join(flag for flag, _ in unused)
+            where = unused[0][1] if len({w for _, w in unused}) == 1 else "the int8 files"
+            fix = ("add --int8" if "TFLite" not in where else "add tflite to --formats" if int8
+                   else "add --int8 (with tflite in --formats)")
+            raise MobiledeployError(f"{flags} only change{'s' if len(unused) == 1 else ''} {where}, which this export "
+                                    f"does not write: {fix}, or leave {'it' if len(unused) == 1 else 'them'} out")
 
 
 EXPORT_DEFAULTS = ExportOptions()

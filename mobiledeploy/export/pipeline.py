@@ -52,6 +52,7 @@ class ExportResult:
 
 def export(opts: ExportOptions) -> ExportResult:
     """Write one artifact, every file verified against the float model; nothing appears until all of it is."""
+    opts.check_applies()  # before any work: an option this export would drop is refused
     target_dir = Path(opts.out) / artifact_name(opts.alpha, opts.resolution, opts.arch)
     quantized = any(k.quantized for k in opts.kinds)
     histograms = opts.calib_method != "minmax" and any(k.format == "onnx" and k.quantized for k in opts.kinds)
@@ -63,11 +64,6 @@ def export(opts: ExportOptions) -> ExportResult:
         from .tflite_ranges import check, quantizable_layers
 
         check(opts.int8_options(), opts.weights, quantizable_layers(opts.family))
-    tflite_only = [flag for flag, on in (("--fallback-float", opts.fallback_float),
-                                         ("--bias-correction", opts.bias_correction)) if on]
-    if tflite_only and not any(k.format == "tflite" and k.precision == "int8" for k in opts.kinds):
-        log.warning("%s applies to the TFLite int8 file, which this export does not write (add --int8 and "
-                    "tflite to --formats)", " and ".join(tflite_only))
     with Publisher(target_dir, opts.force) as pub:
         with steps.step("model built, weights loaded"):
             from ..model.weights import build_with_weights

@@ -20,9 +20,11 @@ from ..errors import MobiledeployError
 COMPUTE_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "MEAN", "AVERAGE_POOL_2D", "SOFTMAX")
 # Keras layer names in TFLite tensor names: v1 (conv1, conv_dw_3, conv_pw_3, conv_preds) and V2 (Conv1,
 # expanded_conv_project, block_3_expand/depthwise/project/add, Conv_1); a fused activation or batch norm
-# names the tensor after itself (block_3_expand_relu, bn_Conv1, out_relu: ALIASES)
+# names the tensor after itself (block_3_expand_relu, bn_Conv1, out_relu: ALIASES); ShuffleNet's units
+# (stage3_1_gconv2, stage2_0_proj_pw, stage4_0_concat, conv5)
 LAYER = re.compile(r"(?:^|/)(conv1|conv_(?:dw|pw)_\d+|global_pool|conv_preds|Conv1|Conv_1|bn_Conv1|out_relu|"
-                   r"expanded_conv_(?:depthwise|project)|block_\d+_(?:expand|depthwise|project|add))"
+                   r"expanded_conv_(?:depthwise|project)|block_\d+_(?:expand|depthwise|project|add)|"
+                   r"stage\d+_\d+_(?:gconv[12]|proj_dw|proj_pw|pw[12]|dw|add|pool|concat)|conv5|maxpool)"
                    r"(?:_relu|_BN|_bn)?(?:_\d+)?(?:/|;|$)")
 ALIASES = {"bn_Conv1": "Conv1", "out_relu": "Conv_1"}
 #: V2's Dense classifier shares the Keras name "predictions" with v1's softmax: its rows say predictions_fc

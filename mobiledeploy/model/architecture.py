@@ -51,7 +51,7 @@ def alpha_text(alpha: float) -> str:
 
 
 def check_alpha(alpha) -> float:
-    """Validate the width multiplier: [1/32, 16]; larger than 1 is allowed with a warning."""
+    """Validate the width multiplier: [1/32, 16] (Family.check_alpha adds the warning past the paper's widest)."""
     try:
         value = float(alpha)
     except (TypeError, ValueError, OverflowError):
@@ -65,8 +65,6 @@ def check_alpha(alpha) -> float:
     if value > MAX_ALPHA:
         raise MobiledeployError(f"alpha must be at most {MAX_ALPHA:g} ({int(BLOCKS[-1][0] * MAX_ALPHA)} channels "
                                 f"in the last layer, over a billion parameters), got {alpha!r}")
-    if value > 1:
-        warnings.warn(f"alpha {value} > 1 widens the network beyond the paper's models", stacklevel=2)
     return value
 
 
@@ -138,6 +136,7 @@ class Layer:
     add: str | None = None     # MobileNetV2: the Add that sums this (projection) output with its block's input
     block_start: bool = False  # the first layer of a residual block: its input is what `add` adds back
     streamed: bool = False     # Table 3 of Sandler et al.: an output an inference engine need not materialise
+    groups: int = 1            # a grouped convolution's groups (ShuffleNet V1's pointwise group convolutions)
 
 
 def layers(alpha: float, resolution: int, outputs: int | None = IMAGENET_CLASSES) -> list[Layer]:

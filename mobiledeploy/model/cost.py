@@ -9,6 +9,12 @@ engine must materialise count. In MobileNet v1 that is every layer's output; in 
 expansion and depthwise outputs of a block can be streamed in slices (Section 5), so only the
 bottleneck outputs are materialised. The paper's figure is the largest materialised tensor: 1600K
 for v1 1.0-224, 400K for v2 1.0-224.
+
+Memory access cost (MAC) is Section 2 of Ma et al. (2018, ShuffleNet V2): what a layer must read and
+write, h w c1 + h' w' c2 + weights (for a 1x1 convolution: hw(c1 + c2) + c1 c2 / g), here in bytes at a
+precision (fp32 4 bytes a value, int8 1). Layers without weights count too (pools, channel shuffles,
+concatenations: guideline G4, element-wise operations are not free), and a layer that ends in a
+residual Add also reads both summands and writes the sum (3 h w c more).
 """
 from __future__ import annotations
 
@@ -19,6 +25,10 @@ from . import families
 
 #: Table 3's element size: 16-bit floats.
 ACTIVATION_BYTES = 2
+#: Bytes a value of each precision takes, for memory access cost.
+VALUE_BYTES = {"fp32": 4, "int8": 1}
+#: Layer kinds that hold weights (the others are pools, shuffles, concatenations).
+WEIGHTED = ("conv", "dw", "pw", "fc")
 
 
 @dataclass(frozen=True)
@@ -33,21 +43,29 @@ class LayerCost:
     params: int
     materialised: int   # bytes of its output an engine must hold (0 when it streams), 16-bit values
     live: int           # bytes materialised while it runs: its output plus a residual input kept for an Add
+    mac: int = 0        # memory access cost in bytes at the summary's precision: inputs, outputs and weights
 
 
 def layer_costs(alpha: float, resolution: int, outputs: int = arch.IMAGENET_CLASSES,
-                family: families.Family = families.v1_family) -> list[LayerCost]:
-    """Multiply-adds, parameters and activation memory of every weighted layer."""
+                family: families.Family = families.v1_family, precision: str = "fp32") -> list[LayerCost]:
+    """Multiply-adds, parameters, activation memory and memory access cost of every layer."""
     rows = []
     kept = 0  # the block input a residual Add still needs
+    value = VALUE_BYTES[precision]
     specs = family.layers(alpha, resolution, outputs)
     for i, spec in enumerate(specs):
-        if spec.kind == "dw":
+        if spec.kind not in WEIGHTED:
+            weights = 0
+        elif spec.kind == "dw":
             weights = spec.kernel * spec.kernel * spec.cin
         else:
-            weights = spec.kernel * spec.kernel * spec.cin * spec.cout
+            weights = spec.kernel * spec.kernel * spec.cin * spec.cout // spec.groups
         bias = spec.cout if spec.kind == "fc" else 0
         macs = weights * spec.out_size * spec.out_size
+        out_values = spec.out_size * spec.out_size * spec.cout
+        access = spec.in_size * spec.in_size * spec.cin + out_values + weights + bias
+        if spec.add:
+            access += 3 * out_values
         if spec.block_start:
             block_adds = any(s.add for s in specs[i:_block_end(specs, i)])
             kept = spec.in_size * spec.in_size * spec.cin * ACTIVATION_BYTES if block_adds else 0
@@ -55,7 +73,7 @@ def layer_costs(alpha: float, resolution: int, outputs: int = arch.IMAGENET_CLAS
         rows.append(LayerCost(
             spec.name, spec.kind,
             f"{spec.in_size}x{spec.in_size}x{spec.cin}", f"{spec.out_size}x{spec.out_size}x{spec.cout}",
-            macs, weights + bias, size, size + kept))
+            macs, weights + bias, size, size + kept, access * value))
         if spec.add:
             kept = 0
     return rows
@@ -70,9 +88,11 @@ def _block_end(specs, start: int) -> int:
 
 
 def summary(alpha: float, resolution: int, outputs: int = arch.IMAGENET_CLASSES,
-            family: families.Family = families.v1_family) -> dict:
-    """Totals, the share of 1x1 convolutions and the largest materialised activation, plus per-layer rows."""
-    rows = layer_costs(alpha, resolution, outputs, family)
+            family: families.Family = families.v1_family, precision: str = "fp32") -> dict:
+    """Totals, the share of 1x1 convolutions, the largest materialised activation and the memory access cost
+    (at `precision`), plus per-layer rows."""
+    alpha = family.check_alpha(alpha)  # `info` builds nothing: its alpha is judged against the family here
+    rows = layer_costs(alpha, resolution, outputs, family, precision)
     macs = sum(r.macs for r in rows)
     params = sum(r.params for r in rows)
     # the papers list the classifier ("Fully Connected") apart from "Conv 1x1"
@@ -88,5 +108,7 @@ def summary(alpha: float, resolution: int, outputs: int = arch.IMAGENET_CLASSES,
         "pointwise_params_share": sum(r.params for r in pointwise) / params,
         "max_activation_bytes": max(r.materialised for r in rows),
         "max_live_bytes": max(r.live for r in rows),
+        "precision": precision,
+        "mac_bytes": sum(r.mac for r in rows),
         "layers": [asdict(r) for r in rows],
     }

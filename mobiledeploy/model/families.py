@@ -6,12 +6,16 @@ never test the family's name. A third family is one more entry: a layer table an
 """
 from __future__ import annotations
 
+import re
+import warnings
 from dataclasses import dataclass
+from functools import lru_cache, partial
 from typing import Callable
 
 from ..choices import did_you_mean
 from ..errors import MobiledeployError
 from . import architecture as v1
+from . import architecture_shufflenet as shuffle
 from . import architecture_v2 as v2
 
 DEFAULT = "mobilenet_v1"
@@ -33,6 +37,22 @@ class Family:
     official_file: Callable        # (alpha, resolution) -> the official Keras weight file's name
     keras_folder: str              # its folder under keras-applications/
     exact_alpha: Callable | None = None  # widths -> alpha when a closed form exists (v1: int(base * alpha))
+    builder: str = ""              # the model module's builder of a family that is not a chain of layers
+    #                                (ShuffleNet: "shufflenet", whose units have branches, pools, shuffles)
+    version: int = 0               # ShuffleNet's version (1, 2); 0 for a MobileNet
+    groups: int = 1                # ShuffleNet V1's g
+    weights_hint: str = ""         # where weights come from when no official file exists
+    paper_widest: float = 1.0      # the widest alpha the paper published (wider builds, with a warning)
+    #: the export flags that give this family real weights (what pick's note on a random-weight artifact says)
+    real_weights: str = "--weights imagenet (or a Google .tflite)"
+    markers: tuple[str, str] = ("o", "s")  # the sweep plot's matplotlib markers for fp32 and int8 variants
+
+    def check_alpha(self, alpha) -> float:
+        """Validate alpha for this family; warn when it is wider than any model the paper published."""
+        value = v1.check_alpha(alpha)
+        if value > self.paper_widest:
+            _warn_wider(value, self.paper_widest, self.paper)
+        return value
 
     def widths(self, alpha: float) -> dict[str, int]:
         """Output channels of the width-setting layers at this alpha (resolution does not matter)."""
@@ -70,7 +90,7 @@ class Family:
 
     def convolutions(self) -> int:
         """How many convolutions a file of this family holds (the classifier included)."""
-        return len(self.layers(1.0, v1.MIN_RESOLUTION, 1))
+        return sum(1 for layer in self.layers(1.0, v1.MIN_RESOLUTION, 1) if layer.kind in ("conv", "dw", "pw", "fc"))
 
     def adds(self) -> int:
         """How many residual additions it has."""
@@ -90,8 +110,45 @@ v1_family = Family("mobilenet_v1", "MobileNet v1", v1.layers, "conv_preds", "con
                    "Howard et al. 2017, Table 1", v1.official_file, "mobilenet/", v1.alpha_of)
 v2_family = Family("mobilenet_v2", "MobileNetV2", v2.layers, v2.CLASSIFIER, "dense", v2.width_layers(),
                    (0.35, 0.5, 0.75, 1.0, 1.3, 1.4), (96, 128, 160, 192, 224),
-                   "Sandler et al. 2018, Table 2", v2.official_file, "mobilenet_v2/")
-FAMILIES = {f.name: f for f in (v1_family, v2_family)}
+                   "Sandler et al. 2018, Table 2", v2.official_file, "mobilenet_v2/", paper_widest=1.4,
+                   markers=("^", "D"))
+
+
+def _shufflenet_v1(groups: int) -> Family:
+    name = "shufflenet_v1" if groups == shuffle.V1_DEFAULT_GROUPS else f"shufflenet_v1_g{groups}"
+    return Family(name, f"ShuffleNet V1 (g={groups})", partial(shuffle.layers, 1, groups=groups), "fc", "dense",
+                  shuffle.width_layers(1), (), (), "Zhang et al. 2017, Table 1", _no_official, "",
+                  partial(shuffle.alpha_of, 1, groups), builder="shufflenet", version=1, groups=groups,
+                  weights_hint="--weights none (random), or a Keras .h5 of this mobiledeploy's ShuffleNet",
+                  # Table 5 publishes 1.5x and 2x for g=3 only; Tables 1-2 stop at 1x for the other g
+                  paper_widest=2.0 if groups == shuffle.V1_DEFAULT_GROUPS else 1.0,
+                  real_weights="--weights FILE.h5 (a Keras .h5 of this mobiledeploy's ShuffleNet V1: no official "
+                               "weight file exists)", markers=("v", "P"))
+
+
+@lru_cache(maxsize=None)
+def _warn_wider(alpha: float, widest: float, paper: str) -> None:
+    """Once per process: the builder, the cost table and the exporter all check the same alpha."""
+    warnings.warn(f"alpha {alpha} > {widest:g} widens the network beyond the paper's models ({paper})",
+                  stacklevel=4)
+
+
+def _no_official(alpha, resolution):
+    raise MobiledeployError("ShuffleNet has no official Keras weight files")
+
+
+shufflenet_v1_family = _shufflenet_v1(shuffle.V1_DEFAULT_GROUPS)
+shufflenet_v2_family = Family(
+    "shufflenet_v2", "ShuffleNet V2", partial(shuffle.layers, 2), "fc", "dense", shuffle.width_layers(2), (), (),
+    "Ma et al. 2018, Table 5", _no_official, "", partial(shuffle.alpha_of, 2, 1), builder="shufflenet", version=2,
+    paper_widest=2.0,
+    real_weights="--weights FILE.npz (torchvision's shufflenet_v2_x*_* state dict saved by numpy), FILE.onnx (its "
+                 "ONNX export, or the ONNX model zoo's shufflenet-v2-10.onnx; see docs/families.md) or a Keras .h5",
+    markers=("*", "X"),
+    weights_hint="--weights none (random), torchvision's state dict saved as .npz (numpy.savez(path, "
+                 "**{k: v.numpy() for k, v in model.state_dict().items()})), its ONNX export (.onnx), or a Keras .h5")
+FAMILIES = {f.name: f for f in (v1_family, v2_family, shufflenet_v1_family, shufflenet_v2_family,
+                                *(_shufflenet_v1(g) for g in shuffle.V1_WIDTHS if g != shuffle.V1_DEFAULT_GROUPS))}
 
 
 def family(name) -> Family:
@@ -99,6 +156,10 @@ def family(name) -> Family:
     text = str(name).strip() if name is not None else ""
     if text in FAMILIES:
         return FAMILIES[text]
+    groups = re.fullmatch(r"shufflenet_v1_g(\d{1,6})", text)
+    if groups:  # g=3 is plain shufflenet_v1; another g is a number Table 1 has no widths for
+        g = int(groups.group(1))
+        return FAMILIES["shufflenet_v1"] if g == shuffle.V1_DEFAULT_GROUPS else _shufflenet_v1(shuffle.check_groups(g))
     hint = did_you_mean(text, FAMILIES)
     raise MobiledeployError(f"unknown architecture {text!r}{hint}: choose from {', '.join(FAMILIES)}")
 

@@ -28,10 +28,14 @@ def build(family: families.Family, alpha: float = 1.0, resolution: int = 224,
     import keras
     from keras import layers
 
-    alpha = arch.check_alpha(alpha)
+    alpha = family.check_alpha(alpha)  # the family knows its paper's widest model (a wider one warns)
     resolution = arch.check_resolution(resolution)
     classes = arch.check_classes(classes)
     outputs = classes + int(bool(background))
+    if family.builder == "shufflenet":  # branches, pools and shuffles: not a chain of layers
+        from .shufflenet import build as build_shufflenet
+
+        return build_shufflenet(family, alpha, resolution, outputs, include_top)
     inputs = keras.Input(shape=(resolution, resolution, 3), batch_size=1, name="input")
     x = block_input = inputs
     for spec in family.layers(alpha, resolution, outputs=None):

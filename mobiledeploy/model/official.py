@@ -17,6 +17,9 @@ ROOT_URL = "https://storage.googleapis.com/tensorflow/keras-applications/"
 
 def file_name(alpha: float, resolution: int, family: families.Family = families.v1_family) -> str:
     """Official file name for this family, alpha and resolution (with top)."""
+    if not family.official_alphas:
+        raise MobiledeployError(f"{family.title} has no official Keras weight file (there is no Keras application "
+                                f"for it): use {family.weights_hint}")
     if alpha not in family.official_alphas or resolution not in family.official_resolutions:
         raise MobiledeployError(
             f"official ImageNet weights of {family.title} exist only for alpha in {list(family.official_alphas)} "

@@ -12,7 +12,8 @@ from . import families, official
 
 log = logging.getLogger("mobiledeploy")
 
-CHOICES = "auto, imagenet, none, or a path to a Keras .h5 / .weights.h5 or a MobileNet v1/V2 .tflite"
+CHOICES = ("auto, imagenet, none, or a path to a Keras .h5 / .weights.h5, a MobileNet v1/V2 .tflite, or "
+           "torchvision's ShuffleNet V2 as a state dict saved as .npz or as an ONNX file")
 
 
 @dataclass
@@ -65,8 +66,15 @@ def build_with_weights(alpha: float, resolution: int, weights: str = "auto", bac
         raise MobiledeployError(f"cannot read --weights {path}: {exc.strerror or exc}") from None
     if head.startswith(b"\x89HDF"):
         return _from_h5(path, alpha, resolution, background, family)
+    if head.startswith(b"PK\x03\x04"):  # a zip: NumPy's .npz (a torchvision state dict) or torch.save's file
+        return _from_state_dict(path, alpha, resolution, background, family)
     if head[4:8] == b"TFL3" or path.suffix == ".tflite":
+        if family.builder:
+            raise MobiledeployError(f"{path} is a TFLite model: importing one reads MobileNet v1/V2 files only; "
+                                    f"{family.title} takes {family.weights_hint}")
         return _from_tflite(path, alpha, resolution, background, family)
+    if path.suffix.lower() == ".onnx" or head[:1] == b"\x08":  # ModelProto's first field, ir_version, is tag 0x08
+        return _from_onnx(path, alpha, resolution, background, family)
     raise MobiledeployError(f"{path} is neither a Keras HDF5 weights file nor a TFLite model "
                             f"(--weights takes {CHOICES})")
 
@@ -134,3 +142,47 @@ def _from_tflite(path: Path, alpha: float, resolution: int, background: bool, fa
     labels = assign_tflite(model, family, imported, alpha, resolution, background, str(path))
     return Loaded(model, {"kind": "tflite", "path": str(path), "sha256": sha256(path),
                           "dropped_background": drops}, labels=labels, background=background)
+
+
+def _from_state_dict(path: Path, alpha: float, resolution: int, background: bool, family: families.Family) -> Loaded:
+    """torchvision's ShuffleNet V2 state dict, saved as .npz (see torchvision_import)."""
+    from .mobilenet import build
+    from .torchvision_import import MARK, describe, load_into, read_state_dict, width_of
+
+    state = read_state_dict(path)
+    holds = describe(state)
+    if MARK not in state:
+        raise MobiledeployError(f"{path} is not a torchvision ShuffleNet V2 state dict: it holds {holds}")
+    if family.version != 2:
+        raise MobiledeployError(f"{path} is not a {family.title} file: it holds {holds}; pass --arch shufflenet_v2")
+    held = width_of(state)
+    if held != alpha:
+        raise MobiledeployError(f"{path} does not fit {family.title} alpha {alpha:g}: it holds {holds}"
+                                + (f"; pass --alpha {held:g}" if held else ""))
+    fc = state.get("fc.weight")
+    outputs = int(fc.shape[0]) if fc is not None and fc.ndim == 2 else arch.IMAGENET_CLASSES
+    model = build(family, alpha, resolution, classes=_classes(outputs, background, path), background=background)
+    load_into(model, state, alpha, str(path))
+    return Loaded(model, {"kind": "torchvision", "path": str(path), "sha256": sha256(path)}, background=background)
+
+
+def _from_onnx(path: Path, alpha: float, resolution: int, background: bool, family: families.Family) -> Loaded:
+    """torchvision's ShuffleNet V2 as an ONNX file (see onnx_import: both its batch-norm layouts)."""
+    from .mobilenet import build
+    from .onnx_import import read_onnx
+    from .torchvision_import import load_into
+
+    imported = read_onnx(path)
+    holds = imported.describe()
+    if family is not families.shufflenet_v2_family:
+        raise MobiledeployError(f"{path} is not a {family.title} file: it holds {holds}; pass --arch shufflenet_v2"
+                                + ("" if family.builder else f" (importing ONNX reads ShuffleNet V2 only; {family.title} "
+                                                             f"takes {family.real_weights})"))
+    if imported.alpha != alpha:
+        raise MobiledeployError(f"{path} does not fit {family.title} alpha {alpha:g}: it holds {holds}; "
+                                f"pass --alpha {imported.alpha:g}")
+    model = build(family, alpha, resolution, classes=_classes(imported.outputs, background, path), background=background)
+    load_into(model, imported.state, alpha, str(path))
+    return Loaded(model, {"kind": "onnx", "path": str(path), "sha256": sha256(path), "layout": (
+        "folded" if imported.folded else "conv+bn"), "matched": "names" if imported.by_name else "structure"},
+        background=background)

@@ -47,7 +47,10 @@ class Session:
         if threads:
             opts.intra_op_num_threads = threads
         try:
-            self._ort = ort.InferenceSession(str(self.path), opts, providers=["CPUExecutionProvider"])
+            from ..litert import is_utf8, model_bytes
+
+            source = str(self.path) if is_utf8(self.path) else model_bytes(self.path)   # see litert.is_utf8
+            self._ort = ort.InferenceSession(source, opts, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own exception types per failure
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise MobiledeployError(f"cannot load ONNX model {self.path}: {first}") from None

@@ -10,6 +10,7 @@ stored as soon as it is settled; one already stored with the same settings is sk
 """
 from __future__ import annotations
 
+import os
 import queue
 import threading
 import time
@@ -25,7 +26,7 @@ class Benching:
 
     def __init__(self, opts, sessions: dict[str, Session], log, planned: int):
         self.opts, self.sessions, self.log = opts, sessions, log
-        self.have = set() if opts.again else {(r.device, r.sha256, r.settings.key()) for r in store.history()}
+        self.have = set() if opts.again else store.measured(list(sessions))
         self.stop, self.lock = threading.Event(), threading.Lock()
         self.stored, self.errors, self.planned = 0, [], planned
         self.queues = {d: queue.Queue() for d in sessions}
@@ -41,7 +42,7 @@ class Benching:
                 entry = cache.file_entry(artifact, p)
                 for t in self.opts.threads:
                     settings = self.opts.settings_for(t)
-                    if (device, entry.sha256, settings.key()) in self.have:
+                    if (device, os.path.realpath(artifact.folder), entry.sha256, settings.key()) in self.have:
                         self.unplan(1)
                         continue
                     self.queues[device].put(Session.job(Item(artifact, entry, cell, settings)))

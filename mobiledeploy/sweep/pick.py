@@ -180,7 +180,9 @@ def choose(rows: list[Row], budget_ms: float, min_top1: float | None = None, acc
         raise MobiledeployError("no measured results to pick from")
     source = ranking_source(measured, accuracy)
     ranked = [r for r in measured if source is None or r.top1_source == source]
-    unranked = len(measured) - len(ranked)
+    other = "published" if source == "measured" else "measured"
+    unranked = sum(1 for r in measured if r not in ranked and r.top1_source == other)
+    unknown_top1 = sum(1 for r in measured if r not in ranked and r.top1_source != other)
     int8_out = [r for r in ranked if max_int8_drop is not None and r.precision == "int8"
                 and (r.int8_drop is None or r.int8_drop.high > max_int8_drop)]
     allowed = [r for r in ranked if r not in int8_out
@@ -222,9 +224,10 @@ def choose(rows: list[Row], budget_ms: float, min_top1: float | None = None, acc
                       "a busy device, pick --refine re-measures)")
     left_out = ""
     if unranked:
-        other = "published" if source == "measured" else "measured"
         left_out += (f"; {unranked} variant(s) with only a {SOURCE_TEXT[other]} were not ranked against them "
                      f"(--accuracy {other} ranks by that)")
+    if unknown_top1:
+        left_out += f"; {unknown_top1} variant(s) with no top-1 at all were not ranked"
     if int8_out:
         unknown = sum(1 for r in int8_out if r.int8_drop is None)
         left_out += (f"; {len(int8_out)} int8 variant(s) left out by --max-int8-drop {100 * max_int8_drop:g} points"
@@ -358,18 +361,21 @@ def decide(device: str, budget_ms: float, min_top1: float | None = None, precisi
                                 f"{str(max_int8_drop)[:40]!r}")
     if within is not None and not Path(within).is_dir():
         raise MobiledeployError(f"--within {within} is not a folder (give a sweep's --out, e.g. models/sweep)")
-    kind = devices.get(device).get("kind")
+    known = devices.load()
+    kind = known[device].get("kind") if device in known else None   # a lab's device: in the store, not configured here
     refined = []
     while True:
-        records = store.history()
+        records = store.history(device)
         report = rows.build(records, accuracy_store.load(), [device], threads, [precision] if precision else None,
                             within=within, real_only=real_only)
         if not report.rows:
+            if device not in known:
+                devices.get(device)   # neither configured nor measured: the unknown-device line
             what = " ".join(x for x in (precision and f"{precision}", threads and f"{threads}-thread",
                                         real_only and "real-weight", within and f"{within}'s") if x)
             hint = f"mobiledeploy sweep --device {device}" + (f" --threads {threads}" if threads else "") \
                 + (f" --precisions {precision}" if precision else "")
-            raise MobiledeployError(f"no stored {what + ' ' if what else ''}results for {device} in {store.path()}: "
+            raise MobiledeployError(f"no stored {what + ' ' if what else ''}results for {device} in {store.where()}: "
                                     f"run {hint} first")
         choice = choose(report.rows, budget_ms, min_top1, accuracy, max_int8_drop)
         more = choice.refinable + [r for r in choice.noisy if r not in choice.refinable]
@@ -402,11 +408,13 @@ def decide(device: str, budget_ms: float, min_top1: float | None = None, precisi
     faster, better = front.neighbours(fr, chosen)
     note = None
     if chosen.weights == "random":
+        from ..model.families import family
+
         # its latency is real but it classifies nothing: say how to get the same shape with real weights
         note = (f"this artifact has random weights (latency only): before deploying, export it with real "
                 f"weights: mobiledeploy export {_arch_flag(chosen)}--alpha {alpha_text(chosen.alpha)} "
                 f"--res {chosen.resolution} "
-                f"--int8 --weights imagenet (or a Google .tflite)")
+                f"--int8 {family(chosen.arch).real_weights}")
     return PickResult(chosen, why, faster, better, deploy_command(chosen, kind), note, choice.tied,
                       choice.contenders, refined, choice.noisy, rerun(report, chosen, budget_ms), choice.ranked_by)
 

@@ -46,8 +46,10 @@ def near_budget(report, budget_ms: float) -> list[Cell]:
     return picks
 
 
-def measure_grid(opts: SweepOptions, measure: int | None = None, budget_ms: float | None = None, log=None) -> list[dict]:
+def measure_grid(opts: SweepOptions, measure: int | None = None, budget_ms: float | None = None, log=None,
+                 runner=None) -> list[dict]:
     """The sweep's runs: every cell, or K cells spanning the grid (then the predicted best near the budget).
+    `runner` replaces run.run (a lab's: mobiledeploy.lab.sweep.runner benches on its workers).
 
     Ctrl-C keeps every result stored so far: it ends as `Interrupted`, which says so.
     """
@@ -55,27 +57,28 @@ def measure_grid(opts: SweepOptions, measure: int | None = None, budget_ms: floa
     from ..outcome import Interrupted
     from . import grid
 
+    run_ = runner or run
     done = []
     try:
         if measure and measure < len(opts.grid):
             # K cells per family: each family's predictor is fitted on its own measurements
             spanning = [Cell(a, r, f) for f in opts.archs
                         for a, r in grid.spanning([(c.alpha, c.resolution) for c in opts.grid if c.arch == f], measure)]
-            done.append(run(opts.only(spanning), log))
+            done.append(run_(opts.only(spanning), log))
             if budget_ms:
                 confirm = near_budget(report_for(opts), budget_ms)
                 if confirm:
-                    done.append(run(opts.only(confirm), log))
+                    done.append(run_(opts.only(confirm), log))
         else:
-            done.append(run(opts, log))
+            done.append(run_(opts, log))
     except KeyboardInterrupt:
-        raise Interrupted(f"every result finished so far is kept in {store.path()}; run the same command again "
+        raise Interrupted(f"every result finished so far is kept in {store.where()}; run the same command again "
                           "to resume") from None
     return done
 
 
 def sweep(opts: SweepOptions, measure: int | None = None, budget_ms: float | None = None, plot: Path | None = None,
-          report_only: bool = False, log=None) -> SweepResult:
+          report_only: bool = False, log=None, runner=None) -> SweepResult:
     """Measure what the stores lack (unless report_only), then report the grid and draw its plot."""
     from ..plotting import check_target
     from . import report as report_mod
@@ -83,7 +86,7 @@ def sweep(opts: SweepOptions, measure: int | None = None, budget_ms: float | Non
     plot_path = Path(plot) if plot else Path(opts.out) / "sweep.png"
     if plot_path.parent.is_dir():
         check_target(plot_path)   # before measuring: a plot path that cannot be written wastes no sweep
-    runs = [] if report_only else measure_grid(opts, measure, budget_ms, log)
+    runs = [] if report_only else measure_grid(opts, measure, budget_ms, log, runner)
     doc = report_for(opts)
     failures = [line for rd in runs for line in rd["errors"]]
     if not doc.rows and failures:

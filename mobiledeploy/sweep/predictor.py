@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..model.cost import layer_costs
+from ..model.cost import VALUE_BYTES, layer_costs
 
 #: name -> features used (besides the constant): candidate forms, simplest first.
 FORMS = {
@@ -23,15 +23,25 @@ FORMS = {
     "dense+dw+act": ("dense_macs", "dw_macs", "act_bytes"),
 }
 
+#: forms measured but not tried by `fit` (benchmarks/predictor_families.py compares them across families)
+EXTRA_FORMS = {
+    "mac": ("mac_bytes",),
+    "macs+mac": ("macs", "mac_bytes"),
+}
+
 
 def features(alpha: float, resolution: int, precision: str, family=None) -> dict:
-    """Per-layer-type multiply-adds (millions) and activation megabytes of one variant (default family: v1)."""
-    rows = layer_costs(alpha, resolution, family=family) if family is not None else layer_costs(alpha, resolution)
+    """Per-layer-type multiply-adds (millions), activation megabytes and memory access cost (megabytes at the
+    precision: every layer's inputs, outputs and weights, ShuffleNet V2's MAC) of one variant (default: v1)."""
+    kw = {"precision": precision} if precision in VALUE_BYTES else {}
+    rows = layer_costs(alpha, resolution, family=family, **kw) if family is not None \
+        else layer_costs(alpha, resolution, **kw)
     by = {k: sum(r.macs for r in rows if r.kind == k) for k in ("conv", "dw", "pw", "fc")}
     width = 1 if precision == "int8" else 4
     act = sum(np.prod([int(v) for v in r.output.split("x")]) for r in rows) * width
     return {"macs": sum(by.values()) / 1e6, "dw_macs": by["dw"] / 1e6,
-            "dense_macs": (by["conv"] + by["pw"] + by["fc"]) / 1e6, "act_bytes": float(act) / 1e6}
+            "dense_macs": (by["conv"] + by["pw"] + by["fc"]) / 1e6, "act_bytes": float(act) / 1e6,
+            "mac_bytes": sum(r.mac for r in rows) / 1e6}
 
 
 def _design(rows: list[dict], names: tuple) -> np.ndarray:
@@ -67,7 +77,14 @@ class Model:
 
     def predict(self, feats: dict) -> float:
         """Predicted latency (ms) for one variant's features."""
-        return float((_design([feats], FORMS[self.form]) @ np.asarray(self.coef))[0])
+        return float((_design([feats], {**FORMS, **EXTRA_FORMS}[self.form]) @ np.asarray(self.coef))[0])
+
+
+def fit_form(rows: list[dict], y: list[float], form: str) -> Model:
+    """One named form (a key of FORMS or of EXTRA_FORMS) fitted on all the points, no leave-one-out."""
+    names = {**FORMS, **EXTRA_FORMS}[form]
+    coef = _fit(_design(rows, names), np.asarray(y, float))
+    return Model(form, [float(c) for c in coef], len(y), None, None)
 
 
 def fit(rows: list[dict], y: list[float]) -> Model | None:

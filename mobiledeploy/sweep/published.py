@@ -9,6 +9,9 @@ Google's quantization-aware result, not a claim about our file. Every use says "
 v2 source: TF-slim's tensorflow/models research/slim/nets/mobilenet/README.md, "Mobilenet V2 Imagenet
 Checkpoints" (float checkpoints; multiply-adds, parameters and top-1 per alpha x resolution). It
 publishes no quantized top-1, so an int8 v2 cell has no published number (it is measured or unknown).
+
+ShuffleNet V1 and V2 sources: the papers' tables (SHUFFLENET_V1_SOURCE, SHUFFLENET_V2_SOURCE below), float
+models at 224 only.
 """
 from __future__ import annotations
 
@@ -53,8 +56,40 @@ def _v2(key: tuple, precision: str) -> float | None:
     return row[2] / 100.0 if row is not None and precision != "int8" else None
 
 
-#: the family's name -> its published numbers (a family without a table has none)
-BY_ARCH = {"mobilenet_v1": _v1, "mobilenet_v2": _v2}
+SHUFFLENET_V1_SOURCE = ("Zhang et al. 2017, ShuffleNet (CVPR 2018 version), Table 2 (1x, 0.5x, 0.25x for each g) "
+                        "and Table 5 (1.5x, 2x at g = 3): ImageNet val top-1 = 100 - the printed error, at 224")
+#: (groups, alpha) -> float top-1 %, as published (single crop, 224x224)
+SHUFFLENET_V1_TOP1 = {
+    (1, 1.0): 66.4, (2, 1.0): 67.3, (3, 1.0): 67.4, (4, 1.0): 67.2, (8, 1.0): 67.6,
+    (1, 0.5): 54.9, (2, 0.5): 55.6, (3, 0.5): 56.8, (4, 0.5): 58.4, (8, 0.5): 57.7,
+    (1, 0.25): 42.9, (2, 0.25): 43.2, (3, 0.25): 45.0, (4, 0.25): 45.8, (8, 0.25): 47.3,
+    (3, 1.5): 71.5, (3, 2.0): 73.7,
+}
+SHUFFLENET_V2_SOURCE = ("Ma et al. 2018, ShuffleNet V2 (ECCV), Table 8: ImageNet val top-1 = 100 - the printed "
+                        "error, at 224")
+#: alpha -> float top-1 %, as published
+SHUFFLENET_V2_TOP1 = {0.5: 60.3, 1.0: 69.4, 1.5: 72.6, 2.0: 74.9}
+
+
+def _shufflenet_v1(groups: int):
+    def top1(key: tuple, precision: str) -> float | None:
+        alpha, resolution = key
+        row = SHUFFLENET_V1_TOP1.get((groups, alpha))
+        return row / 100.0 if row is not None and resolution == 224 and precision != "int8" else None
+    return top1
+
+
+def _shufflenet_v2(key: tuple, precision: str) -> float | None:
+    alpha, resolution = key
+    row = SHUFFLENET_V2_TOP1.get(alpha)
+    return row / 100.0 if row is not None and resolution == 224 and precision != "int8" else None
+
+
+#: the family's name -> its published numbers (a family without a table has none). ShuffleNet's papers publish
+#: float models at 224 only: another resolution or int8 has no published number (measured or unknown).
+BY_ARCH = {"mobilenet_v1": _v1, "mobilenet_v2": _v2, "shufflenet_v2": _shufflenet_v2,
+           "shufflenet_v1": _shufflenet_v1(3),
+           **{f"shufflenet_v1_g{g}": _shufflenet_v1(g) for g in (1, 2, 4, 8)}}
 
 
 def top1(alpha: float, resolution: int, precision: str, arch: str = DEFAULT) -> float | None:

@@ -25,9 +25,11 @@ def _drop_cell(r: Row) -> str:
     return "-" if d is None else f"{100 * d.drop:+.1f} [{100 * d.low:+.1f}, {100 * d.high:+.1f}]"
 
 
-#: (family, precision) -> marker: v1 circle/square, v2 triangle/diamond (fp32/int8); others fall back
-MARKERS = {("mobilenet_v1", "fp32"): "o", ("mobilenet_v1", "int8"): "s", ("mobilenet_v2", "fp32"): "^",
-           ("mobilenet_v2", "int8"): "D"}
+def _marker(arch: str, precision: str) -> str:
+    """The plot marker of a family's fp32 or int8 variants (the family record owns it)."""
+    from ..model.families import family
+
+    return family(arch).markers[precision == "int8"]
 
 
 def _families(rows) -> str:
@@ -36,9 +38,17 @@ def _families(rows) -> str:
     return " and ".join(family(a).title for a in sorted({r.arch for r in rows}))
 
 
-def _marker_key(rows) -> str:
-    return ", ".join(f"{MARKERS[k]}={k[0].removeprefix('mobilenet_')} {k[1]}" for k in MARKERS
-                     if any((r.arch, r.precision) == k for r in rows))
+def _title(arch: str) -> str:
+    from ..model.families import family
+
+    return family(arch).title
+
+
+def _marker_legend(ax, rows) -> None:
+    """One legend entry per family and precision drawn, named by the family's title (grey: not a device)."""
+    for arch, precision in sorted({(r.arch, r.precision) for r in rows}):
+        ax.scatter([], [], marker=_marker(arch, precision), s=36, facecolors="none", edgecolors="grey",
+                   label=f"{_title(arch)} {precision}")
 
 
 def table(doc: Report, title: str) -> None:
@@ -105,7 +115,7 @@ def plot(doc: Report, path: Path) -> Path:
         colour = colours[i % len(colours)]
         mine = [r for r in rows if (r.device, r.threads) == device]
         for r in mine:
-            marker = MARKERS.get((r.arch, r.precision), "x")
+            marker = _marker(r.arch, r.precision)
             filled = r.top1_source == "measured"
             ax.scatter(r.p90_ms, 100 * r.top1, marker=marker, s=36, color=colour,
                        facecolors=colour if filled else "none", alpha=1 if r.measured else 0.5)
@@ -130,10 +140,11 @@ def plot(doc: Report, path: Path) -> Path:
     ax.set_xlabel("measured p90 latency (ms, log scale" + (f"; bars: {c} CI" if c else "") + ")")
     ax.set_ylabel("top-1 (%): measured here (filled) or published (hollow): not one scale")
     ax.set_title(f"{_families(rows)}: accuracy against measured latency\n"
-                 f"{_marker_key(rows)}; filled = top-1 measured here, hollow = published (Google's checkpoint)",
-                 fontsize=9)
+                 "markers: family and precision (legend); filled = top-1 measured here, hollow = published "
+                 "(the papers' checkpoints)", fontsize=9)
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
+    _marker_legend(ax, rows)
+    ax.legend(fontsize=8, loc="best")
     fig.tight_layout()
     return save(fig, path)
 
@@ -151,8 +162,8 @@ def latency_plot(doc: Report, path: Path) -> Path:
     for key in sorted({(r.device, r.threads, r.precision, r.arch) for r in rows}):
         mine = sorted((r for r in rows if (r.device, r.threads, r.precision, r.arch) == key), key=lambda r: r.macs)
         line, = ax.plot([r.macs / 1e6 for r in mine], [r.p90_ms for r in mine],
-                        marker=MARKERS.get((key[3], key[2]), "x"), linestyle="-",
-                        label=f"{key[0]} ({key[1]} thr) {key[3].removeprefix('mobilenet_')} {key[2]}")
+                        marker=_marker(key[3], key[2]), linestyle="-",
+                        label=f"{key[0]} ({key[1]} thr) {_title(key[3])} {key[2]}")
         for r in mine:
             ax.annotate(r.label + ("" if r.measured else " (pred.)"), (r.macs / 1e6, r.p90_ms), textcoords="offset points",
                         xytext=(4, 3), fontsize=6, color=line.get_color())

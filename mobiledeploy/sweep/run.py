@@ -76,24 +76,69 @@ def _main_not_reimported():
             del main.__spec__
 
 
+class WarningsOnce:
+    """The exports' warnings, each said once when the exports end, prefixed by the cell that gave it; the same
+    warning from many cells (a small --calib folder warns in every one) is one line with the count."""
+
+    SHOWN = 4   # cells named in a line; the rest are counted
+
+    def __init__(self, order=()):
+        self.cells: dict[str, list[str]] = {}
+        self.order = {label: n for n, label in enumerate(order)}   # cells named in grid order, not finishing order
+
+    def add(self, cell: str, lines) -> None:
+        for line in lines:
+            named = self.cells.setdefault(str(line), [])
+            if cell not in named:
+                named.append(cell)
+
+    def lines(self) -> list[str]:
+        out = []
+        for message, cells in self.cells.items():
+            cells = sorted(cells, key=lambda c: self.order.get(c, len(self.order)))
+            if len(cells) == 1:
+                out.append(f"{cells[0]}: {message}")
+                continue
+            names = ", ".join(cells[:self.SHOWN]) + (f" and {len(cells) - self.SHOWN} more" if len(cells) > self.SHOWN
+                                                      else "")
+            out.append(f"{len(cells)} cells ({names}): {message}")
+        return out
+
+    def say(self) -> None:
+        import logging
+
+        for line in self.lines():
+            logging.getLogger("mobiledeploy.sweep").warning("%s", line)
+        self.cells.clear()
+
+
 def export_all(opts: SweepOptions, todo: list[cache.Recipe], log, on_ready=None,
                on_failed=None) -> tuple[dict, list[str]]:
     """Export the recipes the cache lacks in worker processes; (artifact by cell, error lines).
 
     `on_ready(cell, artifact)` is called as each export finishes (remote devices start benching it),
-    `on_failed(cell)` when one fails."""
-    from . import worker
-
+    `on_failed(cell)` when one fails. The exports' warnings are said once, when they end (WarningsOnce)."""
     import time
-
-    from ..progress import eta
 
     done, errors = {}, []
     if not todo:
         return done, errors
     started = time.perf_counter()
     workers = max(1, min(len(todo), opts.jobs or os.cpu_count() or 1))
+    warned = WarningsOnce([r.cell.label for r in todo])
+    try:
+        _export_in_pool(opts, todo, log, on_ready, on_failed, workers, warned, done, errors, started)
+    finally:  # Ctrl-C too: what the finished exports warned of is still said
+        warned.say()
+    return done, errors
+
+
+def _export_in_pool(opts, todo, log, on_ready, on_failed, workers, warned, done, errors, started) -> None:
     import multiprocessing
+    import time
+
+    from ..progress import eta
+    from . import worker
 
     # spawn: TensorFlow's threads do not survive fork, and the parent never imports TensorFlow
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
@@ -112,6 +157,7 @@ def export_all(opts: SweepOptions, todo: list[cache.Recipe], log, on_ready=None,
                     if on_failed:
                         on_failed(r.cell)
                     continue
+                warned.add(name, res.get("warnings", ()))
                 for rec in res["accuracy"]:
                     accuracy.append(rec)
                 done[r.cell] = Artifact.load(res["artifact"])
@@ -122,7 +168,6 @@ def export_all(opts: SweepOptions, todo: list[cache.Recipe], log, on_ready=None,
         except KeyboardInterrupt:
             pool.shutdown(wait=True, cancel_futures=True)
             raise
-    return done, errors
 
 
 def evaluate_cached(opts: SweepOptions, artifacts: dict, recs: dict, log) -> None:
@@ -147,13 +192,13 @@ def evaluate_cached(opts: SweepOptions, artifacts: dict, recs: dict, log) -> Non
 def open_devices(opts: SweepOptions) -> dict:
     """A bench session on every device (connected, probed, judged quiet: a warning line, or with --strict a
     refusal), each checked to run TFLite, before any export: fail fast, one line."""
-    from ..bench.session import Session
+    from ..bench.session import Session, new_run
     from ..export.formats import kind
 
-    opened = {}
+    opened, run_id = {}, new_run()
     try:
         for name in opts.devices:
-            session = opened[name] = Session(name, opts.settings, opts.insecure).open(opts.threads)
+            session = opened[name] = Session(name, opts.settings, opts.insecure, run=run_id).open(opts.threads)
             if not session.can_run([kind("tflite", "fp32")]):
                 raise MobiledeployError(f"{name} has no TFLite runtime: pip install ai-edge-litert on the device")
     except BaseException:
@@ -254,5 +299,6 @@ def _run(opts: SweepOptions, recs: dict, log, start: float) -> dict:
             "bench_seconds": round(time.perf_counter() - t_bench, 2),
             "seconds_before_first_bench": round(first - wall_start, 2), "first_bench_epoch": first,
             "first_run_epoch": first_run, "exports_done_epoch": exports_done,
+            "run_id": next((x.run for x in sessions.values()), None),
             "seconds": round(time.perf_counter() - start, 2), "artifacts": {
                 cell.label: str(art.folder) for cell, art in sorted(artifacts.items())}}

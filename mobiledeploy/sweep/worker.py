@@ -5,6 +5,7 @@ variant.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 from pathlib import Path
 
@@ -38,7 +39,10 @@ def init(parent: int | None = None, out: str | None = None) -> None:
 
 
 def export_cell(recipe, out: str, data: str | None, wnids: str | None) -> dict:
-    """Export one recipe (replacing a stale artifact); evaluate its files when it has real weights and data."""
+    """Export one recipe (replacing a stale artifact); evaluate its files when it has real weights and data.
+
+    The export's own warnings (mobiledeploy's log records and warnings at WARNING or above, not TensorFlow's) come
+    back in "warnings", each once, for the sweep to pass on (run.WarningsOnce)."""
     import time
 
     from ..artifact.bundle import Artifact
@@ -47,15 +51,56 @@ def export_cell(recipe, out: str, data: str | None, wnids: str | None) -> dict:
 
     start = time.perf_counter()
     kinds = [k for k in FILE_KINDS if k.format == "tflite" and (k.precision in recipe.precisions or k.precision == "fp32")]
-    result = export(ExportOptions(
-        alpha=recipe.alpha, resolution=recipe.resolution, kinds=kinds, arch=recipe.arch, weights=recipe.weights or "none",
-        calib=recipe.calib, calib_count=recipe.calib_count, out=out, force=True, quiet=True,
-        datafree_count=recipe.calib_count, datafree_steps=recipe.datafree_steps))
-    accuracy = []
-    if data and recipe.weights:
-        accuracy = evaluate_files(Artifact.load(result.artifact), data, wnids, recipe.precisions)
+    # a random-weights cell is latency only: that its classes have no names is no news (and the sweep has no --labels)
+    with _warnings_kept(ignore=() if recipe.weights else ("artifact/labels.py",)) as kept:
+        result = export(ExportOptions(
+            alpha=recipe.alpha, resolution=recipe.resolution, kinds=kinds, arch=recipe.arch,
+            weights=recipe.weights or "none", calib=recipe.calib, calib_count=recipe.calib_count, out=out, force=True,
+            quiet=True, datafree_count=recipe.calib_count, datafree_steps=recipe.datafree_steps))
+        accuracy = []
+        if data and recipe.weights:
+            accuracy = evaluate_files(Artifact.load(result.artifact), data, wnids, recipe.precisions)
     return {"artifact": result.artifact, "seconds": round(time.perf_counter() - start, 2),
-            "timings": result.timings, "accuracy": accuracy}
+            "timings": result.timings, "accuracy": accuracy, "warnings": kept}
+
+
+@contextlib.contextmanager
+def _warnings_kept(ignore=()):
+    """The list of warning lines mobiledeploy's own code gives inside the block, each once, in order.
+
+    The worker's logger stays at ERROR outside (init), so nothing else a worker does prints; inside, a handler
+    keeps WARNING records instead of printing them, and Python warnings raised from mobiledeploy's files are kept
+    (TensorFlow's and the other libraries' stay ignored). Records logged from the files named in `ignore` (path endings) are dropped."""
+    import warnings
+
+    kept: list[str] = []
+
+    def keep(text: str) -> None:
+        if text not in kept:
+            kept.append(text)
+
+    class Keep(logging.Handler):
+        def emit(self, record):
+            if not str(record.pathname).replace("\\", "/").endswith(ignore):
+                keep(record.getMessage())
+
+    log = logging.getLogger("mobiledeploy")
+    handler, level, propagate = Keep(logging.WARNING), log.level, log.propagate
+    log.addHandler(handler)
+    log.setLevel(logging.WARNING)
+    log.propagate = False
+    package = str(Path(__file__).resolve().parents[1])
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            yield kept
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(level)
+        log.propagate = propagate
+    for w in caught:
+        if str(w.filename).startswith(package):
+            keep(str(w.message))
 
 
 def evaluate_files(artifact, data: str, wnids: str | None, precisions) -> list[dict]:

@@ -42,7 +42,8 @@ def _ranged(kind, low=None, high=None, what=""):
 def parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="classify.py",
-        description="Classify live camera frames with a mobiledeploy artifact (MobileNet v1 or V2 at your alpha/rho).",
+        description="Classify live camera frames with a mobiledeploy artifact (any family it exports: MobileNet "
+                    "v1/V2, ShuffleNet V1/V2, at your alpha/rho; the family is read from its manifest).",
         epilog="Examples:\n  classify.py --artifact models/mobilenet_v1_0.5_128 --web\n"
                "  classify.py --alpha 0.5 --res 128 --precision int8 --source /dev/video0 --json-lines --frames 100\n"
                "  classify.py --artifact models/mobilenet_v1_0.5_128 --source clip.mp4 --record out.avi",
@@ -55,7 +56,7 @@ def parser() -> argparse.ArgumentParser:
     m.add_argument("--alpha", help="pick the artifact whose manifest has this width multiplier ...")
     m.add_argument("--res", help="... and this input resolution")
     m.add_argument("--arch", choices=sorted(FAMILIES),
-                   help="... and this family (needed when --models holds both at that alpha/res)")
+                   help="... and this family (needed when --models holds two families at that alpha/res)")
     m.add_argument("--precision", metavar="PRECISION",
                    help="TFLite file precision, as the artifact's manifest lists them (fp32, fp16, dynamic, int8; "
                         "default: the manifest's default file, int8 first)")

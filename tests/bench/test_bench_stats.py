@@ -49,7 +49,8 @@ def test_parse_ssh_rejects(spec):
 def test_runner_args_are_a_list_not_a_shell_string():
     args = runner_args("/tmp/x; rm -rf ~/model.tflite", BenchSettings(threads=2, runs=5, warmup=1, cpu_mask="f0"))
     assert args[0] == "/tmp/x; rm -rf ~/model.tflite"
-    assert args[1:] == ["--threads", "2", "--runs", "5", "--warmup", "1", "--cpu-mask", "f0"]
+    assert args[1:] == ["--threads", "2", "--runs", "5", "--warmup", "1", "--max-seconds", "2.66667", "--cpu-mask",
+                        "f0"]
 
 
 # --- benchmark_model output parsing, on real published output (see data/benchmark_model/SOURCES.md)

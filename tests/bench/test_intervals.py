@@ -14,6 +14,7 @@ from mobiledeploy.bench.settings import BenchSettings
 from mobiledeploy.errors import MobiledeployError
 from mobiledeploy.sweep.cells import Cell, Row
 from mobiledeploy.sweep.pick import choose
+from stored import stored
 
 SIGMA = 0.3 ** 0.5
 Z = {0.5: 0.0, 0.9: 1.2815515655446004}
@@ -202,7 +203,7 @@ def test_protocol_options_out_of_range(tmp_path, args, fragment):
     proc = mobiledeploy("bench", tmp_path, *args, env={"MOBILEDEPLOY_HOME": str(home)})
     assert proc.returncode == 2
     assert_one_line_error(proc, fragment)
-    assert not (home / "results.jsonl").exists()
+    assert not stored(home)
 
 
 @pytest.mark.slow
@@ -217,7 +218,7 @@ def test_strict_refuses_to_store_an_unstable_result(tiny_artifact, tmp_path):
     # unstable result: either way one line naming --strict, and nothing stored
     assert_one_line_error(proc, "--strict")
     assert "unstable" in proc.stderr or "not quiet" in proc.stderr
-    assert not (home / "results.jsonl").exists() or not (home / "results.jsonl").read_text().strip()
+    assert not stored(home)
     doc = json.loads(mobiledeploy("bench", tiny_artifact, "--file", "model_int8.tflite", "--runs", "5", "--json",
                                   env=env, check=True).stdout)
     m = doc["results"][0]["measurement"]
@@ -249,11 +250,13 @@ def test_pick_refine_measures_the_contenders_again(tiny_artifact, tmp_path, monk
     home = tmp_path / "home"
     monkeypatch.setenv("MOBILEDEPLOY_HOME", str(home))
     mobiledeploy("bench", tiny_artifact, "--runs", "10", "--max-seconds", "1", "--json", check=True)
-    lines = [json.loads(x) for x in (home / "results.jsonl").read_text().splitlines()]
+    lines = stored(home)
     fp32 = next(x for x in lines if x["precision"] == "fp32")
     int8 = next(x for x in lines if x["precision"] == "int8")
     budget = 1.5 * fp32["measurement"]["p90"]["high"]
     int8["measurement"]["p90"]["low"], int8["measurement"]["p90"]["high"] = 0.001, 100 * budget
+    for name in ("results.db", "results.db-wal", "results.db-shm"):   # the store again, from these records
+        (home / name).unlink(missing_ok=True)
     (home / "results.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
 
     doc = json.loads(mobiledeploy("pick", "--device", "local", "--budget-ms", f"{budget:.5f}", "--json",
@@ -267,9 +270,9 @@ def test_pick_refine_measures_the_contenders_again(tiny_artifact, tmp_path, monk
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
     assert len(doc["refined"]) == 1 and sorted(doc["refined"][0]["labels"]) == ["a0.25-32-fp32", "a0.25-32-int8"]
-    stored = [json.loads(x) for x in (home / "results.jsonl").read_text().splitlines()]
-    assert len(stored) == 4                                   # both measured again, appended
-    again = stored[-1] if stored[-1]["precision"] == "int8" else stored[-2]
+    kept = stored(home)
+    assert len(kept) == 4                                     # both measured again, appended
+    again = kept[-1] if kept[-1]["precision"] == "int8" else kept[-2]
     assert again["measurement"]["processes"] >= 6 and again["settings"]["max_seconds"] == 3 * 1.0   # 3 x the cap
     assert again["measurement"]["p90"]["low"] > 0.001         # the new result replaced the noisy one
     if doc["decided"]:                                        # both fit now: tied, broken by the smaller file
@@ -283,8 +286,8 @@ def test_the_confidence_asked_for_is_the_one_measured_stored_and_printed(tiny_ar
     proc = mobiledeploy("bench", tiny_artifact, "--runs", "10", "--max-seconds", "1", "--confidence", "0.9",
                         env=env, check=True)
     assert "90% CI" in proc.stdout and "95%" not in proc.stdout
-    stored = [json.loads(x) for x in (tmp_path / "home" / "results.jsonl").read_text().splitlines()]
-    assert stored and all(x["measurement"]["p90"]["confidence"] == 0.9 for x in stored)
+    kept = stored(tmp_path / "home")
+    assert kept and all(x["measurement"]["p90"]["confidence"] == 0.9 for x in kept)
     report = mobiledeploy("sweep", "--report", "--alphas", "0.25", "--res", "32", "--device", "local",
                           "--out", tiny_artifact.parent, "--plot", tmp_path / "sweep.png", env=env, check=True).stdout
     assert "90% CI" in report and "95% CI" not in report

@@ -12,6 +12,7 @@ import pytest
 
 from conftest import assert_one_line_error, mobiledeploy
 from sshd import add_board
+from stored import stored
 
 HERE = Path(__file__).parents[1]
 BURN = "import os, time\nos.sched_setaffinity(0, {%d})\nend = time.time() + 120\nwhile time.time() < end:\n    pass\n"
@@ -71,11 +72,11 @@ def _check_detects(artifact, device, burner, home):
     busy_idle = doc["measurement"]["quietness"]["others_busy"]
     assert busy_idle < 0.5 and busy_idle < shared, (busy_idle, shared)
     # --strict on the busy core: refused before measuring, one line, nothing more stored
-    before = (home / "results.jsonl").read_text()
+    before = stored(home)
     proc = _bench(artifact, device, busy, "--strict")
     assert proc.returncode == 2
     assert_one_line_error(proc, "not quiet", "--strict", f"core {busy} ")
-    assert (home / "results.jsonl").read_text() == before
+    assert stored(home) == before
 
 
 def test_competing_process_on_the_measured_core_locally(tiny_artifact, burner, tmp_path, monkeypatch):

@@ -52,6 +52,29 @@ def test_pick_gives_the_answer_the_version_that_wrote_the_store_gave(name):
             assert c.decided == answer["decided"] and [r.label for r in c.contenders] == answer["contenders"]
 
 
+@pytest.mark.parametrize("name", sorted(ANSWERS))
+def test_pick_gives_the_same_answers_after_the_store_imported_the_old_file(name, tmp_path, monkeypatch):
+    """The old results.jsonl in the home, imported on first use into results.db: the records read back from the
+    database give the answers that version gave (and the records equal the lines read directly)."""
+    from mobiledeploy.bench import store
+
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "results.jsonl").write_text((STORES / f"{name}.jsonl").read_text())
+    monkeypatch.setenv("MOBILEDEPLOY_HOME", str(home))
+    records = store.history(latencies=True)
+    assert not (home / "results.jsonl").exists() and (home / "results.db").exists()
+    direct = [BenchRecord.from_dict(d) for d in lines(name)]
+    assert [r.measurement for r in records] == [r.measurement for r in direct]
+    assert [r.latencies_ms for r in records] == [r.latencies_ms for r in direct]
+    report = rows.build(store.history("local"), {}, ["local"])
+    for answer in ANSWERS[name]["answers"]:
+        c = choose(report.rows, answer["budget_ms"])
+        assert (c.chosen.label if c.chosen else None) == answer["chosen"], answer
+        if answer["decided"] is not None:
+            assert c.decided == answer["decided"] and [r.label for r in c.contenders] == answer["contenders"]
+
+
 def test_hostile_and_newer_lines_are_skipped_with_one_warning(tmp_path):
     """A 400-digit integer, a family this version does not know, a newer record format, a p90 outside its own
     interval: each costs its own line, with one warning naming the store; the rest reads."""

@@ -21,6 +21,7 @@ import pytest
 from conftest import assert_one_line_error, mobiledeploy, wait_for
 from sshd import Sshd, free_port, keygen
 from sshd import add_board as sshd_add_board
+from stored import stored
 
 pytestmark = pytest.mark.faults
 PY = sys.executable
@@ -63,7 +64,7 @@ def board_processes(folder: Path) -> list[int]:
 def home_leftovers(home) -> list[str]:
     """Temporary files in the mobiledeploy home (a half-written devices.toml or results store)."""
     root = home / "mobiledeploy"
-    return sorted(p.name for p in root.iterdir() if p.name not in ("devices.toml", "results.jsonl")) \
+    return sorted(p.name for p in root.iterdir() if p.name not in ("devices.toml", "results.db", "results.db-wal", "results.db-shm")) \
         if root.exists() else []
 
 
@@ -678,41 +679,41 @@ BAD_LINES = {
 
 
 @pytest.mark.parametrize("case", sorted(BAD_LINES))
-def test_history_skips_lines_that_are_not_records(case, home):
+def test_history_skips_lines_that_are_not_records(case, tmp_path):
+    """An old results.jsonl (imported on first use) or a teammate's file given to `results import`: the lines
+    that are not records are skipped with one warning, the others are stored and shown."""
     import json
 
-    store = home / "mobiledeploy" / "results.jsonl"
-    store.parent.mkdir(parents=True, exist_ok=True)
-    old = store.read_bytes() if store.exists() else None
-    try:
-        good = [json.dumps(_record(i)).encode() for i in range(3)]
-        store.write_bytes(b"\n".join([good[0], BAD_LINES[case], good[1], BAD_LINES[case], good[2]]) + b"\n")
-        proc = mobiledeploy("bench", "--history", "--json", check=True)
-        rows = json.loads(proc.stdout)["results"]
-        assert [r["file"] for r in rows] == ["f0.tflite", "f1.tflite", "f2.tflite"]
-        warnings = [line for line in proc.stderr.splitlines() if "not bench records" in line]
-        assert len(warnings) == 1 and "skipped 2 lines" in warnings[0] and "Traceback" not in proc.stderr
-        table = mobiledeploy("bench", "--history", check=True)
-        assert "f2.tflite" in table.stdout
-    finally:
-        if old is None:
-            store.unlink()
-        else:
-            store.write_bytes(old)
+    env = {"MOBILEDEPLOY_HOME": str(tmp_path / "home")}
+    good = [json.dumps(_record(i)).encode() for i in range(3)]
+    text = b"\n".join([good[0], BAD_LINES[case], good[1], BAD_LINES[case], good[2]]) + b"\n"
+    (tmp_path / "home").mkdir()
+    (tmp_path / "home" / "results.jsonl").write_bytes(text)
+    proc = mobiledeploy("bench", "--history", "--json", env=env, check=True)
+    rows = json.loads(proc.stdout)["results"]
+    assert [r["file"] for r in rows] == ["f0.tflite", "f1.tflite", "f2.tflite"]
+    warnings = [line for line in proc.stderr.splitlines() if "not bench records" in line]
+    assert len(warnings) == 1 and "skipped 2 lines" in warnings[0] and "Traceback" not in proc.stderr
+    table = mobiledeploy("bench", "--history", env=env, check=True)
+    assert "f2.tflite" in table.stdout and "skipped" not in table.stderr   # imported once: told once
+    (tmp_path / "mate.jsonl").write_bytes(text.replace(b"f0.tflite", b"g0.tflite"))
+    got = json.loads(mobiledeploy("results", "import", tmp_path / "mate.jsonl", "--json", env=env, check=True).stdout)
+    assert (got["added"], got["known"], got["skipped"]) == (1, 2, 2)
 
 
-def test_append_after_a_cut_line_stays_whole(tmp_path, monkeypatch):
+def test_append_after_a_cut_line_stays_whole(tmp_path):
+    """The JSON-lines file results are kept in while a database is out of reach (unsent.jsonl)."""
     import json
 
-    from mobiledeploy.bench import store
+    from mobiledeploy.bench import record_lines
     from mobiledeploy.bench.record import BenchRecord
 
-    monkeypatch.setenv("MOBILEDEPLOY_HOME", str(tmp_path))
-    store.path().write_bytes(json.dumps(_record(0)).encode() + b"\n" + b'{"device": "loc')  # a crash mid-line
-    store.append(BenchRecord.from_dict(_record(1)))
-    lines = store.path().read_bytes().splitlines()
+    path = tmp_path / "unsent.jsonl"
+    path.write_bytes(json.dumps(_record(0)).encode() + b"\n" + b'{"device": "loc')  # a crash mid-line
+    record_lines.append(path, BenchRecord.from_dict(_record(1)))
+    lines = path.read_bytes().splitlines()
     assert len(lines) == 3 and json.loads(lines[-1])["file"] == "f1.tflite"
-    assert [r.file for r in store.history()] == ["f0.tflite", "f1.tflite"]
+    assert [r.file for r in record_lines.read(path)] == ["f0.tflite", "f1.tflite"]
 
 
 # -- a board whose runner answers nonsense: a device fault, one line, nothing stored ---------------------------
@@ -733,14 +734,13 @@ def test_board_runner_that_lies_is_a_device_fault(sshd, tiny_artifact, home, tmp
     fake.write_text(f"#!/bin/sh\ncase \"$*\" in *--probe*) exec {PY} \"$@\";; esac\necho '{LIARS[case]}'\n")
     fake.chmod(0o755)
     add_board(sshd, python=str(fake))
-    store = home / "mobiledeploy" / "results.jsonl"
-    before = store.read_bytes() if store.exists() else b""
+    before = stored(home / "mobiledeploy")
     proc = mobiledeploy("bench", tiny_artifact, "--device", "board", "--file", "model_int8.tflite", "--runs", "5")
     assert proc.returncode == 2
     line = assert_one_line_error(proc)
     assert "board" in line or "127.0.0.1" in line  # the device is named
     assert "unexpected" not in proc.stderr
-    assert (store.read_bytes() if store.exists() else b"") == before   # nothing stored
+    assert stored(home / "mobiledeploy") == before   # nothing stored
     assert_clean(sshd, home)
 
 
@@ -762,13 +762,13 @@ def _fixed_name_case(kind):
 
 @pytest.mark.parametrize("kind,fragment", [("fifo", "is a fifo"), ("dev-zero", "character device"),
                                            ("folder", "is a folder")])
-@pytest.mark.parametrize("which", ["devices.toml", "results.jsonl", "mobiledeploy.toml"])
+@pytest.mark.parametrize("which", ["devices.toml", "results.db", "mobiledeploy.toml"])
 def test_files_read_by_a_fixed_name(tmp_path, which, kind, fragment):
     home = tmp_path / "home"
     home.mkdir()
     path = (tmp_path / which) if which == "mobiledeploy.toml" else (home / which)
     _fixed_name_case(kind)(path)
-    command = {"devices.toml": ("devices", "list"), "results.jsonl": ("bench", "--history"),
+    command = {"devices.toml": ("devices", "list"), "results.db": ("bench", "--history"),
                "mobiledeploy.toml": ("devices", "list")}[which]
     proc = mobiledeploy(*command, env={"MOBILEDEPLOY_HOME": str(home)}, cwd=tmp_path, timeout=30)
     assert proc.returncode == 2

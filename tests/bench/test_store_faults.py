@@ -4,7 +4,8 @@ import os
 
 import pytest
 
-from conftest import assert_one_line_error, mobiledeploy
+from conftest import mobiledeploy
+from stored import stored
 
 pytestmark = pytest.mark.faults
 
@@ -20,11 +21,11 @@ def test_bench_stores_an_absolute_path_and_measures_a_repeated_file_once(tiny_ar
                         "--max-seconds", "1", "--json", env=env, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert len(json.loads(proc.stdout)["results"]) == 1
-    stored = [json.loads(x) for x in (home / "results.jsonl").read_text().splitlines()]
-    assert len(stored) == 1 and stored[0]["artifact"] == str(tiny_artifact)
-    other = dict(stored[0], device="pi")
-    with open(home / "results.jsonl", "a") as f:
-        f.write(json.dumps(other) + "\n")
+    kept = stored(home)
+    assert len(kept) == 1 and kept[0]["artifact"] == str(tiny_artifact)
+    other = dict(kept[0], device="pi")
+    (home / "other.jsonl").write_text(json.dumps(other) + "\n")
+    mobiledeploy("results", "import", home / "other.jsonl", env=env, check=True)
     local = json.loads(mobiledeploy("bench", "--history", "--json", env=env, check=True).stdout)["results"]
     every = json.loads(mobiledeploy("bench", "--history", "--device", "all", "--json", env=env, check=True).stdout)
     assert [r["device"] for r in local] == ["local"] and len(every["results"]) == 2
@@ -34,17 +35,3 @@ def test_bench_stores_an_absolute_path_and_measures_a_repeated_file_once(tiny_ar
     assert f"artifact: {tiny_artifact} (model_int8.tflite)" in text
 
 
-@pytest.mark.slow
-def test_a_full_store_is_refused_before_measuring(tiny_artifact, tmp_path):
-    """A store past the size every reader takes: one line before anything is measured, the store untouched."""
-    from mobiledeploy.bench import store
-
-    home = tmp_path / "home"
-    home.mkdir()
-    big = home / "results.jsonl"
-    with open(big, "wb") as f:
-        f.truncate(store.MAX_STORE_BYTES)   # sparse: no disk used
-    proc = mobiledeploy("bench", tiny_artifact, "--device", "local", env={"MOBILEDEPLOY_HOME": str(home)})
-    assert proc.returncode == 2
-    assert_one_line_error(proc, "is full", "move it away")
-    assert big.stat().st_size == store.MAX_STORE_BYTES

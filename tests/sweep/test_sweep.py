@@ -8,6 +8,7 @@ import pytest
 
 from conftest import mobiledeploy, shared
 from sshd import Sshd
+from stored import stored
 
 pytestmark = pytest.mark.slow
 GRID = ["--alphas", "0.25,0.5", "--res", "128,160", "--precision", "fp32,int8", "--runs", "5", "--warmup", "2"]
@@ -52,8 +53,7 @@ def test_a_remote_device_benches_while_the_host_still_exports(swept):
 
 
 def test_results_carry_the_model_block(swept):
-    store = Path(swept[1]["MOBILEDEPLOY_HOME"]) / "results.jsonl"
-    records = [json.loads(line) for line in store.read_text().splitlines()]
+    records = stored(swept[1]["MOBILEDEPLOY_HOME"])
     assert len(records) == 16
     for r in records:
         manifest = json.loads((Path(r["artifact"]) / "manifest.json").read_text())
@@ -101,7 +101,7 @@ def test_again_is_a_second_run_and_pick_states_the_drift(swept, tmp_path):
     doc = json.loads(mobiledeploy("sweep", *GRID, "--device", "local", "--out", out, "--again", "--json", env=env,
                                   check=True).stdout)
     assert doc["run"][0]["exported"] == 0 and doc["run"][0]["benched"] == 8
-    records = [BenchRecord.from_dict(json.loads(line)) for line in (home / "results.jsonl").read_text().splitlines()]
+    records = [BenchRecord.from_dict(x) for x in stored(home)]
     local = [r for r in records if r.device == "local"]
     runs = {}
     for r in local:
@@ -147,12 +147,11 @@ def test_pick_from_the_sweep(swept):
 
 def test_report_only_measures_nothing(swept):
     doc, env, out, _ = swept
-    store = Path(env["MOBILEDEPLOY_HOME"]) / "results.jsonl"
-    before = store.read_text()
+    before = stored(env["MOBILEDEPLOY_HOME"])
     rep = json.loads(mobiledeploy("sweep", *GRID, "--device", "local", "--out", out, "--report", "--json", env=env,
                                   check=True).stdout)
     assert rep["run"] == [] and len([r for r in rep["rows"] if r["device"] == "local"]) == 8
-    assert store.read_text() == before
+    assert stored(env["MOBILEDEPLOY_HOME"]) == before
     assert all("loo_median_abs_pct" in m for m in rep["predictor"])
     # every measured row has a p90 interval, so each group states its measurement noise floor
     assert all(m["noise_floor_pct"] > 0 for m in rep["predictor"])
@@ -229,10 +228,9 @@ def test_ctrl_c_keeps_finished_results_and_rerun_resumes(tmp_path):
     home, out = tmp_path / "home", tmp_path / "models"
     args = ["sweep", "--alphas", "0.25", "--res", "128,160", "--precision", "fp32,int8", "--runs", "300",
             "--warmup", "2", "--out", str(out)]
-    store = home / "results.jsonl"
-    code, err, _ = _interrupted_sweep(home, args, lambda: store.exists() and store.read_text().count("\n") >= 1)
+    code, err, _ = _interrupted_sweep(home, args, lambda: len(stored(home)) >= 1)
     assert code == 130 and "interrupted" in err and "Traceback" not in err, err
-    kept = store.read_text().count("\n")
+    kept = len(stored(home))
     assert 1 <= kept < 4
     assert not list(out.glob(".*tmp*"))  # no half-written artifact
     doc = json.loads(mobiledeploy(*args, "--json", env={"MOBILEDEPLOY_HOME": str(home)}, check=True).stdout)
@@ -254,7 +252,7 @@ def test_ctrl_c_during_exports_leaves_whole_artifacts_only(tmp_path):
     # an --out the sweep created and left empty is removed again: no folder then is no finished artifact
     finished = [p for p in out.iterdir() if p.is_dir()] if out.exists() else []
     assert all((p / "manifest.json").exists() for p in finished), finished  # no half-written artifact
-    assert len(finished) < 4 and not (home / "results.jsonl").exists()  # stopped before any bench
+    assert len(finished) < 4 and not stored(home)  # stopped before any bench
 
     def group_alive():
         """A live (not zombie) process left in the sweep's process group."""

@@ -7,6 +7,7 @@ from mobiledeploy.bench.record import BenchRecord
 from mobiledeploy.bench.measurement import Estimate
 from mobiledeploy.sweep.cells import Cell, Row
 from mobiledeploy.sweep.pick import choose
+from stored import stored
 
 # (alpha, res, precision, p90 ms): a device where int8 is faster; the published top-1 decides accuracy
 HAND = [(0.25, 128, "int8", 1.0), (0.25, 128, "fp32", 2.0), (0.5, 128, "int8", 1.5), (0.5, 128, "fp32", 4.0),
@@ -203,8 +204,7 @@ def test_pick_states_the_drift_between_runs_when_the_store_has_seen_two(tmp_path
     # 1.96 sqrt(2 (se^2 + sd^2)), se = log(1.02) / 1.96 from its p90 interval: +-11.7%, about 4.24 ms (run 2's)
     assert 1.10 < b["p90_rerun_ms"][1] / p90 < 1.13 and 1.10 < p90 / b["p90_rerun_ms"][0] < 1.13
     assert b["fits_rerun"] is True and doc["chosen"]["p90_rerun_ms"] == b["p90_rerun_ms"]
-    others = [r for r in rows.build([BenchRecord.from_dict(json.loads(line)) for line in
-                                     (home / "results.jsonl").read_text().splitlines()], {}, ["local"]).rows]
+    others = [r for r in rows.build([BenchRecord.from_dict(x) for x in stored(home)], {}, ["local"]).rows]
     assert all(r.median_rerun.low < r.median_ms < r.median_rerun.high for r in others)
     # at 4.5 ms its p90 bound (4.32 ms) fits this run, but another run's may reach 4.77 ms: a contender, not a
     # fit (issue 30: a decision another run would not repeat is not stated as decided)

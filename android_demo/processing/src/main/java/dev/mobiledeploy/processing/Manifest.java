@@ -73,12 +73,15 @@ public final class Manifest {
         }
     }
 
-    /** The families this app runs: the same preprocessing and one softmax output for both. */
-    public static final List<String> ARCHITECTURES = Collections.unmodifiableList(
-            java.util.Arrays.asList("mobilenet_v1", "mobilenet_v2"));
+    /**
+     * What the app can read from a model's output: the manifest's output.kind. The app runs any family whose
+     * manifest promises this contract (the input rules of {@link Input} and one vector of class
+     * probabilities); it keeps no list of family names, so a family the exporter gains needs no app change.
+     */
+    public static final String OUTPUT_KIND = "probabilities";
 
     public final String name;
-    /** model.architecture: which MobileNet family the artifact holds (never guessed from a folder name). */
+    /** model.architecture: the family the artifact holds, shown as text (never guessed from a folder name). */
     public final String architecture;
     public final double alpha;
     public final int resolution;
@@ -95,14 +98,11 @@ public final class Manifest {
         name = o.getString("name");
         JSONObject model = o.getJSONObject("model");
         architecture = model.getString("architecture");
-        if (!ARCHITECTURES.contains(architecture)) {
-            throw new IllegalArgumentException("model.architecture " + architecture + " is not one this app runs "
-                    + ARCHITECTURES + ": re-export the artifact or update the app");
-        }
         alpha = model.getDouble("alpha");
         resolution = model.getInt("resolution");
         outputs = model.getInt("outputs");
         background = model.getBoolean("background");
+        checkOutput(o.getJSONObject("output"), architecture, outputs, background);
         labelsFile = o.getJSONObject("labels").getString("file");
         input = new Input(o.getJSONObject("input"));
         List<File> list = new ArrayList<>();
@@ -164,6 +164,28 @@ public final class Manifest {
             if ("tflite".equals(f.format) && !"int8".equals(f.precision)) out.add(f);
         }
         return out;
+    }
+
+    /**
+     * The output contract the app relies on, read from the manifest rather than implied by a family name: one
+     * vector of {@code outputs} class probabilities (ranked as they are), with the model's background flag.
+     */
+    private static void checkOutput(JSONObject out, String architecture, int outputs, boolean background)
+            throws JSONException {
+        String kind = out.getString("kind");
+        if (!OUTPUT_KIND.equals(kind)) {
+            throw new IllegalArgumentException("output.kind " + JSONObject.quote(kind) + " of model.architecture "
+                    + JSONObject.quote(architecture) + " is not one this app reads (" + OUTPUT_KIND
+                    + "): re-export the artifact or update the app");
+        }
+        JSONArray shape = out.getJSONArray("shape");
+        if (outputs < 1 || shape.length() != 2 || shape.getInt(0) != 1 || shape.getInt(1) != outputs) {
+            throw new IllegalArgumentException("output.shape " + shape + " is not [1, " + outputs
+                    + "] (model.outputs): re-export the artifact");
+        }
+        if (out.getBoolean("background") != background) {
+            throw new IllegalArgumentException("output.background and model.background disagree: re-export the artifact");
+        }
     }
 
     private static double[] doubles(JSONArray a) throws JSONException {

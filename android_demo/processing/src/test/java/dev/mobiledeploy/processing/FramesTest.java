@@ -93,6 +93,7 @@ class FramesTest {
                 + "\"background\":false},\"labels\":{\"file\":\"labels.txt\"},\"input\":{\"shape\":[1,2,2,3],"
                 + "\"layout\":\"NHWC\",\"color\":\"RGB\",\"crop\":{\"kind\":\"none\"},\"resize\":{\"method\":\"bilinear\","
                 + "\"half_pixel_centers\":true,\"antialias\":false},\"mean\":[0,0,0],\"std\":[1,1,1]},"
+                + "\"output\":{\"shape\":[1,4],\"kind\":\"probabilities\",\"background\":false},"
                 + "\"files\":[{\"name\":\"m.tflite\",\"format\":\"tflite\",\"precision\":\"int8\","
                 + "\"input\":{\"dtype\":\"int8\",\"quantization\":{\"scale\":1.0,\"zero_point\":0}},"
                 + "\"output\":{\"dtype\":\"int8\",\"quantization\":{\"scale\":0.00390625,\"zero_point\":-128}}}]}";
@@ -106,12 +107,43 @@ class FramesTest {
         assertEquals(2, m.input.width);
     }
 
+    /** A manifest of a family this app has no name for, with what it says its output is. */
+    private static String manifestOf(String architecture, String output) {
+        return "{\"manifest_version\":1,\"name\":\"t\",\"model\":{\"architecture\":\"" + architecture + "\","
+                + "\"alpha\":0.5,\"resolution\":2,\"outputs\":4,\"background\":false},\"labels\":{\"file\":\"l.txt\"},"
+                + "\"input\":{\"shape\":[1,2,2,3],\"layout\":\"NHWC\",\"color\":\"RGB\",\"crop\":{\"kind\":\"none\"},"
+                + "\"resize\":{\"method\":\"bilinear\",\"half_pixel_centers\":true,\"antialias\":false},"
+                + "\"mean\":[127.5,127.5,127.5],\"std\":[127.5,127.5,127.5]},\"output\":" + output + ",\"files\":[]}";
+    }
+
     @Test
-    void unknownArchitectureIsRefusedWithTheReason() {
-        String json = "{\"manifest_version\":1,\"name\":\"t\",\"model\":{\"architecture\":\"mobilenet_v9\","
-                + "\"alpha\":0.5,\"resolution\":2,\"outputs\":4,\"background\":false}}";
-        IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(
-                IllegalArgumentException.class, () -> Manifest.parse(json));
-        org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().contains("mobilenet_v9"), e.getMessage());
+    void anyFamilyWithTheOutputContractIsRun() {
+        // no list of family names: a family the exporter gains later is read by what its manifest says
+        Manifest m = Manifest.parse(manifestOf("shufflenet_v2",
+                "{\"shape\":[1,4],\"kind\":\"probabilities\",\"background\":false}"));
+        assertEquals("shufflenet_v2", m.architecture);
+        assertEquals(4, m.outputs);
+        assertEquals("future_net", Manifest.parse(manifestOf("future_net",
+                "{\"shape\":[1,4],\"kind\":\"probabilities\",\"background\":false}")).architecture);
+    }
+
+    @Test
+    void anOutputTheAppCannotReadIsRefusedWithTheReason() {
+        String[][] cases = {
+            {"{\"shape\":[1,4],\"kind\":\"boxes\",\"background\":false}", "output.kind \"boxes\""},
+            {"{\"shape\":[1,5],\"kind\":\"probabilities\",\"background\":false}", "[1, 4]"},
+            {"{\"shape\":[4],\"kind\":\"probabilities\",\"background\":false}", "output.shape"},
+            {"{\"shape\":[1,4],\"kind\":\"probabilities\",\"background\":true}", "background"},
+            {"{\"shape\":[1,4],\"background\":false}", "malformed manifest.json"},
+        };
+        for (String[] c : cases) {
+            IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(
+                    IllegalArgumentException.class, () -> Manifest.parse(manifestOf("detector_v9", c[0])), c[0]);
+            org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().contains(c[1]), e.getMessage());
+        }
+        // the family's name is part of the reason when the output is what is wrong
+        IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> Manifest.parse(manifestOf("detector_v9", "{\"shape\":[1,4],\"kind\":\"boxes\",\"background\":false}")));
+        org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().contains("detector_v9"), e.getMessage());
     }
 }

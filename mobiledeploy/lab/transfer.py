@@ -1,0 +1,93 @@
+"""What travels to a worker: an artifact's manifest and the model files a device will measure, as bytes; checked
+by sha256 where they arrive, before anything measures them.
+
+A worker keeps what arrives under its home's lab/artifacts/<folder>-<manifest sha256 prefix>/ (written to a
+temporary folder, checked, then renamed into place), so the same artifact sent again is not written twice.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import MobiledeployError
+
+FOLDER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,120}$")
+MAX_FILE = 1 << 30
+
+
+@dataclass(frozen=True)
+class Payload:
+    """One artifact on its way to a worker: the folder's name, manifest.json's bytes, the files' bytes."""
+
+    folder: str
+    manifest: bytes
+    files: tuple            # ((name, bytes), ...)
+
+    @property
+    def size(self) -> int:
+        return len(self.manifest) + sum(len(b) for _, b in self.files)
+
+
+def pack(artifact, names: list[str]) -> Payload:
+    """The payload of these files of an artifact (each checked against its manifest before it leaves)."""
+    from ..readers import read_bytes
+
+    manifest = read_bytes(artifact.folder / "manifest.json", "manifest", 16 << 20, "re-export the artifact")
+    files = tuple((n, artifact.path(artifact.entry(n)).read_bytes()) for n in dict.fromkeys(names))
+    return Payload(artifact.folder.name, manifest, files)
+
+
+def root() -> Path:
+    from ..home import home
+
+    return home() / "lab" / "artifacts"
+
+
+def unpack(payload: Payload):
+    """The payload as an Artifact on this host; one line naming the file when a sha256 or size differs."""
+    from ..artifact.bundle import Artifact
+    from ..artifact.manifest import Manifest
+    from ..fsutil import make_dirs, remove_tree, rename_noreplace, sha256_file
+    import tempfile
+
+    if not isinstance(payload, Payload) or not isinstance(payload.manifest, bytes):
+        raise MobiledeployError("an artifact arrived in an unknown form: is every host on the same mobiledeploy?")
+    name = payload.folder if FOLDER.match(str(payload.folder)) else "artifact"
+    digest = hashlib.sha256(payload.manifest).hexdigest()[:16]
+    base = root()
+    make_dirs(base)
+    target = base / f"{name}-{digest}"
+    if not target.is_dir():
+        tmp = Path(tempfile.mkdtemp(prefix=f".{name}.tmp-", dir=base))
+        try:
+            (tmp / "manifest.json").write_bytes(payload.manifest)
+            manifest = Manifest.load(tmp)
+            for fname, data in payload.files:
+                entry = manifest.entry(str(fname))   # a name the manifest lacks is refused here
+                if len(Path(entry.name).parts) != 1 or entry.name in (".", "..", "manifest.json"):
+                    raise MobiledeployError(f"{entry.name!r} is not a file name: refused")
+                if len(data) != entry.size or hashlib.sha256(data).hexdigest() != entry.sha256:
+                    raise MobiledeployError(f"{name}/{entry.name} arrived corrupted (its sha256 or size differs "
+                                            "from the manifest's): refused; run the sweep again")
+                (tmp / entry.name).write_bytes(data)
+            os.chmod(tmp, 0o755)
+            try:
+                rename_noreplace(tmp, target)
+                tmp = None
+            except (FileExistsError, MobiledeployError, OSError):
+                if not target.is_dir():
+                    raise
+        finally:
+            if tmp is not None:
+                remove_tree(tmp)
+    art = Artifact.load(target)
+    for fname, _ in payload.files:   # what was written before (or by another task) is checked as well
+        e = art.entry(str(fname))
+        p = target / e.name
+        if not p.is_file() or p.stat().st_size != e.size or sha256_file(p) != e.sha256:
+            raise MobiledeployError(f"{p} does not match its manifest's sha256: delete {target} and run the sweep "
+                                    "again")
+    return art
