@@ -291,6 +291,6 @@ def test_the_confidence_asked_for_is_the_one_measured_stored_and_printed(tiny_ar
     report = mobiledeploy("sweep", "--report", "--alphas", "0.25", "--res", "32", "--device", "local",
                           "--out", tiny_artifact.parent, "--plot", tmp_path / "sweep.png", env=env, check=True).stdout
     assert "90% CI" in report and "95% CI" not in report
-    budget = 10 * max(x["measurement"]["p90"]["high"] for x in stored)
+    budget = 10 * max(x["measurement"]["p90"]["high"] for x in kept)
     text = mobiledeploy("pick", "--device", "local", "--budget-ms", f"{budget:.4f}", env=env, check=True).stdout
     assert "[90% CI " in text and "upper 90% bound" in text and "95%" not in text

@@ -61,11 +61,16 @@ def board_processes(folder: Path) -> list[int]:
     return [p for p in pids if p != os.getpid()]
 
 
+KEPT = ("devices.toml", "results.db", "results.db-wal", "results.db-shm")
+
+
 def home_leftovers(home) -> list[str]:
-    """Temporary files in the mobiledeploy home (a half-written devices.toml or results store)."""
+    """Temporary files in the mobiledeploy home (a half-written devices.toml or results store); the adb
+    server's lock files (bench/adb.py: one per adb port, kept on purpose: removing a lock file others may hold
+    is a race) are not leftovers."""
     root = home / "mobiledeploy"
-    return sorted(p.name for p in root.iterdir() if p.name not in ("devices.toml", "results.db", "results.db-wal", "results.db-shm")) \
-        if root.exists() else []
+    return sorted(p.name for p in root.iterdir() if p.name not in KEPT
+                  and not (p.name.startswith(".adb-server-") and p.name.endswith(".lock"))) if root.exists() else []
 
 
 def assert_clean(sshd, home):
