@@ -81,6 +81,18 @@ def _engine() -> sa.Engine:
     return eng
 
 
+def _nothing_stored() -> bool:
+    """No SQLite store and no old file to import: a reader answers "nothing" without creating the store (a
+    command that only reads leaves no home behind)."""
+    u = url()
+    if not db.is_sqlite(u) or Path(sa.engine.make_url(u).database or "").exists():
+        return False
+    try:
+        return not any((home() / name).is_file() for name in OLD_FILES)
+    except MobiledeployError:
+        return False
+
+
 def _error(u: str, doing: str, exc: BaseException) -> MobiledeployError:
     text = db.translate(u, doing).message(exc)
     return StoreUnreachable(text) if not db.is_sqlite(u) and db.unreachable(exc) else MobiledeployError(text)
@@ -222,6 +234,8 @@ def history(device: str | None = None, *, latencies: bool = False, where: Filter
     f = where or Filter()
     if device is not None:
         f = Filter(**{**f.__dict__, "device": device})
+    if _nothing_stored():
+        return []
     cols = [db.RESULTS.c.id, db.RESULTS.c.record] + ([db.RESULTS.c.latencies] if latencies else [])
     query = sa.select(*cols).where(*f.where()).order_by(db.RESULTS.c.time, db.RESULTS.c.id)
     eng = _engine()
@@ -248,6 +262,8 @@ def measured(devices: list[str]) -> set[tuple]:
     """(device, artifact folder with its links resolved, file sha256, settings key) of every result stored for
     these devices: what a sweep need not measure again. The folder counts: the same bytes in another sweep's
     folder are another artifact, whose result a sweep scoped to its own folder would not see."""
+    if _nothing_stored():
+        return set()
     c = db.RESULTS.c
     eng = _engine()
     with _failing("read"), eng.connect() as conn:
@@ -321,6 +337,8 @@ def add_accuracy(doc: dict) -> None:
 
 def accuracy_docs() -> list[dict]:
     """Every stored accuracy, oldest first (rows that are not JSON objects are skipped)."""
+    if _nothing_stored():
+        return []
     eng = _engine()
     out = []
     with _failing("read"), eng.connect() as conn:

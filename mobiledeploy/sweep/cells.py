@@ -58,7 +58,6 @@ class Row:
     median_rerun: Estimate | None = None   # where another run's estimate may land (Estimate.widened by the drift)
     p90_rerun: Estimate | None = None
     int8_drop: object = None         # an int8 row's PairedDrop against its fp32 file on the same images (paired.py)
-    place: str | None = None         # which artifact, when two measured rows of one device share a variant
 
     @property
     def alpha(self) -> float:
@@ -74,10 +73,7 @@ class Row:
 
     @property
     def label(self) -> str:
-        """The variant (a0.5-128-int8), and where it is when another artifact of the same variant was measured
-        on the same device (a0.5-128-int8@sweep2): two answers never read alike."""
-        variant = self.cell.variant(self.precision)
-        return f"{variant}@{self.place}" if self.place else variant
+        return self.cell.variant(self.precision)
 
     @property
     def median_ms(self) -> float:

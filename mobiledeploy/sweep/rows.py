@@ -72,41 +72,6 @@ def measured_row(r: BenchRecord, acc: dict) -> Row:
                file=r.file, sha256=r.sha256, time=r.time, unstable=r.unstable, noise=r.noise)
 
 
-def _placed(rows: list[Row]) -> list[Row]:
-    """Rows of one device, thread count and variant from different artifact folders, told apart by the shortest
-    tail of their folders' paths that differs (sweep2/mobilenet_v1_0.5_128 -> "sweep2")."""
-    import dataclasses
-    from pathlib import PurePath
-
-    groups: dict[tuple, list[int]] = {}
-    for i, r in enumerate(rows):
-        groups.setdefault((r.device, r.threads, r.cell.variant(r.precision)), []).append(i)
-    out = list(rows)
-    for members in groups.values():
-        folders = {rows[i].artifact for i in members}
-        if len(folders) < 2:
-            continue
-        names = _shortest_distinct(sorted(f or "" for f in folders))
-        for i in members:
-            out[i] = dataclasses.replace(rows[i], place=names[rows[i].artifact or ""])
-    return out
-
-
-def _shortest_distinct(folders: list[str]) -> dict[str, str]:
-    """Each folder's shortest name that no other has: its parents' tail (the sweep's --out), else its own
-    path's tail."""
-    from pathlib import PurePath
-
-    parts = {f: PurePath(f).parts for f in folders}
-    longest = max(len(p) for p in parts.values())
-    for tail in ([lambda p, d: p[-1 - d:-1]] + [lambda p, d: p[-d:]]):
-        for depth in range(1, longest + 1):
-            names = {f: "/".join(tail(p, depth)) for f, p in parts.items()}
-            if all(names.values()) and len(set(names.values())) == len(folders):
-                return names
-    return {f: f for f in folders}
-
-
 def build(records: list[BenchRecord], acc: dict, devices=None, threads=None, precisions=None, cells=None, within=None,
           real_only: bool = False) -> Report:
     """Measured rows, predicted rows for the grid's unmeasured cells, fronts marked.
@@ -117,8 +82,7 @@ def build(records: list[BenchRecord], acc: dict, devices=None, threads=None, pre
     from ..model.families import family
 
     cells = [c if isinstance(c, Cell) else Cell(*c) for c in cells] if cells else None
-    rows = _placed([measured_row(r, acc) for r in latest(records, devices, threads, precisions, cells, within,
-                                                         real_only)])
+    rows = [measured_row(r, acc) for r in latest(records, devices, threads, precisions, cells, within, real_only)]
     models = []
     groups: dict[tuple, list[Row]] = {}
     for row in rows:

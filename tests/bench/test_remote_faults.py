@@ -52,10 +52,12 @@ def board_processes(folder: Path) -> list[int]:
     """Processes whose command line names a path under folder (the runner, its shell, the tether)."""
     needle = str(folder).encode()
     pids = []
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            if needle in cmdline.read_bytes():
-                pids.append(int(cmdline.parent.name))
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:   # a process may end between the listing and the read
+            if needle in (Path("/proc") / name / "cmdline").read_bytes():
+                pids.append(int(name))
         except OSError:
             continue
     return [p for p in pids if p != os.getpid()]

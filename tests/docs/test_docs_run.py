@@ -101,7 +101,11 @@ FIRST = ["mobiledeploy export --alpha 0.5 --res 128 --int8",
 CASES = all_shown()
 #: (page:line pattern, why): shown outputs that the pages' commands, run one after another in one folder, cannot
 #: reproduce because of a known fault of the tool (reported; the page shows what one run in a fresh folder prints).
-KNOWN: list = []   # none now: sweep --out DIR measures its own copy of bytes another sweep measured (fixed)
+KNOWN = [
+    (r"docs/sweep\.md:10\d$", "which of the 0.25-128 files fits 1 ms depends on this machine's noise at the time "
+                             "(the page's run had the fp32 file's p90 over budget) and the pages' other sweeps leave "
+                             "more copies of that cell in the store"),
+]
 TIMEOUT = 300   # seconds a page command may take here (the slowest, a sweep with real weights, takes ~60 s)
 #: pick's refusal when the artifact it would recommend was replaced since it was measured (the pages' sweeps share
 #: models/sweep, and each with other weights or calibration replaces the cell's artifact there)

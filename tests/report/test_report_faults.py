@@ -65,5 +65,8 @@ def test_store_texts_printed_to_the_terminal_are_escaped(tmp_path):
     store.append(record("\x1b]0;owned\x07rpi4\x1b[2J", 0.25, 128, "fp32", 4.0))
     proc = mobiledeploy("report", "--out", tmp_path / "r.html")
     assert proc.returncode == 0, proc.stderr
-    assert "\x1b" not in proc.stdout + proc.stderr and "\x07" not in proc.stdout
-    assert "\\x1b]0;owned\\x07rpi4\\x1b[2J: 1 measured variants" in proc.stdout
+    assert "\x1b" not in proc.stdout + proc.stderr and "\x07" not in proc.stdout + proc.stderr
+    # a stored text with control characters is not a record (record.py): skipped with the one warning, which
+    # shows the text escaped
+    assert "0 results" in proc.stdout and "holds control characters" in proc.stderr
+    assert "\\x1b]0;owned\\x07rpi4" in proc.stderr
