@@ -55,22 +55,24 @@ def append(p: Path, record: BenchRecord) -> None:
         os.close(fd)
 
 
-def check_writable(p: Path) -> None:
-    """Refuse before measuring when the file cannot take a result (a folder or a read-only home)."""
+def check_writable(p: Path, what: str = "results file", size_cap: bool = True) -> None:
+    """Refuse before measuring when the file cannot take a result (a folder or a read-only home, a link to
+    nothing; with size_cap, a file past the size every reader takes). The store checks its SQLite file here too
+    (what="results store", no size cap)."""
     folder = p.parent
-    fix = "set MOBILEDEPLOY_HOME to a writable folder, or fix its permissions"
+    fix = "set MOBILEDEPLOY_HOME (or MOBILEDEPLOY_STORE) to a writable place, or fix its permissions"
     if folder.exists() and not folder.is_dir():
-        raise MobiledeployError(f"the results file's folder {folder} is not a folder: {fix}")
+        raise MobiledeployError(f"the {what}'s folder {folder} is not a folder: {fix}")
     if p.exists() and not p.is_file() or p.is_symlink() and not p.exists():
-        raise MobiledeployError(f"the results file {p} is not a regular file: move it away or {fix}")
+        raise MobiledeployError(f"the {what} {p} is not a regular file: move it away or {fix}")
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise MobiledeployError(f"cannot create the results file's folder {folder}: {exc.strerror or exc} "
+        raise MobiledeployError(f"cannot create the {what}'s folder {folder}: {exc.strerror or exc} "
                                 f"({fix})") from None
     if not os.access(folder, os.W_OK | os.X_OK) or (p.exists() and not os.access(p, os.W_OK)):
-        raise MobiledeployError(f"the results file {p} is not writable: {fix}")
-    if p.exists() and p.stat().st_size > MAX_STORE_BYTES - (1 << 20):
+        raise MobiledeployError(f"the {what} {p} is not writable: {fix}")
+    if size_cap and p.exists() and p.stat().st_size > MAX_STORE_BYTES - (1 << 20):
         raise MobiledeployError(_full(p, p.stat().st_size))
 
 

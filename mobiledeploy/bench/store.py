@@ -175,29 +175,13 @@ def check_writable() -> None:
     measured); a server out of reach is not a refusal when unsent.jsonl can keep the results."""
     u = url()
     if db.is_sqlite(u):
-        _check_sqlite_file(Path(sa.engine.make_url(u).database or ""))
+        # the folder too: WAL keeps files beside the database
+        record_lines.check_writable(Path(sa.engine.make_url(u).database or ""), "results store", size_cap=False)
     try:
         _engine()
     except StoreUnreachable as exc:
         record_lines.check_writable(unsent_path())
         log.warning("%s; results will be kept in %s until it is back", exc, unsent_path())
-
-
-def _check_sqlite_file(p: Path) -> None:
-    """The SQLite file and its folder can take a result (the folder too: WAL keeps files beside it)."""
-    fix = "set MOBILEDEPLOY_HOME or MOBILEDEPLOY_STORE to a writable place, or fix its permissions"
-    folder = p.parent
-    if folder.exists() and not folder.is_dir():
-        raise MobiledeployError(f"the results store's folder {folder} is not a folder: {fix}")
-    if p.is_symlink() and not p.exists():
-        raise MobiledeployError(f"the results store {p} is a link to nothing: {fix}")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise MobiledeployError(f"cannot create the results store's folder {folder}: {exc.strerror or exc} "
-                                f"({fix})") from None
-    if not os.access(folder, os.W_OK | os.X_OK) or (p.exists() and not os.access(p, os.W_OK)):
-        raise MobiledeployError(f"the results store {p} is not writable: {fix}")
 
 
 # ---- reading --------------------------------------------------------------------------------------------------

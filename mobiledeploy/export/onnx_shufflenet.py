@@ -11,7 +11,7 @@ import numpy as np
 
 from ..model import architecture_shufflenet as shuffle
 from ..model.shufflenet import input_affine
-from .onnx_writer import OPSET, _folded
+from .onnx_layers import OPSET, folded as _folded
 
 
 def shufflenet_to_onnx(model, alpha: float, resolution: int, family):

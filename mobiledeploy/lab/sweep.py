@@ -226,20 +226,13 @@ class LabRun:
     # ---- the run ------------------------------------------------------------------------------------------
     def run(self, recs: dict, start: float) -> dict:
         from ..fsutil import remove_stale_temporaries
-        from ..sweep import cache
-        from ..sweep.run import evaluate_cached, export_all
+        from ..sweep.run import cached_and_todo, evaluate_cached, export_all
 
         opts, log = self.opts, self.log
         gone = remove_stale_temporaries(opts.out)
         if gone:
             log(f"sweep: removed {len(gone)} temporary folder(s) a killed run left in {opts.out}")
-        artifacts, todo = {}, []
-        for cell, r in recs.items():
-            hit = cache.reusable(r, opts.out)
-            if hit is not None:
-                artifacts[cell] = hit
-            else:
-                todo.append(r)
+        artifacts, todo = cached_and_todo(recs, opts.out)
         where = ", ".join(f"{d} on {m.facts.host}" for d, m in self.members.items())
         log(f"sweep: {len(recs)} cells x {len(opts.precisions)} precisions on the lab's {where}; "
             f"{len(artifacts)} cached, {len(todo)} to export")

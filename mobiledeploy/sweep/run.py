@@ -189,6 +189,18 @@ def evaluate_cached(opts: SweepOptions, artifacts: dict, recs: dict, log) -> Non
         log(f"[eval] {cell.label} evaluated on {opts.data}")
 
 
+def cached_and_todo(recs: dict, out) -> tuple[dict, list]:
+    """The cells whose artifact in `out` can be reused (cell -> Artifact), and the recipes still to export."""
+    artifacts, todo = {}, []
+    for cell, r in recs.items():
+        hit = cache.reusable(r, out)
+        if hit is not None:
+            artifacts[cell] = hit
+        else:
+            todo.append(r)
+    return artifacts, todo
+
+
 def open_devices(opts: SweepOptions) -> dict:
     """A bench session on every device (connected, probed, judged quiet: a warning line, or with --strict a
     refusal), each checked to run TFLite, before any export: fail fast, one line."""
@@ -255,13 +267,7 @@ def _run(opts: SweepOptions, recs: dict, log, start: float) -> dict:
     sessions = open_devices(opts)
     benching = None
     try:
-        artifacts, todo = {}, []
-        for cell, r in recs.items():
-            hit = cache.reusable(r, opts.out)
-            if hit is not None:
-                artifacts[cell] = hit
-            else:
-                todo.append(r)
+        artifacts, todo = cached_and_todo(recs, opts.out)
         log(f"sweep: {len(recs)} cells x {len(opts.precisions)} precisions on {', '.join(opts.devices)}; "
             f"{len(artifacts)} cached, {len(todo)} to export")
         evaluate_cached(opts, artifacts, recs, log)
