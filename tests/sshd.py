@@ -32,12 +32,12 @@ def keygen(path: Path) -> str:
 class Sshd:
     """Start with start(); `descendants_kill()` cuts every live session, as a crash or reboot would."""
 
-    def __init__(self, root: Path, sftp: bool = True):
+    def __init__(self, root: Path, sftp: bool = True, host: str = "127.0.0.1"):
         if not Path(SSHD).exists() or not shutil.which("ssh-keygen"):
             pytest.skip("needs Debian's openssh-server (make install installs it as root)")
         if os.geteuid() != 0:
             pytest.skip("sshd needs root for privilege separation")
-        self.root = root
+        self.root, self.host = root, host   # host: the address it listens on (loopback unless a test's network)
         self.port = free_port()
         self.host_key = root / "host_ed25519"
         self.client_key = root / "client_ed25519"
@@ -45,10 +45,10 @@ class Sshd:
         client_pub = keygen(self.client_key)
         (root / "authorized_keys").write_text(client_pub + "\n")
         self.known_hosts = root / "known_hosts"
-        self.known_hosts.write_text(f"[127.0.0.1]:{self.port} {' '.join(host_pub.split()[:2])}\n")
+        self.known_hosts.write_text(f"[{host}]:{self.port} {' '.join(host_pub.split()[:2])}\n")
         self.config = root / "sshd_config"
         self.config.write_text("\n".join([
-            f"Port {self.port}", "ListenAddress 127.0.0.1", f"HostKey {self.host_key}",
+            f"Port {self.port}", f"ListenAddress {host}", f"HostKey {self.host_key}",
             f"AuthorizedKeysFile {root / 'authorized_keys'}", "PubkeyAuthentication yes",
             "PasswordAuthentication no", "KbdInteractiveAuthentication no", "UsePAM no", "StrictModes no",
             "PermitRootLogin prohibit-password", f"PidFile {root / 'sshd.pid'}",
@@ -63,7 +63,7 @@ class Sshd:
         deadline = time.time() + 10
         while time.time() < deadline:
             try:
-                socket.create_connection(("127.0.0.1", self.port), 0.2).close()
+                socket.create_connection((self.host, self.port), 0.2).close()
                 return self
             except OSError:
                 if self.proc.poll() is not None:

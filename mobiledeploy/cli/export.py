@@ -42,7 +42,8 @@ from .options import calib_count_option, json_option, model_options
 @json_option('keys "artifact", "files", "manifest", "weights", "calibration", "seconds", "timings"')
 def export(family, alpha, resolution, weights, int8, formats, precisions, calib, calib_count, calib_method, verify_dir,
            verify_count, io, labels, keep_background, out, force, as_json, fallback_float, bias_correction):
-    """Export MobileNet (v1 or V2, --arch) to a verified artifact: TFLite/ONNX files, labels.txt, manifest.json.
+    """Export a network (MobileNet v1 or V2, ShuffleNet V1 or V2: --arch) to a verified artifact: TFLite/ONNX
+    files, labels.txt, manifest.json.
 
     Every file is run (LiteRT, onnxruntime) on verification images and compared with the float Keras
     model; the artifact folder appears only when all of it is written.
@@ -51,6 +52,7 @@ def export(family, alpha, resolution, weights, int8, formats, precisions, calib,
     Examples:
       mobiledeploy export --alpha 0.5 --res 128 --int8
       mobiledeploy export --arch mobilenet_v2 --alpha 1.0 --res 224 --int8 --calib photos/
+      mobiledeploy export --arch shufflenet_v2 --alpha 0.5 --res 224 --weights shufflenet_v2_x0_5.npz
     """
 
     result = api.export(alpha, resolution, int8=int8, formats=formats, precisions=precisions, weights=weights,

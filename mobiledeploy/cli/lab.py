@@ -144,12 +144,12 @@ def worker(address, certs, name, only, no_local):
 @click.argument("address", required=False)
 @click.option("--certs", type=click.Path(file_okay=False), default=None, help=CERTS_HELP)
 @json_option('keys "scheduler": {"address", "host", "version", "record_format"}, "workers": [{"address", "host", '
-             '"version", "can_export", "devices": [{"name", "own_name", "state"}]}]')
+             '"version", "can_export", "export" (busy, idle or null), "devices": [{"name", "own_name", "state"}]}]')
 def status(address, certs, as_json):
     """The lab's scheduler, its workers and their devices, each busy or idle.
 
-    can_export (--json) says a worker has TensorFlow; exports run on the client in this version, never on a
-    worker, so a worker without it serves its devices all the same.
+    A worker with TensorFlow (can_export) takes a sweep's exports, one at a time (export: busy or idle); one
+    without it serves its devices all the same.
 
     ADDRESS: the lab's scheduler, tls://HOST:8786 (default: scheduler under [lab] in mobiledeploy.toml).
     """
@@ -165,8 +165,8 @@ def status(address, certs, as_json):
     if not doc["workers"]:
         click.echo("no worker has joined: run mobiledeploy lab worker on each host with devices")
     for w in doc["workers"]:
-        # exports run on the client in this version: a worker's TensorFlow is a fact, not a role it plays
-        click.echo(f"worker {w['host']} at {w['address']}" + ("" if w["can_export"] else " (no TensorFlow)"))
+        click.echo(f"worker {w['host']} at {w['address']}" + (f" (exports: {w['export']})" if w["can_export"]
+                                                               else " (no TensorFlow: exports elsewhere)"))
         for d in w["devices"]:
             own = f" ({d['own_name']} there)" if d["own_name"] != d["name"] else ""
             click.echo(f"  {d['name']}{own}: {d['state']}")

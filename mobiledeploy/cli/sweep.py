@@ -5,6 +5,7 @@ import click
 
 from ..bench.measurement import confidences_text
 from ..export.formats import SWEEP_PRECISIONS
+from ..lab.client import EXPORTS, REJOIN
 from ..model.families import FAMILIES
 from ..sweep.pick import ACCURACY_SOURCES
 from ..sweep.options import SWEEP_DEFAULTS as SD
@@ -54,12 +55,19 @@ from .options import (bench_options, calib_count_option, insecure_option, json_o
                    "exports run here, results are stored here naming each worker's host.")
 @click.option("--lab-certs", type=click.Path(file_okay=False), default=None, metavar="DIR",
               help="This client's certificate folder from `lab certs` (e.g. lab-certs/alice).")
+@click.option("--lab-exports", type=click.Choice(EXPORTS), default="auto", show_default=True,
+              help="With --lab: where the exports run. lab: on the lab's workers that have TensorFlow, in parallel "
+                   "(weights and calibration images are sent to them, the artifacts come back here); here: on this "
+                   "machine; auto: the lab when a worker can export, else here.")
+@click.option("--lab-rejoin", type=click.FloatRange(0, 3600), default=REJOIN, show_default=True, metavar="SECONDS",
+              help="With --lab: how long a device whose worker left the lab (a crash, a restart) waits for a worker to "
+                   "serve it again; the files it had not measured then go to that worker. 0: give up at once.")
 @click.option("--csv", "as_csv", is_flag=True, help="Print the table's rows as CSV on stdout (the keys of --json's rows).")
 @json_option('keys "rows", "predictor", "between_runs", "run", "plot"')
 def sweep(archs, alphas, res, precisions, device_list, weights_dir, data, wnids, calib, holdout, calib_count, threads,
           runs, warmup,
           processes, ci_width, max_seconds, confidence, strict, jobs, measure, budget_ms, out, plot, report_only,
-          again, insecure, lab_address, lab_certs, as_csv, as_json):
+          again, insecure, lab_address, lab_certs, lab_exports, lab_rejoin, as_csv, as_json):
     """Export, bench and evaluate MobileNets over family x alpha x resolution x precision; report the Pareto front.
 
     Artifacts whose manifest records the same alpha, resolution, weights and calibration are reused;
@@ -83,10 +91,13 @@ def sweep(archs, alphas, res, precisions, device_list, weights_dir, data, wnids,
     if lab_certs and not lab_address and click.get_current_context().get_parameter_source("lab_certs") \
             is not click.core.ParameterSource.DEFAULT_MAP:   # [lab] certs in mobiledeploy.toml, `--lab ''`: here
         raise MobiledeployError("--lab-certs goes with --lab ADDRESS (the lab's scheduler)")
+    for name, value, default in (("--lab-exports", lab_exports, "auto"), ("--lab-rejoin", lab_rejoin, REJOIN)):
+        if value != default and not lab_address:
+            raise MobiledeployError(f"{name} goes with --lab ADDRESS (the lab's scheduler)")
     if lab_address:
         from ..lab.client import Lab
 
-        lab = Lab(lab_address, lab_certs)
+        lab = Lab(lab_address, lab_certs, exports=lab_exports, rejoin=lab_rejoin)
     else:
         lab = None
     with lab if lab is not None else contextlib.nullcontext():
@@ -134,7 +145,7 @@ def sweep(archs, alphas, res, precisions, device_list, weights_dir, data, wnids,
               help="Only results of artifacts under DIR (a sweep's --out): another sweep's never stand in.")
 @click.option("--real-weights", "real_only", is_flag=True, help="Only results of artifacts with real weights.")
 @json_option('"chosen", "reason", "ranked_by", "decided", "tied", "contenders", "noisy", "refined", "neighbours", '
-             '"artifact", "deploy", "note", "between_runs"')
+             '"artifact", "deploy", "note", "also_in", "between_runs"')
 def pick(device, budget_ms, min_top1, precision, threads, refine, accuracy, max_int8_drop, within, real_only, as_json):
     """The most accurate measured variant whose p90 latency on DEVICE fits the budget, and how to deploy it.
 
@@ -186,6 +197,11 @@ def pick(device, budget_ms, min_top1, precision, threads, refine, accuracy, max_
     click.echo(f"deploy: {result.deploy}")
     if result.note:
         click.echo(f"note: {result.note}")
+    if result.also_in:
+        shown = ", ".join(result.also_in[:3]) + (f" and {len(result.also_in) - 3} more" if len(result.also_in) > 3 else "")
+        click.echo(f"note: {result.chosen.label} was measured from {len(result.also_in) + 1} artifact folders; this "
+                   f"answer is {result.chosen.artifact}'s (also: {shown}); pick --within FOLDER answers for one "
+                   "sweep's artifacts")
 
 
 def _acc(r) -> str:

@@ -11,6 +11,8 @@ from ..errors import MobiledeployError
 from . import hosts, security
 
 CONNECT_TIMEOUT = 20
+REJOIN = 60.0                      # seconds a sweep's device whose worker left waits for it to come back
+EXPORTS = ("auto", "lab", "here")   # where a lab sweep exports: its workers with TensorFlow, this machine, or either
 
 
 @dataclass(frozen=True)
@@ -24,7 +26,11 @@ class Member:
 class Lab:
     """An open connection to a lab (a Dask Client with the lab's TLS); use as a context manager."""
 
-    def __init__(self, address: str, certs=None):
+    def __init__(self, address: str, certs=None, exports: str = "auto", rejoin: float = REJOIN):
+        if exports not in EXPORTS:
+            raise MobiledeployError(f"exports {str(exports)[:20]!r}: choose one of {', '.join(EXPORTS)}")
+        self.exports = exports   # where a sweep's exports run (lab/sweep.py)
+        self.rejoin = float(rejoin)   # seconds a device whose worker left waits for one to serve it again
         scheme, host, port = security.parse_address(address)
         self.address = security.address(scheme, host, port)
         self.security = security.security(scheme, certs)
@@ -118,14 +124,22 @@ class Lab:
                     out[text[len(hosts.TASK_PREFIX):].rsplit("-", 1)[0]] = text
         return out
 
+    def exporting(self) -> set[str]:
+        """The addresses of the workers exporting now."""
+        from .exports import EXPORT_PREFIX
+
+        return {addr for addr, keys in self.client.processing().items()
+                if any(str(k).startswith(EXPORT_PREFIX) for k in keys)}
+
     def status(self) -> dict:
         """The scheduler, every worker and its devices, busy or idle."""
-        busy = self.busy()
+        busy, exporting = self.busy(), self.exporting()
         sched = hosts.Facts.from_dict(self.client.run_on_scheduler(hosts.current))
         return {"scheduler": {"address": self.address, "host": sched.host, "version": sched.version,
                               "record_format": sched.record_format},
                 "workers": [{"address": m.address, "host": m.facts.host, "version": m.facts.version,
                              "can_export": m.facts.can_export,
+                             "export": ("busy" if m.address in exporting else "idle") if m.facts.can_export else None,
                              "devices": [{"name": d, "own_name": own, "state": "busy" if d in busy else "idle"}
                                          for d, own in sorted(m.facts.devices.items())]}
                             for m in self.members()]}

@@ -16,6 +16,7 @@ from ..errors import MobiledeployError
 RESOURCE = "mobiledeploy-device:"    # a Dask resource name: this prefix + the device's lab name
 LOCAL_SUFFIX = "-local"
 TASK_PREFIX = "mobiledeploy-bench-"   # a device task's Dask key: this + device + "-" + the run's id
+EXPORT_RESOURCE = "mobiledeploy-export"   # one export slot on each worker that has TensorFlow (lab/exports.py)
 HOST = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 
 
@@ -47,7 +48,7 @@ class Facts:
     record_format: int
     role: str
     devices: dict = field(default_factory=dict)   # lab name -> the name in the host's own devices.toml
-    can_export: bool = False  # has TensorFlow: reported only; exports run on the client in this version
+    can_export: bool = False  # has TensorFlow: advertises EXPORT_RESOURCE, the sweep's exports may run there
     machine: str = ""        # the machine's own host name (a worker on the client's machine shares its CPU)
 
     def to_dict(self) -> dict:

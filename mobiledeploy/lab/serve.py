@@ -17,6 +17,11 @@ CLAIMS_LOCK = "mobiledeploy-lab-claims"
 CONNECT_TIMEOUT = 20
 
 
+#: seconds without a heartbeat after which the scheduler drops a worker (Dask's default is 5 minutes): a host cut
+#: from the network is noticed within one to two of these, and its devices wait for it (sweep --lab-rejoin)
+WORKER_TTL = 30.0
+
+
 def no_http():
     """Dask's HTTP endpoints (dashboard, health, metrics) have no TLS client check: serve no route, and the
     caller stops the server right after start, so the lab's only open port is its mutual-TLS one."""
@@ -59,7 +64,7 @@ async def _scheduler(scheme, host, port, sec, on_ready):
     try:
         with no_http():
             s = Scheduler(host=host or None, port=port, protocol=scheme, security=sec, dashboard=False,
-                          dashboard_address="127.0.0.1:0")
+                          dashboard_address="127.0.0.1:0", worker_ttl=WORKER_TTL)
             await s
         s.http_server.stop()
     except OSError as exc:
@@ -90,9 +95,9 @@ def worker(address: str, certs, name: str | None = None, only: list[str] | None 
     sec = security.security(scheme, certs)
     me_host = name or certs_name(certs) or hosts.default_host()
     served = hosts.serve(me_host, only, local)
-    if not served:
-        raise MobiledeployError("this worker would serve no device: add one with mobiledeploy devices add, or drop "
-                                "--no-local")
+    if not served and not hosts.can_export():
+        raise MobiledeployError("this worker would serve no device and cannot export (no TensorFlow): add a device "
+                                "with mobiledeploy devices add, or drop --no-local")
     base = hosts.me("worker", me_host)
     facts = hosts.Facts(me_host, base.version, base.record_format, "worker", served, hosts.can_export(), base.machine)
     hosts.set_current(facts)
@@ -133,8 +138,11 @@ async def _worker(address, sec, facts: hosts.Facts, on_ready, listen_host):
                                             "device name must be unique in the lab; rename it in this host's "
                                             "devices.toml or serve it from one host only (--devices)")
             with no_http():
-                w = Worker(address, security=sec, name=facts.host, nthreads=len(facts.devices) + 1,
-                           resources={hosts.resource(d): 1 for d in facts.devices}, dashboard=False,
+                slots = {hosts.resource(d): 1 for d in facts.devices}
+                if facts.can_export:
+                    slots[hosts.EXPORT_RESOURCE] = 1
+                w = Worker(address, security=sec, name=facts.host, nthreads=len(slots) + 1,
+                           resources=slots, dashboard=False,
                            dashboard_address="127.0.0.1:0", memory_limit=0, host=listen_host)
                 await w
             w.http_server.stop()

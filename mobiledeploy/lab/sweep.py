@@ -1,4 +1,5 @@
-"""A sweep's run over a lab: export here, bench each device on the worker that serves it, store here.
+"""A sweep's run over a lab: export on the workers that can (lab/exports.py) or here, bench each device on the
+worker that serves it, store here.
 
 The same run as sweep/run.py (cache, exports in parallel processes, each result stored as soon as it is
 settled, a re-run measures only what is missing), with the bench stage handed to Dask: one task per device
@@ -19,7 +20,7 @@ import uuid
 from pathlib import Path
 
 from ..errors import MobiledeployError
-from . import hosts, remote, transfer
+from . import exports, hosts, remote, transfer
 
 POLL = 0.5           # seconds between looks at the lab's workers and the device tasks
 DRAIN = 3.0          # seconds an interrupted sweep waits for results already on their way
@@ -54,6 +55,8 @@ class LabRun:
         self.have = set() if opts.again else store.measured(list(members))
         self.lock = threading.Lock()
         self.pending: dict[str, dict] = {d: {} for d in members}     # device -> (sha, threads) -> label
+        self.missed: dict[str, list] = {d: [] for d in members}      # device -> labels it will not measure
+        self.lost: dict[str, str] = {}                              # device -> why its task ended early
         self.errors: list[str] = []
         self.stored = 0
         self.planned = 0
@@ -63,28 +66,47 @@ class LabRun:
         self.ended: set[str] = set()
         self.first_run: dict[str, float] = {}
         self.started = time.time()
+        self.exported_on: dict[str, str] = {}                       # cell label -> the worker that exported it
+        self.artifacts: dict = {}                                   # cell -> Artifact: every one sent so far
+        self.waiting: dict[str, tuple] = {}                         # device -> (since, why): its worker left
+        self.takeovers: dict[str, int] = {}                         # device -> workers that took it over
+        self.closed = False                                         # the exports are over: inboxes get None
+        self.rejoin = float(lab.rejoin)
 
     # ---- the client's side of each device's task ----------------------------------------------------------
     def submit(self) -> None:
         from distributed import Queue
 
         self.outbox = Queue(f"mobiledeploy-out-{self.id}", client=self.lab.client)
-        for device, member in self.members.items():
-            self.inboxes[device] = Queue(f"mobiledeploy-in-{self.id}-{device}", client=self.lab.client)
-            self.futures[device] = self.lab.client.submit(
-                remote.bench_device, device, member.facts.devices[device], self.inboxes[device].name,
-                self.outbox.name, self.opts.settings, list(self.opts.threads), self.opts.insecure, member.facts.host,
-                key=f"{hosts.TASK_PREFIX}{device}-{self.id}", resources={hosts.resource(device): 1}, pure=False,
-                workers=[member.address], allow_other_workers=False)
+        for device in self.members:
+            self.start(device)
 
-    def feed(self, device: str, artifacts: dict) -> None:
-        """Send these artifacts' files that the store lacks to one device's worker."""
+    def start(self, device: str) -> None:
+        """The device's task on the worker serving it now, with an inbox of its own (a new one on a takeover)."""
+        from distributed import Queue
+
+        member = self.members[device]
+        old = self.inboxes.get(device)
+        if old is not None:
+            try:
+                old.close()
+            except Exception:  # noqa: BLE001 - closing a queue of a task that is gone
+                pass
+        n = self.takeovers.get(device, 0)
+        suffix = f"-{n}" if n else ""
+        self.inboxes[device] = Queue(f"mobiledeploy-in-{self.id}-{device}{suffix}", client=self.lab.client)
+        self.futures[device] = self.lab.client.submit(
+            remote.bench_device, device, member.facts.devices[device], self.inboxes[device].name,
+            self.outbox.name, self.opts.settings, list(self.opts.threads), self.opts.insecure, member.facts.host,
+            key=f"{hosts.TASK_PREFIX}{device}-{self.id}{suffix}", resources={hosts.resource(device): 1}, pure=False,
+            workers=[member.address], allow_other_workers=False)
+
+    def unmeasured(self, device: str, artifacts: dict):
+        """(cell, artifact, file name, settings, threads, sha256, label) of each file of these artifacts the
+        device has no result for (stored before the run or come back since)."""
         from ..sweep import cache
 
-        if device in self.ended:
-            return
         for cell, artifact in sorted(artifacts.items()):
-            files = []
             for p in self.opts.precisions:
                 entry = cache.file_entry(artifact, p)
                 self.folders[entry.sha256] = str(Path(artifact.folder).resolve())
@@ -93,10 +115,26 @@ class LabRun:
                     if (device, os.path.realpath(artifact.folder), entry.sha256, settings.key()) in self.have:
                         continue
                     label = cell.variant(p) + (f" ({t} thr)" if len(self.opts.threads) > 1 else "")
-                    files.append((entry.name, settings, label))
-                    with self.lock:
-                        self.pending[device][(entry.sha256, t)] = label
-                        self.planned += 1
+                    yield cell, artifact, entry.name, settings, t, entry.sha256, label
+
+    def feed(self, device: str, artifacts: dict) -> None:
+        """Send these artifacts' files that the store lacks to one device's worker."""
+        self.artifacts.update(artifacts)
+        if device in self.waiting:   # its worker left: what it lacks is sent to the worker that takes it over
+            return
+        by_cell: dict = {}
+        for cell, artifact, name, settings, t, sha, label in self.unmeasured(device, artifacts):
+            if device in self.ended:   # its worker left: the file is one it will not measure
+                self.missed[device].append(label)
+                continue
+            by_cell.setdefault(cell, (artifact, []))[1].append((name, settings, label))
+            with self.lock:
+                self.pending[device][(sha, t)] = label
+                self.planned += 1
+        for cell, (artifact, files) in by_cell.items():
+            if device in self.ended:
+                self.missed[device].extend(f[2] for f in files)
+                continue
             if files:
                 batch = remote.Batch(transfer.pack(artifact, [f[0] for f in files]), tuple(files))
                 try:
@@ -108,11 +146,11 @@ class LabRun:
                     member = self.members[device]
                     self._end(device, f"worker {member.facts.host} ({member.address}) left the lab"
                               if isinstance(exc, KeyError) else f"sending it {cell.label} failed: {exc}")
-                    return
 
     def close_inboxes(self) -> None:
+        self.closed = True
         for device, q in self.inboxes.items():
-            if device not in self.ended:
+            if device not in self.ended and device not in self.waiting:
                 q.put(None)
 
     # ---- results ------------------------------------------------------------------------------------------
@@ -129,6 +167,11 @@ class LabRun:
             if msgs or time.time() >= deadline:
                 return
             time.sleep(min(0.1, max(0.0, deadline - time.time())))
+
+    def collect_some(self) -> None:
+        """Store what came back and end the devices whose worker left, while the exports run."""
+        self.collect(0)
+        self.check()
 
     def _one(self, msg) -> None:
         from ..bench import store
@@ -162,6 +205,8 @@ class LabRun:
             rec, device=device, artifact=self.folders.get(rec.sha256, rec.artifact),
             device_facts=dataclasses.replace(rec.device_facts, host=host))
         store.append(rec)
+        with self.lock:   # measured: a worker taking the device over is not sent it again
+            self.have.add((device, os.path.realpath(rec.artifact), rec.sha256, tuple(rec.settings.key())))
         m = rec.measurement
         with self.lock:
             self.stored += 1
@@ -172,15 +217,28 @@ class LabRun:
 
     # ---- faults -------------------------------------------------------------------------------------------
     def check(self) -> None:
-        """End the devices whose task finished, failed, or whose worker left the lab."""
+        """End the devices whose task finished or failed; a device whose worker left waits for it (take_over)."""
         alive = set(self.lab.client.scheduler_info()["workers"])
+        if self.waiting:
+            self.take_over()
         for device, fut in self.futures.items():
-            if device in self.ended:
+            if device in self.ended or device in self.waiting:
                 continue
             member = self.members[device]
+            gone = member.address not in alive or (fut.status == "error"
+                                                  and type(fut.exception()).__name__ == "KilledWorker")
             if fut.status == "finished":
                 self.collect(0.2)
                 self._end(device, None)
+            elif gone:
+                self.collect(0.5)
+                fut.cancel()
+                why = f"worker {member.facts.host} ({member.address}) left the lab"
+                if self.rejoin > 0:
+                    self.log(f"[lab] {device}: {why}; waiting up to {self.rejoin:g} s for a worker to serve it again")
+                    self.waiting[device] = (time.time(), why)
+                else:
+                    self._end(device, why)
             elif fut.status == "error":
                 self.collect(0.2)
                 exc = fut.exception()
@@ -188,22 +246,55 @@ class LabRun:
                           else str(exc))
             elif fut.status == "cancelled":
                 self._end(device, "its bench was cancelled")
-            elif member.address not in alive:
-                self.collect(0.5)
-                fut.cancel()
-                self._end(device, f"worker {member.facts.host} ({member.address}) left the lab")
+
+    def take_over(self) -> None:
+        """A device whose worker left, served again (its worker restarted, or another host took it): the rest of
+        its files go to the new worker; one that waited REJOIN seconds in vain ends, its files missed."""
+        try:
+            served = self.lab.devices()
+        except MobiledeployError:
+            served = {}
+        for device, (since, why) in list(self.waiting.items()):
+            member = served.get(device)
+            if member is not None and member.address != self.members[device].address:
+                del self.waiting[device]
+                self.takeovers[device] = self.takeovers.get(device, 0) + 1
+                self.members[device] = member
+                with self.lock:
+                    self.planned -= len(self.pending[device])
+                    self.pending[device].clear()   # sent again below, less what came back measured
+                self.start(device)
+                self.feed(device, dict(self.artifacts))
+                left = len(self.pending[device])
+                self.log(f"[lab] {device}: worker {member.facts.host} ({member.address}) serves it again: "
+                         f"{left} file(s) left to measure there")
+                if self.closed:
+                    self.inboxes[device].put(None)
+            elif time.time() - since > self.rejoin:
+                del self.waiting[device]
+                with self.lock:   # what it had, and what was exported for it while it waited
+                    self.pending[device].clear()
+                    self.missed[device].extend(f[-1] for f in self.unmeasured(device, dict(self.artifacts)))
+                self._end(device, f"{why} and no worker served it again within {self.rejoin:g} s")
 
     def _end(self, device: str, why: str | None) -> None:
+        """The device's task is over: what it had not measured is missed (files exported later join them)."""
         self.ended.add(device)
-        left = sorted(self.pending[device].values())
-        if why is None and not left:
-            return
-        host = self.members[device].facts.host
-        what = f"{len(left)} file(s) not measured: {', '.join(left)}" if left else "nothing was left to measure"
         with self.lock:
-            self.errors.append(f"{device} (worker {host}): {why or 'ended early'}; {what}; run the sweep again to "
-                               "measure what is missing")
+            self.missed[device].extend(self.pending[device].values())
             self.pending[device].clear()
+            if why is not None or self.missed[device]:
+                self.lost[device] = why or "ended early"
+
+    def lost_lines(self) -> list[str]:
+        """One line per device whose task ended early: its worker and the files it did not measure."""
+        out = []
+        for device, why in self.lost.items():
+            left = sorted(set(self.missed[device]))
+            what = f"{len(left)} file(s) not measured: {', '.join(left)}" if left else "nothing was left to measure"
+            out.append(f"{device} (worker {self.members[device].facts.host}): {why}; {what}; run the sweep again to "
+                       "measure what is missing")
+        return out
 
     def cancel(self) -> None:
         """Cancel every task of this run (each stops after its current runner) and keep what already came back."""
@@ -224,6 +315,22 @@ class LabRun:
                 pass
 
     # ---- the run ------------------------------------------------------------------------------------------
+    def exporters(self, todo: list):
+        """The workers the exports run on (each with TensorFlow), or None to export on this machine."""
+        mode = getattr(self.lab, "exports", "auto")
+        if not todo or mode == "here":
+            return None
+        able = [m for m in self.lab.members() if m.facts.can_export]
+        why = "no worker of the lab has TensorFlow" if not able else next(
+            (f"{r.cell.label}: {w}" for r in todo if (w := exports.why_not_sendable(r))), None)
+        if why is None:
+            self.log(f"sweep: exporting on the lab's {', '.join(m.facts.host for m in able)}")
+            return able
+        if mode == "lab":
+            raise MobiledeployError(f"--lab-exports lab: {why} (export on this machine with --lab-exports here)")
+        self.log(f"sweep: exporting on this machine ({why})")
+        return None
+
     def run(self, recs: dict, start: float) -> dict:
         from ..fsutil import remove_stale_temporaries
         from ..sweep.run import cached_and_todo, evaluate_cached, export_all
@@ -237,9 +344,13 @@ class LabRun:
         log(f"sweep: {len(recs)} cells x {len(opts.precisions)} precisions on the lab's {where}; "
             f"{len(artifacts)} cached, {len(todo)} to export")
         evaluate_cached(opts, artifacts, recs, log)
-        here = socket.gethostname()
-        # this machine's own CPU measures only after this machine's exports; every other device from the first
-        later = [d for d, m in self.members.items() if m.facts.devices[d] == "local" and m.facts.machine == here]
+        exporters = self.exporters(todo)
+        # a host's own CPU measures only after the exports of the hosts that export (this one, with --data too: it
+        # evaluates); every other device from the first artifact
+        busy = {m.facts.machine for m in exporters or ()}
+        if exporters is None or opts.data:
+            busy.add(socket.gethostname())
+        later = [d for d, m in self.members.items() if m.facts.devices[d] == "local" and m.facts.machine in busy]
         early = [d for d in self.members if d not in later]
         t_export = time.perf_counter()
         made, errors = {}, []
@@ -247,8 +358,12 @@ class LabRun:
             self.submit()
             for d in early:
                 self.feed(d, artifacts)
-            made, errors = export_all(opts, todo, log,
-                                      on_ready=lambda cell, art: [self.feed(d, {cell: art}) for d in early])
+            ready = lambda cell, art: [self.feed(d, {cell: art}) for d in early]  # noqa: E731
+            if exporters:
+                made, errors = exports.export_all(self.lab, opts, todo, log, on_ready=ready, run_id=self.id,
+                                                  where=self.exported_on, between=self.collect_some)
+            else:
+                made, errors = export_all(opts, todo, log, on_ready=ready)
             artifacts.update(made)
             t_bench = time.perf_counter()
             exports_done = time.time()
@@ -266,10 +381,12 @@ class LabRun:
             self.release()
         first = min(self.first_run.values(), default=time.time())
         return {"cells": len(recs), "cached": len(recs) - len(todo), "exported": len(made), "benched": self.stored,
-                "errors": errors + self.errors, "export_seconds": round(t_bench - t_export, 2),
+                "errors": errors + self.errors + self.lost_lines(), "export_seconds": round(t_bench - t_export, 2),
                 "bench_seconds": round(time.perf_counter() - t_bench, 2),
                 "seconds_before_first_bench": round(first - self.started, 2), "first_bench_epoch": first,
                 "first_run_epoch": dict(self.first_run), "exports_done_epoch": exports_done,
                 "seconds": round(time.perf_counter() - start, 2), "lab": {
                     d: m.facts.host for d, m in self.members.items()},
+                "exported_on": {label: self.exported_on.get(label, "here") for label in sorted(
+                    c.label for c in made)},
                 "artifacts": {cell.label: str(art.folder) for cell, art in sorted(artifacts.items())}}

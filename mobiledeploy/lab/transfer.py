@@ -46,10 +46,50 @@ def root() -> Path:
     return home() / "lab" / "artifacts"
 
 
+def pack_whole(artifact) -> Payload:
+    """Every file of an artifact (its model files and its labels), to send the whole of it back to a client."""
+    from ..readers import read_bytes
+
+    manifest = read_bytes(artifact.folder / "manifest.json", "manifest", 16 << 20, "re-export the artifact")
+    files = [(e.name, artifact.path(e).read_bytes()) for e in artifact.manifest.files]
+    labels = artifact.manifest.labels.file
+    files.append((labels, read_bytes(artifact.folder / labels, "labels file", MAX_FILE, "re-export the artifact")))
+    return Payload(artifact.folder.name, manifest, tuple(files))
+
+
+def write(payload: Payload, folder: Path, manifest_bytes: bytes | None = None):
+    """Write the payload's files into the (new, empty) `folder`, each checked against the manifest first; its
+    Manifest. `manifest_bytes` replaces the payload's manifest (the same manifest with paths of this host)."""
+    from ..artifact.manifest import Manifest
+
+    if not isinstance(payload, Payload) or not isinstance(payload.manifest, bytes) \
+            or not isinstance(payload.files, tuple):
+        raise MobiledeployError("an artifact arrived in an unknown form: is every host on the same mobiledeploy?")
+    name = payload.folder if FOLDER.match(str(payload.folder)) else "artifact"
+    (folder / "manifest.json").write_bytes(payload.manifest if manifest_bytes is None else manifest_bytes)
+    manifest = Manifest.load(folder)
+    labels = manifest.labels
+    for item in payload.files:
+        fname, data = item if isinstance(item, tuple) and len(item) == 2 else (None, None)
+        if not isinstance(data, bytes):
+            raise MobiledeployError("an artifact arrived in an unknown form: is every host on the same mobiledeploy?")
+        if fname == labels.file:   # the labels: checked by the manifest's sha256 when it records one
+            size, sha = None, labels.sha256
+        else:
+            entry = manifest.entry(str(fname))   # a name the manifest lacks is refused here
+            size, sha = entry.size, entry.sha256
+        if len(Path(str(fname)).parts) != 1 or fname in (".", "..", "manifest.json"):
+            raise MobiledeployError(f"{str(fname)[:80]!r} is not a file name: refused")
+        if (size is not None and len(data) != size) or (sha is not None and hashlib.sha256(data).hexdigest() != sha):
+            raise MobiledeployError(f"{name}/{fname} arrived corrupted (its sha256 or size differs from the "
+                                    "manifest's): refused; run the sweep again")
+        (folder / fname).write_bytes(data)
+    return manifest
+
+
 def unpack(payload: Payload):
     """The payload as an Artifact on this host; one line naming the file when a sha256 or size differs."""
     from ..artifact.bundle import Artifact
-    from ..artifact.manifest import Manifest
     from ..fsutil import make_dirs, remove_tree, rename_noreplace, sha256_file
     import tempfile
 
@@ -63,16 +103,7 @@ def unpack(payload: Payload):
     if not target.is_dir():
         tmp = Path(tempfile.mkdtemp(prefix=f".{name}.tmp-", dir=base))
         try:
-            (tmp / "manifest.json").write_bytes(payload.manifest)
-            manifest = Manifest.load(tmp)
-            for fname, data in payload.files:
-                entry = manifest.entry(str(fname))   # a name the manifest lacks is refused here
-                if len(Path(entry.name).parts) != 1 or entry.name in (".", "..", "manifest.json"):
-                    raise MobiledeployError(f"{entry.name!r} is not a file name: refused")
-                if len(data) != entry.size or hashlib.sha256(data).hexdigest() != entry.sha256:
-                    raise MobiledeployError(f"{name}/{entry.name} arrived corrupted (its sha256 or size differs "
-                                            "from the manifest's): refused; run the sweep again")
-                (tmp / entry.name).write_bytes(data)
+            write(payload, tmp)
             os.chmod(tmp, 0o755)
             try:
                 rename_noreplace(tmp, target)

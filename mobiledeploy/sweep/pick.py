@@ -29,6 +29,7 @@ class PickResult:
     noisy: list = field(default_factory=list)     # results it rests on that were not measured quietly
     between_runs: "BetweenRuns | None" = None     # the device's drift between runs, and the chosen p90's rerun interval
     ranked_by: str | None = None                  # the accuracy source (ranking_source); None: multiply-adds
+    also_in: list = field(default_factory=list)   # other artifact folders the chosen variant was measured from
 
     @property
     def decided(self) -> bool:
@@ -41,7 +42,7 @@ class PickResult:
                 "refined": self.refined,
                 "neighbours": {"faster": plain(self.faster), "more_accurate": plain(self.more_accurate)},
                 "artifact": self.chosen.artifact, "deploy": self.deploy, "note": self.note,
-                "ranked_by": self.ranked_by,
+                "ranked_by": self.ranked_by, "also_in": list(self.also_in),
                 "between_runs": self.between_runs.to_dict() if self.between_runs else None}
 
 
@@ -415,8 +416,11 @@ def decide(device: str, budget_ms: float, min_top1: float | None = None, precisi
                 f"weights: mobiledeploy export {_arch_flag(chosen)}--alpha {alpha_text(chosen.alpha)} "
                 f"--res {chosen.resolution} "
                 f"--int8 {family(chosen.arch).real_weights}")
+    # the same variant measured from other folders (another sweep's artifacts): its label alone does not say which
+    also_in = sorted({r.artifact for r in report.rows if r.label == chosen.label and r.artifact != chosen.artifact})
     return PickResult(chosen, why, faster, better, deploy_command(chosen, kind), note, choice.tied,
-                      choice.contenders, refined, choice.noisy, rerun(report, chosen, budget_ms), choice.ranked_by)
+                      choice.contenders, refined, choice.noisy, rerun(report, chosen, budget_ms), choice.ranked_by,
+                      also_in)
 
 
 def rerun(report, chosen: Row, budget_ms: float) -> BetweenRuns | None:

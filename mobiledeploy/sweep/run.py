@@ -17,7 +17,6 @@ from ..fsutil import sha256_file
 from ..progress import console
 from . import accuracy, cache, sources
 from .benching import Benching
-from .cells import Cell
 from .options import SweepOptions
 
 #: Data-free calibration of random weights (latency only): a few unoptimised prior images suffice,
@@ -34,7 +33,7 @@ def recipes(opts: SweepOptions) -> list[cache.Recipe]:
 
         logging.getLogger("mobiledeploy").warning(
             "--weights-dir %s has weights for %s only, none in this grid: every variant gets random weights",
-            opts.weights_dir, ", ".join(Cell(a, r, f).label for f, a, r in sorted(found)))
+            opts.weights_dir, ", ".join(sources.describe(key) for key in sorted(found)))
     out = []
     for cell in cells:
         alpha, res = cell.alpha, cell.resolution

@@ -57,12 +57,17 @@ async function poll() {
     const d = await r.json();
     if (d.seq !== undefined && d.seq !== after) {
       after = d.seq;
-      const img = $('stream');
       if (d.jpeg) {
-        img.src = 'data:image/jpeg;base64,' + d.jpeg;
-        try { await img.decode(); } catch (e) {}
+        // decoded off the page, then swapped in with the text in one step: no instant shows a new image
+        // beside the previous frame's numbers
+        const next = new Image();
+        next.id = 'stream';
+        next.alt = 'annotated camera frame';
+        next.src = 'data:image/jpeg;base64,' + d.jpeg;
+        try { await next.decode(); } catch (e) {}
+        next.dataset.frame = d.frame;
+        $('stream').replaceWith(next);
       }
-      img.dataset.frame = d.frame;
       show(d);
     }
   } catch (e) {

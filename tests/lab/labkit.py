@@ -74,7 +74,7 @@ class Proc:
 
 def add_board(sshd, home: Path, name: str) -> None:
     """`devices add NAME --ssh root@127.0.0.1:PORT` into one worker's own home."""
-    mobiledeploy("devices", "add", name, "--ssh", f"root@127.0.0.1:{sshd.port}", "--key", sshd.client_key,
+    mobiledeploy("devices", "add", name, "--ssh", f"root@{sshd.host}:{sshd.port}", "--key", sshd.client_key,
                  "--known-hosts", sshd.known_hosts, "--python", sys.executable, "--workdir", sshd.workdir,
                  env={"MOBILEDEPLOY_HOME": str(home)}, check=True)
 
@@ -98,6 +98,7 @@ class Lab:
         self.address = f"tls://127.0.0.1:{free_port()}"
         self.procs: list[Proc] = []
         self.client_home = root / "client-home"
+        self.workers: dict[str, Proc] = {}   # host -> its newest worker process
 
     def home(self, name):
         path = self.root / f"{name}-home"
@@ -113,8 +114,10 @@ class Lab:
         home = self.home(name)
         if add:
             add_board(self.sshd, home, board)
-        return self.start("lab", "worker", self.address, "--certs", self.certs / name, "--devices", board,
+        proc = self.start("lab", "worker", self.address, "--certs", self.certs / name, "--devices", board,
                           home=home, ready=ready, **kw)
+        self.workers[name] = proc
+        return proc
 
     def start(self, *args, home, ready=None, **kw):
         proc = Proc(*args, env={"MOBILEDEPLOY_HOME": str(home)}, ready=ready, **kw)

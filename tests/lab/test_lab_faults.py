@@ -1,7 +1,7 @@
 """The lab's faults: strangers refused (no certificate of this lab), plain tcp:// off loopback refused, a
 device name claimed twice, a device no worker serves, a worker killed mid-bench, the client stopped by SIGTERM,
-a worker or client on another version, the scheduler unreachable, a worker without TensorFlow, a worker
-restarted mid-sweep."""
+a worker or client on another version, the scheduler unreachable, a worker lost mid-export, a worker without
+TensorFlow, a worker restarted mid-sweep."""
 from __future__ import annotations
 
 import json
@@ -67,10 +67,10 @@ def test_sigterm_of_the_client_cancels_the_labs_tasks(lab, tmp_path):  # noqa: F
 
 def test_a_worker_killed_mid_bench_is_reported_and_the_rest_is_stored(lab, tmp_path):  # noqa: F811
     out = tmp_path / "s"
-    extra = lab.start_worker("desk3", "board3")
+    extra = lab.start_worker("desk3", "board3", launcher=patched("--without-tensorflow"))   # benches, never exports
     client = Proc("sweep", "--lab", lab.address, "--lab-certs", lab.certs / "alice", "--device", "board1,board3",
                   "--alphas", "0.25", "--res", "96,128", "--precisions", "fp32", "--runs", "5", "--warmup", "2",
-                  "--processes", "1", "--max-seconds", "1", "--out", out, "--json",
+                  "--processes", "1", "--max-seconds", "1", "--out", out, "--lab-rejoin", "5", "--json",
                   env={"MOBILEDEPLOY_HOME": str(lab.client_home)})
     try:
         wait_for(lambda: any("board3" in line and "[bench" in line for line in client.lines) or runners(lab.sshd),
@@ -80,6 +80,7 @@ def test_a_worker_killed_mid_bench_is_reported_and_the_rest_is_stored(lab, tmp_p
         assert code == 2, client.output
         lost = [line for line in client.lines if "board3 (worker desk3)" in line and "not measured" in line]
         assert len(lost) == 1, client.output     # one line for the device, naming its worker and what is missing
+        assert "no worker served it again within 5 s" in lost[0], lost
         errors = [line for line in client.lines if line.startswith("error:")]
         assert len(errors) == 1, client.output
         hist = json.loads(lab.client("bench", "--history", "--device", "board1", "--json", check=True).stdout)
@@ -134,7 +135,37 @@ def test_scheduler_unreachable(lab, tmp_path):  # noqa: F811
     assert_one_line_error(worker, "cannot reach the lab's scheduler", nowhere)
 
 
-# -- exports never run on a worker: one without TensorFlow serves its devices all the same --------------------
+# -- exports run on the workers with TensorFlow; one without it serves its devices all the same -----------------
+
+def test_a_worker_lost_mid_export_hands_the_export_to_another(lab, tmp_path):  # noqa: F811
+    """The worker exporting is killed: the client sends that export again (its inputs were on the dead worker),
+    another worker exports it, and the sweep ends with everything measured."""
+    from mobiledeploy.lab.client import Lab
+
+    bencher = lab.start_worker("desk5", "board5", launcher=patched("--without-tensorflow"))
+    client = Proc("sweep", "--lab", lab.address, "--lab-certs", lab.certs / "alice", "--device", "board5",
+                  "--alphas", "1.0", "--res", "224", "--precisions", "int8", "--runs", "5", "--warmup", "2",
+                  "--processes", "1", "--max-seconds", "1", "--out", tmp_path / "s", "--json",
+                  env={"MOBILEDEPLOY_HOME": str(lab.client_home)})
+    killed = None
+    try:
+        with Lab(lab.address, lab.certs / "alice") as watcher:
+            def exporter():
+                names = {m.address: m.facts.host for m in watcher.members()}
+                return next((names[a] for a in watcher.exporting() if a in names), None)
+
+            killed = wait_for(exporter, timeout=240, proc=client.proc, what="a worker exporting")
+        lab.workers[killed].stop(signal.SIGKILL)
+        assert client.wait(400) == 0, client.output
+        run = json.loads(client.output[client.output.index("{"):])["run"][0]
+        assert run["benched"] == 1 and run["errors"] == [] and run["exported"] == 1, run
+        assert list(run["exported_on"].values())[0] not in (killed, "here"), run
+    finally:
+        client.stop(signal.SIGKILL)
+        bencher.stop()
+        if killed is not None:   # the module's lab again as it was (desk1 serving board1, desk2 board2)
+            lab.start_worker(killed, f"board{killed[-1]}", add=False, timeout=120)
+
 
 def test_a_worker_without_tensorflow_is_never_asked_to_export(lab, tmp_path):  # noqa: F811
     worker = lab.start_worker("desk5", "board5", launcher=patched("--without-tensorflow"))
@@ -147,19 +178,26 @@ def test_a_worker_without_tensorflow_is_never_asked_to_export(lab, tmp_path):  #
                                     "5", "--warmup", "2", "--processes", "1", "--max-seconds", "1", "--out", out,
                                     "--json", check=True).stdout)
         run = doc["run"][0]
-        # exported here, on the client; measured there
+        # exported by a worker with TensorFlow; measured on desk5
         assert run["exported"] == 1 and run["benched"] == 1 and run["errors"] == [], run
-        assert run["lab"] == {"board5": "desk5"}
+        assert run["lab"] == {"board5": "desk5"} and set(run["exported_on"].values()) <= {"desk1", "desk2"}, run
+        # --lab-exports here: exported on the client, as one host does
+        doc = json.loads(lab.client("sweep", "--lab", lab.address, "--lab-certs", lab.certs / "alice", "--device",
+                                    "board5", "--alphas", "0.25", "--res", "128", "--precisions", "fp32", "--runs",
+                                    "5", "--warmup", "2", "--processes", "1", "--max-seconds", "1", "--out", out,
+                                    "--lab-exports", "here", "--json", check=True).stdout)
+        assert doc["run"][0]["exported_on"] == {"a0.25-128": "here"}, doc["run"][0]
         assert "Traceback" not in worker.output
     finally:
         worker.stop()
 
 
-# -- a worker restarted mid-sweep: its device's files are reported, a re-run measures only those ----------------
+# -- a worker restarted mid-sweep: the restarted worker takes its device's rest over -----------------------------
 
-def test_a_worker_restarted_mid_sweep(lab, tmp_path):  # noqa: F811
+def test_a_worker_restarted_mid_sweep_takes_the_rest_over(lab, tmp_path):  # noqa: F811
     out = tmp_path / "s"
-    first = lab.start_worker("desk4", "board4")
+    no_tf = patched("--without-tensorflow")   # it benches and never exports: the kill lands on a bench
+    first = lab.start_worker("desk4", "board4", launcher=no_tf)
     args = ["sweep", "--lab", lab.address, "--lab-certs", lab.certs / "alice", "--device", "board1,board4",
             "--alphas", "0.25", "--res", "96,128", "--precisions", "fp32", "--runs", "20", "--warmup", "2",
             "--processes", "3", "--ci-width", "0.001", "--max-seconds", "6", "--out", out]
@@ -170,25 +208,23 @@ def test_a_worker_restarted_mid_sweep(lab, tmp_path):  # noqa: F811
                              for w in lab.status()["workers"] for d in w["devices"]) and runners(lab.sshd),
                  timeout=300, proc=client.proc, what="board4 measuring")
         first.stop(signal.SIGKILL)
-        again = lab.start_worker("desk4", "board4", add=False, timeout=120)   # the same host, back at once
-        assert client.wait(300) == 2, client.output
-        lost = [line for line in client.lines if "board4 (worker desk4)" in line and "not measured" in line]
-        assert len(lost) == 1, client.output
-        assert len([line for line in client.lines if line.startswith("error:")]) == 1, client.output
-        assert "Traceback" not in client.output
+        again = lab.start_worker("desk4", "board4", add=False, timeout=120, launcher=no_tf)   # back at once
+        assert client.wait(300) == 0, client.output
+        assert any("board4: worker desk4" in line and "left the lab" in line for line in client.lines), client.output
+        took = [line for line in client.lines if "board4: worker desk4" in line and "serves it again" in line]
+        assert len(took) == 1, client.output
+        assert "Traceback" not in client.output and "error:" not in client.output, client.output
 
         def stored(device):
-            return json.loads(lab.client("bench", "--history", "--device", device, "--json",
-                                         check=True).stdout)["results"]
+            return [r for r in json.loads(lab.client("bench", "--history", "--device", device, "--json",
+                                                     check=True).stdout)["results"] if r["artifact"].startswith(str(out))]
 
-        board1 = [r for r in stored("board1") if r["artifact"].startswith(str(out))]
-        board4 = [r for r in stored("board4") if r["artifact"].startswith(str(out))]
-        assert len(board1) == 2 and len(board4) < 2
-        # the re-run measures only board4's missing files, on the restarted worker
+        # every file measured once on each board: what board4 had measured before the kill was not sent again
+        for device in ("board1", "board4"):
+            assert sorted(r["file"] for r in stored(device)) == ["model_fp32.tflite"] * 2, stored(device)
+            assert len({r["sha256"] for r in stored(device)}) == 2
         doc = json.loads(lab.client(*args, "--json", check=True).stdout)["run"][0]
-        assert doc["benched"] == 2 - len(board4) and doc["errors"] == [], doc
-        assert len([r for r in stored("board4") if r["artifact"].startswith(str(out))]) == 2
-        assert len([r for r in stored("board1") if r["artifact"].startswith(str(out))]) == 2
+        assert doc["benched"] == 0 and doc["errors"] == [], doc
         assert wait_for(lambda: not runners(lab.sshd), timeout=60)   # nothing left measuring from the killed one
     finally:
         client.stop(signal.SIGKILL)

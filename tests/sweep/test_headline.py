@@ -178,6 +178,10 @@ def test_the_headline_task_end_to_end(tmp_path):
     for scope in ([], ["--within", careful]):
         again = json.loads(mobiledeploy(*args, *scope, "--json", env=env, check=True).stdout)
         assert (again["chosen"]["label"], again["chosen"]["artifact"]) == (chosen["label"], chosen["artifact"])
+        # the same label from the other folder is named, so the answer says which artifact it is
+        assert again["also_in"] == ([] if scope else [str(tmp_path / "elsewhere" / "mobilenet_v1_0.25_128")])
+    text = mobiledeploy(*args, env=env, check=True).stdout
+    assert f"note: {chosen['label']} was measured from 2 artifact folders" in text and "--within" in text
     report = json.loads(mobiledeploy("sweep", "--alphas", "0.25,0.5", "--res", "128", "--threads", "1,2",
                                      "--out", careful, "--report", "--json", env=env, check=True).stdout)
     ours = [r for r in report["rows"] if r["label"] == "a0.25-128-int8"]

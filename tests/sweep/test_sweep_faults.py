@@ -65,7 +65,7 @@ def test_weights_dir_without_mobilenet_files(tmp_path, files):
     for name in files:
         (wd / name).write_bytes(b"not a model")
     line = assert_one_line_error(sweep(tmp_path, "--alphas", "0.25", "--res", "128", "--weights-dir", wd),
-                                 "no MobileNet weights file", "mobilenet_v1_<alpha>_<res>",
+                                 "has no weights file it recognises", "mobilenet_v1_<alpha>_<res>",
                                  "tf2_mobilenet_v2_<alpha>_<res>_ptq.tflite")
     for name in files:
         assert name in line  # says what it found instead
