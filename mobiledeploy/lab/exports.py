@@ -139,25 +139,34 @@ def _drop_pool() -> None:
         pool.shutdown(wait=False, cancel_futures=True)
 
 
+class HostFault(MobiledeployError):
+    """An export that failed for its host's sake (its export process died, its TensorFlow does not load), not the
+    recipe's: the client sends it again, to another worker when there is one."""
+
+
 def export_task(recipe, inputs: Inputs) -> dict:
     """On a worker with TensorFlow: export one recipe from these inputs; the whole artifact as a Payload, the
     export's warnings and seconds, and the worker's paths of the inputs (for the client to replace)."""
+    from concurrent.futures import TimeoutError as Waited   # not the built-in TimeoutError before Python 3.11
     from concurrent.futures.process import BrokenProcessPool
 
     from distributed import get_worker
 
+    from ..fsutil import remove_stale_temporaries, temporary_prefix
     from ..home import home
     from ..sweep import worker as export_worker
     from . import hosts, remote, transfer
 
+    me = hosts.current()["host"]
     if not hosts.can_export():
-        raise MobiledeployError("this worker has no TensorFlow: it cannot export (install mobiledeploy with "
-                                "TensorFlow there, or run the sweep with --lab-exports here)")
+        raise HostFault(f"worker {me} has no TensorFlow: it cannot export (install mobiledeploy with TensorFlow "
+                        "there, or run the sweep with --lab-exports here)")
     dask_worker = get_worker()
     key = dask_worker.get_current_task()
     base = home() / "lab" / "exports"
     base.mkdir(parents=True, exist_ok=True)
-    folder = Path(tempfile.mkdtemp(prefix=".export-", dir=base))
+    remove_stale_temporaries(base)   # what an export killed with its worker (SIGKILL, out of memory) left
+    folder = Path(tempfile.mkdtemp(prefix=temporary_prefix("export"), dir=base))
     try:
         here = _write_inputs(recipe, inputs, folder)
         out = folder / "out"
@@ -169,37 +178,47 @@ def export_task(recipe, inputs: Inputs) -> dict:
             try:
                 res = fut.result(timeout=POLL)
                 break
-            except TimeoutError:
+            except Waited:
                 if remote._cancelled(dask_worker, key) or remote.STOPPING.is_set():
                     _drop_pool()
                     raise MobiledeployError("the export was cancelled") from None
             except BrokenProcessPool:
                 _drop_pool()
-                raise MobiledeployError(f"the export process on worker {hosts.current()['host']} died (out of "
-                                        "memory?): run the sweep again") from None
+                raise HostFault(f"the export process on worker {me} died (out of memory?)") from None
+            except ImportError as exc:   # its TensorFlow is there but does not load (a CPU without AVX, a mismatch)
+                raise HostFault(f"worker {me} cannot load TensorFlow: {str(exc)[:200]}") from None
         from ..artifact.bundle import Artifact
 
         payload = transfer.pack_whole(Artifact.load(res["artifact"]))
         return {"payload": payload, "warnings": list(res.get("warnings", ())), "seconds": res["seconds"],
-                "host": hosts.current()["host"],
-                "paths": {k: v for k, v in (("weights", here.weights), ("calib", here.calib)) if v}}
+                "host": me, "paths": {k: v for k, v in (("weights", here.weights), ("calib", here.calib)) if v}}
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _replace_paths(value, paths: dict):
-    """`value` (a manifest's JSON) with each worker path in `paths` (worker -> client) replaced, prefixes too."""
-    if isinstance(value, dict):
-        return {k: _replace_paths(v, paths) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_replace_paths(v, paths) for v in value]
-    if isinstance(value, str):
-        for theirs, ours in paths.items():
-            if value == theirs:
-                return ours
-            if value.startswith(theirs + "/"):
-                return ours + value[len(theirs):]
-    return value
+def _swap(text, paths: dict):
+    """`text` with a worker path in it (whole, as a prefix, or after "held back from ") made the client's."""
+    if not isinstance(text, str):
+        return text
+    for theirs, ours in paths.items():
+        for lead in ("", "held back from "):
+            if text == lead + theirs or text.startswith(lead + theirs + "/"):
+                return lead + ours + text[len(lead + theirs):]
+    return text
+
+
+def _client_paths(doc: dict, paths: dict) -> dict:
+    """The manifest's JSON with the worker's copies of the inputs named by the client's own paths: the weights'
+    path, the calibration folder, the verification images' source; nothing else is touched."""
+    model, calib = doc.get("model"), doc.get("calibration")
+    if isinstance(model, dict) and isinstance(model.get("weights"), dict) and "path" in model["weights"]:
+        model["weights"]["path"] = _swap(model["weights"]["path"], paths)
+    if isinstance(calib, dict):
+        if "path" in calib:
+            calib["path"] = _swap(calib["path"], paths)
+        if isinstance(calib.get("verification"), dict) and "source" in calib["verification"]:
+            calib["verification"]["source"] = _swap(calib["verification"]["source"], paths)
+    return doc
 
 
 def receive(answer: dict, recipe, out: Path):
@@ -213,7 +232,9 @@ def receive(answer: dict, recipe, out: Path):
     if not isinstance(answer, dict) or not isinstance(answer.get("paths"), dict):
         raise MobiledeployError("an export came back in an unknown form: is every host on the same mobiledeploy?")
     ours = {"weights": recipe.weights, "calib": recipe.calib}
-    paths = {str(v): str(ours[k]) for k, v in answer["paths"].items() if k in ours and ours[k] and isinstance(v, str)}
+    # only absolute worker paths of at least two parts: "" or "/" would make every path the client's
+    paths = {v: str(ours[k]) for k, v in answer["paths"].items()
+             if k in ours and ours[k] and isinstance(v, str) and v.startswith("/") and len(Path(v).parts) > 2}
     payload = answer.get("payload")
     if not isinstance(payload, transfer.Payload) or not isinstance(payload.manifest, bytes):
         raise MobiledeployError("an export came back in an unknown form: is every host on the same mobiledeploy?")
@@ -221,59 +242,85 @@ def receive(answer: dict, recipe, out: Path):
 
     doc = parse_json(payload.manifest.decode("utf-8", "replace"), "manifest", "from a worker",
                      "is every host on the same mobiledeploy?")
-    manifest = (json.dumps(_replace_paths(doc, paths), indent=2) + "\n").encode()
+    if not isinstance(doc, dict):
+        raise MobiledeployError("an export came back with a manifest that is not a JSON object: is every host on "
+                                "the same mobiledeploy?")
+    manifest = (json.dumps(_client_paths(doc, paths), indent=2) + "\n").encode()
     target = recipe.folder(out)
     with Publisher(target, force=True) as pub:
-        transfer.write(payload, pub.tmp, manifest)
+        transfer.write(payload, pub.tmp, manifest, whole=True)
     return Artifact.load(target)
 
 
 def export_all(lab, opts, todo: list, log, on_ready=None, run_id: str = "", where: dict | None = None,
-               between=None) -> tuple[dict, list[str]]:
-    """Export the recipes on the lab's workers that can export, in parallel (one at a time per worker);
-    (artifact by cell, error lines), like sweep.run.export_all. Accuracy (--data) is measured here, as each
+               between=None, exporters=(), wait: float = 60.0) -> tuple[dict, list[str]]:
+    """Export the recipes on the lab's workers that can export (`exporters`: client.Member), one at a time per
+    worker; (artifact by cell, error lines), like sweep.run.export_all. Accuracy (--data) is measured here, as each
     artifact arrives. `where` gets each exported cell's label -> the worker's host; `between()` is called every
-    POLL seconds while the exports run (the sweep stores the results that came back meanwhile)."""
+    POLL seconds while the exports run (the sweep stores the results that came back meanwhile). When no worker
+    can export for `wait` seconds, the exports left are given up, each said once."""
     from ..sweep.run import WarningsOnce
     from . import hosts
 
     got = _Arrivals(opts, len(todo), log, on_ready, where)
+    got.warned = WarningsOnce([r.cell.label for r in todo])
     if not todo:
         return got.done, got.errors
-    futures, tries = {}, {}
+    waiting, flying, tries = list(todo), {}, {}
+    addresses = [m.address for m in exporters]   # the exporters now (looked at again before each export)
 
-    def submit(r):
-        # the inputs are scattered to one worker: if it leaves, they are gone with it, so a lost export is sent
-        # again from here (the client has the inputs), not retried by Dask
+    def submit(r) -> None:
+        # inputs go only to the exporters (never to a device-only host), one export per exporter in flight; a
+        # lost export is sent again from here (its inputs may have been on the worker that left)
         tries[r.cell] = tries.get(r.cell, 0) + 1
-        inputs = lab.client.scatter(inputs_for(r), direct=False, hash=False)
+        addresses[:] = _exporters(lab)
+        try:
+            inputs = lab.client.scatter(inputs_for(r), workers=addresses or None, direct=False, hash=False)
+        except MobiledeployError as exc:
+            got.fail(r, str(exc))
+            return
         fut = lab.client.submit(export_task, r, inputs, key=f"{EXPORT_PREFIX}{r.cell.label}-{run_id}-{tries[r.cell]}",
                                 pure=False, resources={hosts.EXPORT_RESOURCE: 1}, retries=0)
-        futures[fut] = r
-        return fut
+        flying[fut] = r
 
-    for r in todo:
-        submit(r)
-    got.warned = WarningsOnce([r.cell.label for r in todo])
-    pending = set(futures)
+    def fill() -> None:
+        while waiting and len(flying) < max(1, len(addresses)):
+            submit(waiting.pop(0))
+
+    none_since, looked = None, 0.0
     try:
-        while pending:
+        fill()
+        while flying or waiting:
             # polled (distributed.wait would need this client as the process's default one)
-            finished = {f for f in pending if f.done()}
-            pending -= finished
+            finished = [f for f in flying if f.done()]
             if not finished:
                 time.sleep(POLL)
             if between is not None:
                 between()
             for fut in finished:
-                r = futures[fut]
-                if _lost(fut) and tries[r.cell] < TRIES and _can_export(lab):
-                    log(f"[export] {r.cell.label}: its worker left the lab mid-export; exporting it again on another")
-                    pending.add(submit(r))
-                    continue
-                got.one(fut, r)
+                r = flying.pop(fut)
+                if _lost(fut) and tries[r.cell] < TRIES:
+                    log(f"[export] {r.cell.label}: {_why_lost(fut)}; exporting it again")
+                    waiting.insert(0, r)
+                else:
+                    got.one(fut, r)
+                fut.release()
+            if time.time() - looked > 5 * POLL:   # is any worker left that can export?
+                looked = time.time()
+                if _exporters(lab):
+                    none_since = None
+                elif none_since is None:
+                    none_since = time.time()
+                elif time.time() - none_since > wait:
+                    lab.client.cancel(list(flying), force=True)
+                    for r in [*flying.values(), *waiting]:
+                        got.fail(r, f"no worker of the lab could export for {wait:g} s (the workers with TensorFlow "
+                                    "left); run the sweep again when one is back, or with --lab-exports here")
+                    flying.clear()
+                    waiting.clear()
+            fill()
     except BaseException:
-        lab.client.cancel(list(futures), force=True)
+        lab.client.cancel(list(flying), force=True)
         raise
     finally:
         got.warned.say()
@@ -281,17 +328,27 @@ def export_all(lab, opts, todo: list, log, on_ready=None, run_id: str = "", wher
 
 
 def _lost(fut) -> bool:
-    """True when an export ended because its worker (or its inputs' worker) left, not by its own error."""
+    """True when an export ended for its host's sake (the worker or the inputs' worker left, its export process
+    died, its TensorFlow does not load), not for the recipe's."""
     if fut.status == "cancelled":
         return True
-    return fut.status == "error" and type(fut.exception()).__name__ == "KilledWorker"
-
-
-def _can_export(lab) -> bool:
-    try:
-        return any(m.facts.can_export for m in lab.members())
-    except MobiledeployError:
+    if fut.status != "error":
         return False
+    exc = fut.exception()
+    return isinstance(exc, HostFault) or type(exc).__name__ == "KilledWorker"
+
+
+def _why_lost(fut) -> str:
+    exc = fut.exception() if fut.status == "error" else None
+    return str(exc) if isinstance(exc, HostFault) else "its worker left the lab mid-export"
+
+
+def _exporters(lab) -> list[str]:
+    """The addresses of the lab's workers that can export, now."""
+    try:
+        return [m.address for m in lab.members() if m.facts.can_export]
+    except MobiledeployError:
+        return []
 
 
 class _Arrivals:
@@ -301,29 +358,32 @@ class _Arrivals:
         self.opts, self.total, self.log, self.on_ready, self.where = opts, total, log, on_ready, where
         self.done, self.errors, self.n, self.started, self.warned = {}, [], 0, time.perf_counter(), None
 
+    def fail(self, r, why: str) -> None:
+        self.n += 1
+        self.errors.append(f"{r.cell.label}: {why}")
+        self.log(f"[export {self.n}/{self.total}] {r.cell.label} failed: {why}")
+
     def one(self, fut, r) -> None:
         from ..progress import eta
         from ..sweep import accuracy
         from ..sweep import worker as export_worker
 
-        self.n += 1
-        name, count = r.cell.label, f"[export {self.n}/{self.total}]"
         try:
             answer = fut.result()
             art = receive(answer, r, Path(self.opts.out))
+            if self.opts.data and r.weights:
+                for rec in export_worker.evaluate_files(art, self.opts.data, self.opts.wnids, r.precisions):
+                    accuracy.append(rec)
         except MobiledeployError as exc:
-            self.errors.append(f"{name}: {exc}")
-            self.log(f"{count} {name} failed: {exc}")
+            self.fail(r, str(exc))
             return
         except Exception as exc:  # noqa: BLE001 - the worker left mid-export (KilledWorker, a lost connection)
-            self.errors.append(f"{name}: its export on the lab did not come back ({type(exc).__name__}: "
-                               f"{str(exc)[:200]}); run the sweep again")
-            self.log(f"{count} {name} lost: {type(exc).__name__}")
+            self.fail(r, f"its export on the lab did not come back ({type(exc).__name__}: {str(exc)[:200]}); run the "
+                         "sweep again")
             return
+        self.n += 1
+        name, count = r.cell.label, f"[export {self.n}/{self.total}]"
         self.warned.add(name, answer.get("warnings", ()))
-        if self.opts.data and r.weights:
-            for rec in export_worker.evaluate_files(art, self.opts.data, self.opts.wnids, r.precisions):
-                accuracy.append(rec)
         self.done[r.cell] = art
         host = str(answer.get("host"))[:64]
         if self.where is not None:

@@ -57,6 +57,8 @@ class LabRun:
         self.pending: dict[str, dict] = {d: {} for d in members}     # device -> (sha, threads) -> label
         self.missed: dict[str, list] = {d: [] for d in members}      # device -> labels it will not measure
         self.lost: dict[str, str] = {}                              # device -> why its task ended early
+        self.failed: dict[str, set] = {d: set() for d in members}    # device -> labels whose bench failed (said)
+        self.later: list[str] = []                                  # devices fed only once the exports are over
         self.errors: list[str] = []
         self.stored = 0
         self.planned = 0
@@ -127,6 +129,8 @@ class LabRun:
             if device in self.ended:   # its worker left: the file is one it will not measure
                 self.missed[device].append(label)
                 continue
+            if (sha, t) in self.pending[device] or label in self.failed[device]:
+                continue   # on its way already (sent to the worker that took it over), or failed and said so
             by_cell.setdefault(cell, (artifact, []))[1].append((name, settings, label))
             with self.lock:
                 self.pending[device][(sha, t)] = label
@@ -144,6 +148,9 @@ class LabRun:
                 except Exception as exc:  # noqa: BLE001 - its worker left (KeyError: no such worker) or the lab did
                     self.futures[device].cancel()
                     member = self.members[device]
+                    if isinstance(exc, KeyError) and self.rejoin > 0:   # left: it may come back (take_over)
+                        self._wait_for(device, f"worker {member.facts.host} ({member.address}) left the lab")
+                        return
                     self._end(device, f"worker {member.facts.host} ({member.address}) left the lab"
                               if isinstance(exc, KeyError) else f"sending it {cell.label} failed: {exc}")
 
@@ -200,6 +207,7 @@ class LabRun:
         if rec is None:
             with self.lock:
                 self.errors.append(f"{device} {label}: {str(msg.get('error'))[:300]}")
+                self.failed[device].add(label)
             return
         rec = dataclasses.replace(
             rec, device=device, artifact=self.folders.get(rec.sha256, rec.artifact),
@@ -235,8 +243,7 @@ class LabRun:
                 fut.cancel()
                 why = f"worker {member.facts.host} ({member.address}) left the lab"
                 if self.rejoin > 0:
-                    self.log(f"[lab] {device}: {why}; waiting up to {self.rejoin:g} s for a worker to serve it again")
-                    self.waiting[device] = (time.time(), why)
+                    self._wait_for(device, why)
                 else:
                     self._end(device, why)
             elif fut.status == "error":
@@ -246,6 +253,14 @@ class LabRun:
                           else str(exc))
             elif fut.status == "cancelled":
                 self._end(device, "its bench was cancelled")
+
+    def _wait_for(self, device: str, why: str) -> None:
+        """The device's worker left: what it was sent and had not measured waits for a worker to take it over."""
+        self.log(f"[lab] {device}: {why}; waiting up to {self.rejoin:g} s for a worker to serve it again")
+        with self.lock:
+            self.planned -= len(self.pending[device])
+            self.pending[device].clear()   # sent again to the worker that takes it over, less what came back
+        self.waiting[device] = (time.time(), why)
 
     def take_over(self) -> None:
         """A device whose worker left, served again (its worker restarted, or another host took it): the rest of
@@ -260,11 +275,9 @@ class LabRun:
                 del self.waiting[device]
                 self.takeovers[device] = self.takeovers.get(device, 0) + 1
                 self.members[device] = member
-                with self.lock:
-                    self.planned -= len(self.pending[device])
-                    self.pending[device].clear()   # sent again below, less what came back measured
                 self.start(device)
-                self.feed(device, dict(self.artifacts))
+                if self.closed or device not in self.later:   # a host's own CPU: only once the exports are over
+                    self.feed(device, dict(self.artifacts))
                 left = len(self.pending[device])
                 self.log(f"[lab] {device}: worker {member.facts.host} ({member.address}) serves it again: "
                          f"{left} file(s) left to measure there")
@@ -273,8 +286,8 @@ class LabRun:
             elif time.time() - since > self.rejoin:
                 del self.waiting[device]
                 with self.lock:   # what it had, and what was exported for it while it waited
-                    self.pending[device].clear()
-                    self.missed[device].extend(f[-1] for f in self.unmeasured(device, dict(self.artifacts)))
+                    self.missed[device].extend(f[-1] for f in self.unmeasured(device, dict(self.artifacts))
+                                               if f[-1] not in self.failed[device])
                 self._end(device, f"{why} and no worker served it again within {self.rejoin:g} s")
 
     def _end(self, device: str, why: str | None) -> None:
@@ -290,7 +303,7 @@ class LabRun:
         """One line per device whose task ended early: its worker and the files it did not measure."""
         out = []
         for device, why in self.lost.items():
-            left = sorted(set(self.missed[device]))
+            left = sorted(set(self.missed[device]) - self.failed[device])   # a failed bench has its own line
             what = f"{len(left)} file(s) not measured: {', '.join(left)}" if left else "nothing was left to measure"
             out.append(f"{device} (worker {self.members[device].facts.host}): {why}; {what}; run the sweep again to "
                        "measure what is missing")
@@ -350,7 +363,8 @@ class LabRun:
         busy = {m.facts.machine for m in exporters or ()}
         if exporters is None or opts.data:
             busy.add(socket.gethostname())
-        later = [d for d, m in self.members.items() if m.facts.devices[d] == "local" and m.facts.machine in busy]
+        later = self.later = [d for d, m in self.members.items()
+                              if m.facts.devices[d] == "local" and m.facts.machine in busy]
         early = [d for d in self.members if d not in later]
         t_export = time.perf_counter()
         made, errors = {}, []
@@ -361,7 +375,8 @@ class LabRun:
             ready = lambda cell, art: [self.feed(d, {cell: art}) for d in early]  # noqa: E731
             if exporters:
                 made, errors = exports.export_all(self.lab, opts, todo, log, on_ready=ready, run_id=self.id,
-                                                  where=self.exported_on, between=self.collect_some)
+                                                  where=self.exported_on, between=self.collect_some,
+                                                  exporters=exporters, wait=max(self.rejoin, 30.0))
             else:
                 made, errors = export_all(opts, todo, log, on_ready=ready)
             artifacts.update(made)

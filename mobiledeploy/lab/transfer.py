@@ -57,9 +57,10 @@ def pack_whole(artifact) -> Payload:
     return Payload(artifact.folder.name, manifest, tuple(files))
 
 
-def write(payload: Payload, folder: Path, manifest_bytes: bytes | None = None):
+def write(payload: Payload, folder: Path, manifest_bytes: bytes | None = None, whole: bool = False):
     """Write the payload's files into the (new, empty) `folder`, each checked against the manifest first; its
-    Manifest. `manifest_bytes` replaces the payload's manifest (the same manifest with paths of this host)."""
+    Manifest. `manifest_bytes` replaces the payload's manifest (the same manifest with paths of this host);
+    `whole`: the payload must hold every file the manifest names and its labels (an artifact, not files of it)."""
     from ..artifact.manifest import Manifest
 
     if not isinstance(payload, Payload) or not isinstance(payload.manifest, bytes) \
@@ -73,17 +74,23 @@ def write(payload: Payload, folder: Path, manifest_bytes: bytes | None = None):
         fname, data = item if isinstance(item, tuple) and len(item) == 2 else (None, None)
         if not isinstance(data, bytes):
             raise MobiledeployError("an artifact arrived in an unknown form: is every host on the same mobiledeploy?")
+        if not isinstance(fname, str) or not FOLDER.match(fname) or fname == "manifest.json":
+            raise MobiledeployError(f"{str(fname)[:80]!r} is not a file name: refused")
         if fname == labels.file:   # the labels: checked by the manifest's sha256 when it records one
             size, sha = None, labels.sha256
         else:
             entry = manifest.entry(str(fname))   # a name the manifest lacks is refused here
             size, sha = entry.size, entry.sha256
-        if len(Path(str(fname)).parts) != 1 or fname in (".", "..", "manifest.json"):
-            raise MobiledeployError(f"{str(fname)[:80]!r} is not a file name: refused")
         if (size is not None and len(data) != size) or (sha is not None and hashlib.sha256(data).hexdigest() != sha):
             raise MobiledeployError(f"{name}/{fname} arrived corrupted (its sha256 or size differs from the "
                                     "manifest's): refused; run the sweep again")
         (folder / fname).write_bytes(data)
+    if whole:
+        names = [n for n, _ in payload.files]
+        needed = {e.name for e in manifest.files} | {labels.file}
+        if len(names) != len(set(names)) or set(names) != needed:
+            raise MobiledeployError(f"{name} arrived incomplete (files {sorted(needed - set(names))[:5]} missing or "
+                                    "sent twice): refused; run the sweep again")
     return manifest
 
 
