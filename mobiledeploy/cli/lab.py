@@ -135,7 +135,9 @@ def worker(address, certs, name, only, no_local):
     from ..lab import serve
 
     def ready(addr, facts):
-        click.echo(f"lab worker {facts.host}: serving {', '.join(sorted(facts.devices))} at {addr}")
+        roles = ([f"serving {', '.join(sorted(facts.devices))}"] if facts.devices else []) + \
+            (["exporting (TensorFlow)"] if facts.can_export else [])
+        click.echo(f"lab worker {facts.host}: {' and '.join(roles)} at {addr}")
 
     serve.worker(_address(address), certs, name, _names(only) if only else None, not no_local, on_ready=ready)
 
