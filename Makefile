@@ -9,13 +9,14 @@ install: system-deps $(VENV)/.installed
 
 # System packages the tests use (OpenSSH server and client, adb, Chromium and its WebDriver, PostgreSQL's server for
 # the team store's tests (tests/pg.py starts its own in a temporary folder; Debian's package also starts a
-# system cluster, which the tests do not use); for the Android demo's APK:
+# system cluster, which the tests do not use), iproute2 (the lab's workers in network namespaces); for the Android
+# demo's APK:
 # JDK 17, Maven, aapt/aapt2, zipalign, apksigner, API 29 framework-res, zip). Installed when root with apt;
 # otherwise the tests that need them skip with the reason.
 system-deps:
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	  missing=""; \
-	  for p in openssh-server openssh-client adb chromium chromium-driver postgresql \
+	  for p in openssh-server openssh-client adb chromium chromium-driver postgresql iproute2 \
 	    openjdk-17-jdk-headless maven aapt zipalign apksigner android-framework-res zip unzip; do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	  if [ -n "$$missing" ]; then \
 	    echo "apt-get install$$missing"; \

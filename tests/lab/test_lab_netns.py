@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -66,6 +67,8 @@ class Net:
 def net():
     if os.geteuid() != 0:
         pytest.skip("the lab across namespaces needs root (network namespaces)")
+    if not shutil.which("ip"):
+        pytest.skip("the lab across namespaces needs the ip command (Debian's iproute2)")
     probe = f"mdlabprobe{os.getpid()}"
     if _ip("netns", "add", probe, check=False).returncode != 0:
         pytest.skip("the lab across namespaces needs network namespaces (ip netns add failed)")
@@ -122,7 +125,7 @@ def test_a_host_cut_from_the_network_is_reported_and_the_rest_goes_on(spread, tm
     heartbeats stop (worker TTL), its device waits --lab-rejoin seconds, then one line names the worker and the
     files not measured; board1 is measured in full."""
     net = spread.net
-    cut = spread.start_worker("desk3", "board3", launcher=["ip", "netns", "exec", net.names[2], EXE, ])
+    cut = spread.start_worker("desk3", "board3", launcher=["ip", "netns", "exec", net.names[2], EXE])
     out = tmp_path / "s"
     client = Proc("sweep", "--lab", spread.address, "--lab-certs", spread.certs / "alice", "--device",
                   "board1,board3", "--alphas", "0.25", "--res", "96,128", "--precisions", "fp32", "--runs", "20",
