@@ -48,13 +48,14 @@ def root() -> Path:
 
 def pack_whole(artifact) -> Payload:
     """Every file of an artifact (its model files and its labels), to send the whole of it back to a client."""
+    from dataclasses import replace
+
     from ..readers import read_bytes
 
-    manifest = read_bytes(artifact.folder / "manifest.json", "manifest", 16 << 20, "re-export the artifact")
-    files = [(e.name, artifact.path(e).read_bytes()) for e in artifact.manifest.files]
+    models = pack(artifact, [e.name for e in artifact.manifest.files])
     labels = artifact.manifest.labels.file
-    files.append((labels, read_bytes(artifact.folder / labels, "labels file", MAX_FILE, "re-export the artifact")))
-    return Payload(artifact.folder.name, manifest, tuple(files))
+    data = read_bytes(artifact.folder / labels, "labels file", MAX_FILE, "re-export the artifact")
+    return replace(models, files=(*models.files, (labels, data)))
 
 
 def write(payload: Payload, folder: Path, manifest_bytes: bytes | None = None, whole: bool = False):

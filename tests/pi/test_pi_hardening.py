@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from browser import chromium
 from conftest import CLASSIFY, assert_one_line_error, run_classifier, wait_for
 
 cv2 = pytest.importorskip("cv2")
@@ -87,19 +88,7 @@ def _connectable(host, port, family=socket.AF_INET) -> bool:
 
 
 def _browser(tmp_path):
-    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
-    if not chromium or not driver:
-        pytest.skip("needs Debian's chromium and chromium-driver (make install installs them as root)")
-    webdriver = pytest.importorskip("selenium.webdriver")
-    from selenium.webdriver.chrome.service import Service
-
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = chromium
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--no-first-run", "--window-size=900,900", f"--user-data-dir={tmp_path / 'profile'}"):
-        opts.add_argument(flag)
-    return webdriver.Chrome(options=opts, service=Service(driver))
+    return chromium(tmp_path / "profile", 900, 900)
 
 
 # --- 1. labels are text: in the page, in the terminal, and covered by the manifest's digest ------------------

@@ -1,5 +1,6 @@
-"""A real headless Chromium through Selenium (Debian's chromium and chromedriver), as tests/pi/ drives it, with
-the console and the network log kept: what the page printed and every request it made."""
+"""A real headless Chromium through Selenium (Debian's chromium and chromedriver) for the tests of every page (the
+results page in tests/report/, the Pi's web view in tests/pi/), with the console and the network log kept: what
+the page printed and every request it made."""
 from __future__ import annotations
 
 import json
